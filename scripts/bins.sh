@@ -1,0 +1,156 @@
+#!/usr/bin/env bash
+# Builds the real upstream parts the tests run against, from their Go modules at the versions
+# pinned in scripts/versions.env, into a cache outside the repository keyed by version.
+# A part already in the cache is reused. Prints one `name=/absolute/path` line per binary or
+# folder on stdout (build logs go to stderr), so callers can read the paths from it.
+#
+#   scripts/bins.sh            ensure every part, print the paths
+#   scripts/bins.sh etcd ...   ensure only the named parts
+#
+# KUBECTL_VOL_ASSETS (or KUBEBUILDER_ASSETS) naming a folder of prebuilt binaries skips the
+# build for every binary found there. KUBECTL_VOL_CACHE moves the cache (default
+# ~/.cache/kubectl-vol).
+set -euo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=versions.env
+. "$here/versions.env"
+
+cache=${KUBECTL_VOL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/kubectl-vol}
+assets=${KUBECTL_VOL_ASSETS:-${KUBEBUILDER_ASSETS:-}}
+mkdir -p "$cache/bin" "$cache/work"
+# One build at a time per cache, however many test files ask at once.
+exec 9>"$cache/.lock"
+flock 9
+
+log() { printf '[bins] %s\n' "$*" >&2; }
+die() { printf '[bins] error: %s\n' "$*" >&2; exit 1; }
+command -v go >/dev/null || die "Go is needed to build the upstream parts; install Go 1.26 or set KUBECTL_VOL_ASSETS"
+
+# build_module KEY MAIN_GO_OR_EMPTY LDFLAGS REQUIRE... -- PACKAGE...
+# Builds PACKAGEs from a throwaway module that requires REQUIREs (module@version), into
+# $cache/bin/KEY/. A `replace` file beside the go.mod, when present, is appended first.
+build_module() {
+  local key=$1 main=$2 ldflags=$3; shift 3
+  local requires=()
+  while [ "$1" != "--" ]; do requires+=("$1"); shift; done
+  shift
+  local out="$cache/bin/$key"
+  if [ -f "$out/.complete" ]; then return 0; fi
+  local work="$cache/work/$key"
+  rm -rf "$work" "$out.tmp" && mkdir -p "$work" "$out.tmp"
+  log "building $key (cold build; cached afterwards in $out)"
+  local t0=$SECONDS
+  (
+    cd "$work"
+    printf 'module kubectl-vol.local/build/%s\n\ngo 1.26\n' "${key//[^a-zA-Z0-9]/-}" >go.mod
+    if [ -n "$main" ]; then mkdir -p cmd && printf '%s\n' "$main" >cmd/main.go; fi
+    if [ -n "${REPLACES:-}" ]; then printf '%s\n' "$REPLACES" >>go.mod; fi
+    for r in "${requires[@]}"; do go mod edit -require="$r"; done
+    local pkgs=("$@")
+    [ -n "$main" ] && pkgs+=("./cmd")
+    CGO_ENABLED=0 GOFLAGS=-mod=mod go build -trimpath -ldflags "-s -w $ldflags" -o "$out.tmp/" "${pkgs[@]}" >&2
+  ) || { rm -rf "$out.tmp"; die "building $key failed (see the Go output above)"; }
+  [ -n "$main" ] && [ -f "$out.tmp/cmd" ] && mv "$out.tmp/cmd" "$out.tmp/$key_main_name"
+  touch "$out.tmp/.complete"
+  rm -rf "$out" && mv "$out.tmp" "$out"
+  log "built $key in $((SECONDS - t0))s"
+}
+
+# The first folder that holds BIN: the assets folder, else the cache folder after building.
+emit() { # NAME DIR
+  local name=$1 dir=$2
+  [ -x "$dir/$name" ] || die "$name is missing from $dir"
+  printf '%s=%s\n' "$name" "$dir/$name"
+}
+from_assets() { [ -n "$assets" ] && [ -x "$assets/$1" ]; }
+
+ensure_etcd() {
+  if from_assets etcd; then emit etcd "$assets"; return; fi
+  key_main_name=etcd
+  build_module "etcd-$ETCD_VERSION" \
+    'package main
+
+import (
+	"os"
+
+	"go.etcd.io/etcd/server/v3/etcdmain"
+)
+
+func main() { etcdmain.Main(os.Args) }' "" \
+    "go.etcd.io/etcd/server/v3@$ETCD_VERSION" -- 
+  emit etcd "$cache/bin/etcd-$ETCD_VERSION"
+}
+
+kube_replaces() {
+  # Every staging module k8s.io/<name> that k8s.io/kubernetes replaces with a local folder
+  # maps to its published v0.X.Y, read from the pinned go.mod itself.
+  local modfile
+  modfile=$(GOFLAGS=-mod=mod go mod download -json "k8s.io/kubernetes@$KUBERNETES_VERSION" | sed -n 's/.*"GoMod": "\(.*\)".*/\1/p')
+  [ -f "$modfile" ] || die "could not read the go.mod of k8s.io/kubernetes@$KUBERNETES_VERSION"
+  echo "replace ("
+  sed -n 's#^[[:space:]]*\(k8s.io/[a-z0-9-]*\) => ./staging/.*#\t\1 => \1 '"$KUBERNETES_STAGING_VERSION"'#p' "$modfile"
+  echo ")"
+}
+
+KUBE_BINS=(kube-apiserver kube-controller-manager kube-scheduler kubectl)
+ensure_kube() {
+  local all=1 b
+  for b in "${KUBE_BINS[@]}"; do from_assets "$b" || all=0; done
+  if [ $all = 1 ]; then for b in "${KUBE_BINS[@]}"; do emit "$b" "$assets"; done; return; fi
+  local v=${KUBERNETES_VERSION#v} major minor
+  major=${v%%.*}; minor=${v#*.}; minor=${minor%%.*}
+  local pkg=k8s.io/component-base/version
+  local ld="-X $pkg.gitVersion=$KUBERNETES_VERSION -X $pkg.gitMajor=$major -X $pkg.gitMinor=$minor -X $pkg.gitTreeState=clean -X $pkg.buildDate=1970-01-01T00:00:00Z"
+  ld+=" -X k8s.io/client-go/pkg/version.gitVersion=$KUBERNETES_VERSION -X k8s.io/client-go/pkg/version.gitMajor=$major -X k8s.io/client-go/pkg/version.gitMinor=$minor"
+  local pkgs=() 
+  for b in "${KUBE_BINS[@]}"; do pkgs+=("k8s.io/kubernetes/cmd/$b"); done
+  REPLACES=$(cd "$cache/work" && kube_replaces) \
+    build_module "kubernetes-$KUBERNETES_VERSION" "" "$ld" "k8s.io/kubernetes@$KUBERNETES_VERSION" -- "${pkgs[@]}"
+  for b in "${KUBE_BINS[@]}"; do emit "$b" "$cache/bin/kubernetes-$KUBERNETES_VERSION"; done
+}
+
+ensure_csi_sanity() {
+  if from_assets csi-sanity; then emit csi-sanity "$assets"; return; fi
+  build_module "csi-test-$CSI_TEST_VERSION" "" "" "github.com/kubernetes-csi/csi-test/v5@$CSI_TEST_VERSION" -- \
+    github.com/kubernetes-csi/csi-test/v5/cmd/csi-sanity
+  emit csi-sanity "$cache/bin/csi-test-$CSI_TEST_VERSION"
+}
+
+# Source files taken from pinned modules (never committed): the snapshot CRDs and csi.proto.
+module_dir() { GOFLAGS=-mod=mod go mod download -json "$1" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p'; }
+ensure_crds() {
+  local out="$cache/files/snapshot-crds-$SNAPSHOTTER_VERSION"
+  if [ ! -f "$out/.complete" ]; then
+    local dir
+    dir=$(cd "$cache/work" && module_dir "github.com/kubernetes-csi/external-snapshotter/client/v8@$SNAPSHOTTER_VERSION")
+    [ -d "$dir/config/crd" ] || die "no config/crd in external-snapshotter/client/v8@$SNAPSHOTTER_VERSION"
+    rm -rf "$out.tmp" && mkdir -p "$out.tmp"
+    cp "$dir"/config/crd/*.yaml "$out.tmp/" && rm -f "$out.tmp/kustomization.yaml"
+    chmod u+w "$out.tmp"/*.yaml && touch "$out.tmp/.complete"
+    rm -rf "$out" && mv "$out.tmp" "$out"
+  fi
+  printf 'snapshot-crds=%s\n' "$out"
+}
+ensure_csi_proto() {
+  local out="$cache/files/csi-spec-$CSI_SPEC_VERSION"
+  if [ ! -f "$out/csi.proto" ]; then
+    local dir
+    dir=$(cd "$cache/work" && module_dir "github.com/container-storage-interface/spec@$CSI_SPEC_VERSION")
+    [ -f "$dir/csi.proto" ] || die "no csi.proto in container-storage-interface/spec@$CSI_SPEC_VERSION"
+    mkdir -p "$out" && cp "$dir/csi.proto" "$out/csi.proto.tmp" && chmod u+w "$out/csi.proto.tmp" && mv "$out/csi.proto.tmp" "$out/csi.proto"
+  fi
+  printf 'csi-proto=%s\n' "$out/csi.proto"
+}
+
+parts=("$@")
+[ ${#parts[@]} -gt 0 ] || parts=(crds csi-proto etcd kube csi-sanity)
+for p in "${parts[@]}"; do
+  case "$p" in
+    etcd) ensure_etcd ;;
+    kube) ensure_kube ;;
+    csi-sanity) ensure_csi_sanity ;;
+    crds) ensure_crds ;;
+    csi-proto) ensure_csi_proto ;;
+    *) die "unknown part '$p' (known: etcd kube csi-sanity crds csi-proto)" ;;
+  esac
+done
