@@ -1,0 +1,104 @@
+// The contract of the data-source rules, shared by the webhook (server side) and the plugin
+// (pre-flight). The rules are pure: they read the objects they need through a Lookup that the
+// caller fills (the webhook from its watch caches with a direct read on a miss; the plugin from
+// direct reads; unit tests from plain maps) and perform no other I/O.
+import type { V1PersistentVolumeClaim, V1StorageClass } from "@kubernetes/client-node";
+
+/** snapshot.storage.k8s.io/v1 objects, as far as the rules read them. */
+export interface VolumeSnapshot {
+  apiVersion?: string;
+  kind?: string;
+  metadata: {
+    name: string;
+    namespace?: string;
+    deletionTimestamp?: string | Date;
+    annotations?: Record<string, string>;
+    labels?: Record<string, string>;
+    uid?: string;
+    creationTimestamp?: string | Date;
+  };
+  spec: {
+    source: { persistentVolumeClaimName?: string; volumeSnapshotContentName?: string };
+    volumeSnapshotClassName?: string;
+  };
+  status?: {
+    boundVolumeSnapshotContentName?: string;
+    readyToUse?: boolean;
+    restoreSize?: string;
+    creationTime?: string;
+    error?: { message?: string; time?: string };
+  };
+}
+
+export interface VolumeSnapshotContent {
+  metadata: { name: string; annotations?: Record<string, string>; deletionTimestamp?: string | Date };
+  spec: {
+    driver: string;
+    volumeSnapshotRef: { name?: string; namespace?: string };
+    sourceVolumeMode?: "Filesystem" | "Block";
+    volumeSnapshotClassName?: string;
+    source: { volumeHandle?: string; snapshotHandle?: string };
+  };
+  status?: {
+    readyToUse?: boolean;
+    restoreSize?: number;
+    snapshotHandle?: string;
+    error?: { message?: string };
+  };
+}
+
+export interface VolumeSnapshotClass {
+  metadata: { name: string; annotations?: Record<string, string> };
+  driver: string;
+  deletionPolicy: "Delete" | "Retain";
+  parameters?: Record<string, string>;
+}
+
+/** gateway.networking.k8s.io ReferenceGrant, as far as the rules read it. */
+export interface ReferenceGrant {
+  metadata: { name: string; namespace?: string };
+  spec: {
+    from: { group: string; kind: string; namespace: string }[];
+    to: { group: string; kind: string; name?: string }[];
+  };
+}
+
+/** The kind a VolumePopulator (populator.storage.k8s.io) registers. */
+export interface PopulatorKind {
+  group: string;
+  kind: string;
+}
+
+/** Read access to the cluster, filled by the caller. `undefined` means "does not exist". */
+export interface Lookup {
+  pvc(namespace: string, name: string): Promise<V1PersistentVolumeClaim | undefined>;
+  storageClass(name: string): Promise<V1StorageClass | undefined>;
+  /** The StorageClass marked default, if exactly one is (a claim with no class gets it). */
+  defaultStorageClass(): Promise<V1StorageClass | undefined>;
+  volumeSnapshot(namespace: string, name: string): Promise<VolumeSnapshot | undefined>;
+  volumeSnapshotContent(name: string): Promise<VolumeSnapshotContent | undefined>;
+  volumeSnapshotClasses(): Promise<VolumeSnapshotClass[]>;
+  /** ReferenceGrants in a namespace; `undefined` when the CRD is not installed. */
+  referenceGrants(namespace: string): Promise<ReferenceGrant[] | undefined>;
+  /** Kinds registered by VolumePopulators; `undefined` when the CRD is not installed. */
+  populatorKinds(): Promise<PopulatorKind[] | undefined>;
+}
+
+export type Severity = "deny" | "warn";
+
+/** One finding of one rule. `rule` is a stable id (used in metrics and tests). */
+export interface Finding {
+  rule: string;
+  severity: Severity;
+  /** One sentence: what is wrong, with which object, and what to do. */
+  message: string;
+}
+
+export interface Decision {
+  allowed: boolean;
+  /** Every finding; `allowed` is false when any has severity "deny". */
+  findings: Finding[];
+}
+
+/** The lineage annotations the mutating webhook and the plugin write on a claim. */
+export const LINEAGE_PREFIX = "vol.kubectl.io/";
