@@ -46,7 +46,11 @@ export interface Backend {
 }
 
 /** Every shell command goes through one injectable function (tests replace or wrap it). */
-export type Exec = (cmd: string, args: string[], opts?: { input?: string; timeoutMs?: number }) => Promise<{
+export type Exec = (
+  cmd: string,
+  args: string[],
+  opts?: { input?: string; timeoutMs?: number },
+) => Promise<{
   stdout: string;
   stderr: string;
 }>;
