@@ -116,6 +116,30 @@ ensure_csi_sanity() {
   emit csi-sanity "$cache/bin/csi-test-$CSI_TEST_VERSION"
 }
 
+# The upstream CSI sidecars and the snapshot-controller (issue: end to end with real sidecars).
+ensure_sidecars() {
+  local b all=1
+  for b in csi-provisioner csi-resizer csi-snapshotter snapshot-controller; do from_assets "$b" || all=0; done
+  if [ $all = 1 ]; then
+    for b in csi-provisioner csi-resizer csi-snapshotter snapshot-controller; do emit "$b" "$assets"; done
+    return
+  fi
+  local prov=github.com/kubernetes-csi/external-provisioner/v6
+  local res=github.com/kubernetes-csi/external-resizer/v2
+  local snap=github.com/kubernetes-csi/external-snapshotter/v8
+  build_module "csi-provisioner-$CSI_PROVISIONER_VERSION" "" "-X main.version=$CSI_PROVISIONER_VERSION" \
+    "$prov@$CSI_PROVISIONER_VERSION" -- "$prov/cmd/csi-provisioner"
+  build_module "csi-resizer-$CSI_RESIZER_VERSION" "" "-X main.version=$CSI_RESIZER_VERSION" \
+    "$res@$CSI_RESIZER_VERSION" -- "$res/cmd/csi-resizer"
+  build_module "csi-snapshotter-$SNAPSHOTTER_VERSION" "" "-X main.version=$SNAPSHOTTER_VERSION" \
+    "$snap@$SNAPSHOTTER_VERSION" "github.com/kubernetes-csi/external-snapshotter/client/v8@$SNAPSHOTTER_VERSION" -- \
+    "$snap/cmd/csi-snapshotter" "$snap/cmd/snapshot-controller"
+  emit csi-provisioner "$cache/bin/csi-provisioner-$CSI_PROVISIONER_VERSION"
+  emit csi-resizer "$cache/bin/csi-resizer-$CSI_RESIZER_VERSION"
+  emit csi-snapshotter "$cache/bin/csi-snapshotter-$SNAPSHOTTER_VERSION"
+  emit snapshot-controller "$cache/bin/csi-snapshotter-$SNAPSHOTTER_VERSION"
+}
+
 # Source files taken from pinned modules (never committed): the snapshot CRDs and csi.proto.
 module_dir() { GOFLAGS=-mod=mod go mod download -json "$1" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p'; }
 ensure_crds() {
@@ -131,6 +155,20 @@ ensure_crds() {
   fi
   printf 'snapshot-crds=%s\n' "$out"
 }
+# cert-manager's CRDs, so the cert-manager overlay can be checked against a real apiserver.
+ensure_cert_manager_crds() {
+  local out="$cache/files/cert-manager-crds-$CERT_MANAGER_VERSION"
+  if [ ! -f "$out/.complete" ]; then
+    local dir
+    dir=$(cd "$cache/work" && module_dir "github.com/cert-manager/cert-manager@$CERT_MANAGER_VERSION")
+    [ -d "$dir/deploy/crds" ] || die "no deploy/crds in cert-manager@$CERT_MANAGER_VERSION"
+    rm -rf "$out.tmp" && mkdir -p "$out.tmp"
+    cp "$dir"/deploy/crds/*.yaml "$out.tmp/"
+    chmod u+w "$out.tmp"/*.yaml && touch "$out.tmp/.complete"
+    rm -rf "$out" && mv "$out.tmp" "$out"
+  fi
+  printf 'cert-manager-crds=%s\n' "$out"
+}
 ensure_csi_proto() {
   local out="$cache/files/csi-spec-$CSI_SPEC_VERSION"
   if [ ! -f "$out/csi.proto" ]; then
@@ -143,14 +181,16 @@ ensure_csi_proto() {
 }
 
 parts=("$@")
-[ ${#parts[@]} -gt 0 ] || parts=(crds csi-proto etcd kube csi-sanity)
+[ ${#parts[@]} -gt 0 ] || parts=(crds cert-manager-crds csi-proto etcd kube csi-sanity sidecars)
 for p in "${parts[@]}"; do
   case "$p" in
     etcd) ensure_etcd ;;
     kube) ensure_kube ;;
     csi-sanity) ensure_csi_sanity ;;
+    sidecars) ensure_sidecars ;;
     crds) ensure_crds ;;
+    cert-manager-crds) ensure_cert_manager_crds ;;
     csi-proto) ensure_csi_proto ;;
-    *) die "unknown part '$p' (known: etcd kube csi-sanity crds csi-proto)" ;;
+    *) die "unknown part '$p' (known: etcd kube csi-sanity sidecars crds cert-manager-crds csi-proto)" ;;
   esac
 done

@@ -13,7 +13,12 @@ export type AssetName =
   | "kube-scheduler"
   | "kubectl"
   | "csi-sanity"
+  | "csi-provisioner"
+  | "csi-resizer"
+  | "csi-snapshotter"
+  | "snapshot-controller"
   | "snapshot-crds"
+  | "cert-manager-crds"
   | "csi-proto";
 
 const partOf: Record<AssetName, string> = {
@@ -23,7 +28,12 @@ const partOf: Record<AssetName, string> = {
   "kube-scheduler": "kube",
   kubectl: "kube",
   "csi-sanity": "csi-sanity",
+  "csi-provisioner": "sidecars",
+  "csi-resizer": "sidecars",
+  "csi-snapshotter": "sidecars",
+  "snapshot-controller": "sidecars",
   "snapshot-crds": "crds",
+  "cert-manager-crds": "cert-manager-crds",
   "csi-proto": "csi-proto",
 };
 

@@ -46,7 +46,7 @@ describe("scripts/bins.sh", () => {
     );
     expect(err).toMatchObject({ code: 1 });
     expect((err as { stderr: string }).stderr).toMatch(
-      /unknown part 'kubelet' \(known: etcd kube csi-sanity crds csi-proto\)/,
+      /unknown part 'kubelet' \(known: etcd kube csi-sanity sidecars crds cert-manager-crds csi-proto\)/,
     );
   });
 });

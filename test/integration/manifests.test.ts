@@ -1,0 +1,62 @@
+// The manifests install on a real kube-apiserver: every object passes the server's own
+// validation (and the CRDs' schemas) in a server-side dry run, for the default install and for
+// each overlay.
+import { readdir } from "node:fs/promises";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { assets, repoRoot } from "../env/assets.ts";
+import { type ControlPlane, startControlPlane } from "../env/control-plane.ts";
+
+let cp: ControlPlane;
+beforeAll(async () => {
+  cp = await startControlPlane();
+  const { "cert-manager-crds": dir } = await assets("cert-manager-crds");
+  for (const f of (await readdir(dir)).filter((x) => x.endsWith(".yaml"))) {
+    await cp.kubectl(["apply", "--server-side", "-f", path.join(dir, f)]);
+  }
+  await cp.kubectl(["wait", "--for=condition=Established", "--timeout=60s", "crd", "--all"]);
+  // Namespaced objects need their namespace to exist for a server-side dry run.
+  await cp.kubectl(["create", "namespace", "vol-system"]);
+});
+afterAll(async () => {
+  await cp?.stop();
+});
+
+const installs = [
+  "manifests",
+  "manifests/base",
+  "manifests/overlays/self-signed",
+  "manifests/overlays/cert-manager",
+];
+
+describe("manifests", () => {
+  it.each(installs)("kubectl apply --dry-run=server -k %s succeeds", async (dir) => {
+    const { stdout } = await cp.kubectl(["apply", "--dry-run=server", "-k", path.join(repoRoot, dir)]);
+    expect(stdout).toMatch(/csidriver.storage.k8s.io\/vol.kubectl.io created \(server dry run\)/);
+    expect(stdout).toMatch(/daemonset.apps\/vol-csi-node created \(server dry run\)/);
+    expect(stdout).toMatch(
+      /volumesnapshotclass.snapshot.storage.k8s.io\/vol-snapshots created \(server dry run\)/,
+    );
+    expect(stdout).toMatch(
+      /validatingwebhookconfiguration.admissionregistration.k8s.io\/vol-webhook created/,
+    );
+    if (dir.endsWith("cert-manager"))
+      expect(stdout).toMatch(/certificate.cert-manager.io\/vol-webhook-tls created/);
+  });
+
+  it("pins every upstream image to a version tag", async () => {
+    const { stdout } = await cp.kubectl(["kustomize", path.join(repoRoot, "manifests")]);
+    const images = [...stdout.matchAll(/image: (\S+)/g)].map((m) => m[1] ?? "");
+    expect(images.length).toBeGreaterThanOrEqual(7);
+    for (const image of images) expect(image).toMatch(/:v\d+\.\d+\.\d+$/);
+  });
+
+  it("leaves kube-system and our own namespace out of the webhook", async () => {
+    const { stdout } = await cp
+      .kubectl(["kustomize", path.join(repoRoot, "manifests"), "-o", "json"])
+      .catch(async () => cp.kubectl(["kustomize", path.join(repoRoot, "manifests")]));
+    expect(stdout).toMatch(/values:\s*\n\s*- kube-system/);
+    expect(stdout).toMatch(/sideEffects: None/);
+    expect(stdout).not.toMatch(/failurePolicy: (?!Ignore)/);
+  });
+});
