@@ -142,32 +142,29 @@ ensure_sidecars() {
 
 # Source files taken from pinned modules (never committed): the snapshot CRDs and csi.proto.
 module_dir() { GOFLAGS=-mod=mod go mod download -json "$1" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p'; }
-ensure_crds() {
-  local out="$cache/files/snapshot-crds-$SNAPSHOTTER_VERSION"
+# module_yaml NAME MODULE@VERSION SUBDIR: the *.yaml of SUBDIR in that module, into the cache.
+module_yaml() {
+  local name=$1 mod=$2 sub=$3
+  local out="$cache/files/$name"
   if [ ! -f "$out/.complete" ]; then
     local dir
-    dir=$(cd "$cache/work" && module_dir "github.com/kubernetes-csi/external-snapshotter/client/v8@$SNAPSHOTTER_VERSION")
-    [ -d "$dir/config/crd" ] || die "no config/crd in external-snapshotter/client/v8@$SNAPSHOTTER_VERSION"
+    dir=$(cd "$cache/work" && module_dir "$mod")
+    [ -d "$dir/$sub" ] || die "no $sub in $mod"
     rm -rf "$out.tmp" && mkdir -p "$out.tmp"
-    cp "$dir"/config/crd/*.yaml "$out.tmp/" && rm -f "$out.tmp/kustomization.yaml"
+    cp "$dir/$sub"/*.yaml "$out.tmp/" && rm -f "$out.tmp/kustomization.yaml"
     chmod u+w "$out.tmp"/*.yaml && touch "$out.tmp/.complete"
     rm -rf "$out" && mv "$out.tmp" "$out"
   fi
-  printf 'snapshot-crds=%s\n' "$out"
+  printf '%s\n' "$out"
+}
+ensure_crds() {
+  printf 'snapshot-crds=%s\n' "$(module_yaml "snapshot-crds-$SNAPSHOTTER_VERSION" \
+    "github.com/kubernetes-csi/external-snapshotter/client/v8@$SNAPSHOTTER_VERSION" config/crd)"
 }
 # cert-manager's CRDs, so the cert-manager overlay can be checked against a real apiserver.
 ensure_cert_manager_crds() {
-  local out="$cache/files/cert-manager-crds-$CERT_MANAGER_VERSION"
-  if [ ! -f "$out/.complete" ]; then
-    local dir
-    dir=$(cd "$cache/work" && module_dir "github.com/cert-manager/cert-manager@$CERT_MANAGER_VERSION")
-    [ -d "$dir/deploy/crds" ] || die "no deploy/crds in cert-manager@$CERT_MANAGER_VERSION"
-    rm -rf "$out.tmp" && mkdir -p "$out.tmp"
-    cp "$dir"/deploy/crds/*.yaml "$out.tmp/"
-    chmod u+w "$out.tmp"/*.yaml && touch "$out.tmp/.complete"
-    rm -rf "$out" && mv "$out.tmp" "$out"
-  fi
-  printf 'cert-manager-crds=%s\n' "$out"
+  printf 'cert-manager-crds=%s\n' "$(module_yaml "cert-manager-crds-$CERT_MANAGER_VERSION" \
+    "github.com/cert-manager/cert-manager@$CERT_MANAGER_VERSION" deploy/crds)"
 }
 ensure_csi_proto() {
   local out="$cache/files/csi-spec-$CSI_SPEC_VERSION"
