@@ -9,11 +9,14 @@ import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { startControlPlane } from "../test/env/control-plane.ts";
 
-const base = path.join(
-  process.env.KUBECTL_VOL_CACHE ??
-    path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), ".cache"), "kubectl-vol"),
-  "cluster",
-);
+// KUBECTL_VOL_CLUSTER_DIR moves the cluster's state (tests use their own).
+const base =
+  process.env.KUBECTL_VOL_CLUSTER_DIR ??
+  path.join(
+    process.env.KUBECTL_VOL_CACHE ??
+      path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), ".cache"), "kubectl-vol"),
+    "cluster",
+  );
 const stateFile = path.join(base, "state.json");
 const logFile = path.join(base, "cluster.log");
 

@@ -1,5 +1,6 @@
 // Certificates for a throwaway control plane or webhook, made with the openssl command.
 import { execFile } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { promisify } from "node:util";
@@ -64,7 +65,8 @@ export async function createCA(dir: string, cn = "kubectl-vol test CA"): Promise
           cert,
           "-CAkey",
           key,
-          "-CAcreateserial",
+          "-set_serial",
+          `0x${randomBytes(12).toString("hex")}`,
           "-out",
           out.cert,
           "-days",

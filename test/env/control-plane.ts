@@ -180,6 +180,7 @@ async function boot(
       `--service-account-private-key-file=${sa.priv}`,
       `--root-ca-file=${ca.cert}`,
       "--controllers=*,-nodelifecycle,-service,-route,-cloud-node-lifecycle",
+      "--pvclaimbinder-sync-period=2s",
       "--v=1",
     ]);
   }

@@ -1,0 +1,45 @@
+// `npm run cluster:up` / `cluster:down` as a person uses them.
+import { execFile } from "node:child_process";
+import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { promisify } from "node:util";
+import { afterAll, describe, expect, it } from "vitest";
+import { assets, repoRoot } from "../env/assets.ts";
+
+const run = promisify(execFile);
+const dir = mkdtempSync(path.join(os.tmpdir(), "kubectl-vol-cluster-test-"));
+const env = { ...process.env, KUBECTL_VOL_CLUSTER_DIR: dir };
+const script = path.join(repoRoot, "scripts/cluster.ts");
+
+afterAll(async () => {
+  await run(process.execPath, [script, "down"], { env }).catch(() => undefined);
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe("cluster:up and cluster:down", () => {
+  it("up prints a kubeconfig path last that reaches a v1.36 server; down leaves nothing", async () => {
+    const up = await run(process.execPath, [script, "up"], { env, timeout: 240_000 });
+    const kubeconfig = up.stdout.trimEnd().split("\n").at(-1) ?? "";
+    expect(existsSync(kubeconfig)).toBe(true);
+    const { kubectl } = await assets("kubectl");
+    const v = JSON.parse(
+      (await run(kubectl, ["--kubeconfig", kubeconfig, "version", "-o", "json"])).stdout,
+    ) as {
+      serverVersion: { gitVersion: string };
+    };
+    expect(v.serverVersion.gitVersion).toMatch(/^v1\.36\./);
+
+    const again = await run(process.execPath, [script, "up"], { env });
+    expect(again.stdout.trimEnd().split("\n").at(-1)).toBe(kubeconfig);
+    const state = JSON.parse((await run("cat", [path.join(dir, "state.json")])).stdout) as { pid: number };
+
+    const down = await run(process.execPath, [script, "down"], { env, timeout: 90_000 });
+    expect(down.stdout).toMatch(/cluster stopped/);
+    expect(() => process.kill(state.pid, 0)).toThrow();
+    expect(existsSync(kubeconfig)).toBe(false);
+    expect(readdirSync(dir).filter((f) => f.startsWith("kubectl-vol-cp-"))).toEqual([]);
+    const after = await run("pgrep", ["-f", path.dirname(kubeconfig)]).catch((e: { code: number }) => e);
+    expect(after).toMatchObject({ code: 1 });
+  });
+});
