@@ -1,6 +1,15 @@
 // Kubernetes access shared by the plugin, the webhook and the tests: kubeconfig loading with
 // kubectl's precedence, typed API handles, and the snapshot API's coordinates.
-import { ApisApi, CoreV1Api, CustomObjectsApi, KubeConfig, StorageV1Api } from "@kubernetes/client-node";
+import {
+  ApisApi,
+  CoreV1Api,
+  CustomObjectsApi,
+  createConfiguration,
+  KubeConfig,
+  type Middleware,
+  ServerConfiguration,
+  StorageV1Api,
+} from "@kubernetes/client-node";
 
 export interface ConnectOptions {
   /** --kubeconfig; else $KUBECONFIG; else ~/.kube/config; else in-cluster. */
@@ -39,13 +48,47 @@ export interface Clients {
   apis: ApisApi;
 }
 
-export function clients(kc: KubeConfig): Clients {
+export interface RequestOptions {
+  /** Aborts every request in flight (Ctrl-C). */
+  signal?: AbortSignal;
+  /** Per-request limit in ms (kubectl's --request-timeout); 0 or undefined: none. */
+  requestTimeoutMs?: number;
+}
+
+export function clients(kc: KubeConfig, opts: RequestOptions = {}): Clients {
+  if (!opts.signal && !opts.requestTimeoutMs) {
+    return {
+      kc,
+      core: kc.makeApiClient(CoreV1Api),
+      storage: kc.makeApiClient(StorageV1Api),
+      custom: kc.makeApiClient(CustomObjectsApi),
+      apis: kc.makeApiClient(ApisApi),
+    };
+  }
+  const cluster = kc.getCurrentCluster();
+  if (!cluster) throw new Error("the kubeconfig has no current cluster: pass --context or --kubeconfig");
+  const limit: Middleware = {
+    pre: async (ctx) => {
+      const signals = [
+        opts.signal,
+        opts.requestTimeoutMs ? AbortSignal.timeout(opts.requestTimeoutMs) : undefined,
+      ];
+      ctx.setSignal(AbortSignal.any(signals.filter((s): s is AbortSignal => s !== undefined)));
+      return ctx;
+    },
+    post: async (ctx) => ctx,
+  };
+  const config = createConfiguration({
+    baseServer: new ServerConfiguration(cluster.server, {}),
+    authMethods: { default: kc },
+    promiseMiddleware: [limit],
+  });
   return {
     kc,
-    core: kc.makeApiClient(CoreV1Api),
-    storage: kc.makeApiClient(StorageV1Api),
-    custom: kc.makeApiClient(CustomObjectsApi),
-    apis: kc.makeApiClient(ApisApi),
+    core: new CoreV1Api(config),
+    storage: new StorageV1Api(config),
+    custom: new CustomObjectsApi(config),
+    apis: new ApisApi(config),
   };
 }
 

@@ -2,7 +2,7 @@
 // (pre-flight). The rules are pure: they read the objects they need through a Lookup that the
 // caller fills (the webhook from its watch caches with a direct read on a miss; the plugin from
 // direct reads; unit tests from plain maps) and perform no other I/O.
-import type { V1PersistentVolumeClaim, V1StorageClass } from "@kubernetes/client-node";
+import type { V1PersistentVolume, V1PersistentVolumeClaim, V1StorageClass } from "@kubernetes/client-node";
 
 /** snapshot.storage.k8s.io/v1 objects, as far as the rules read them. */
 export interface VolumeSnapshot {
@@ -82,7 +82,16 @@ export interface Lookup {
   referenceGrants(namespace: string): Promise<ReferenceGrant[] | undefined>;
   /** Kinds registered by VolumePopulators; `undefined` when the CRD is not installed. */
   populatorKinds(): Promise<PopulatorKind[] | undefined>;
+  /**
+   * Optional: a PersistentVolume by name. When given, the driver of a Bound claim is read from
+   * its volume's `spec.csi.driver` (what csi-provisioner and snapshot-controller use); without
+   * it the rules fall back to the claim's StorageClass provisioner.
+   */
+  persistentVolume?(name: string): Promise<V1PersistentVolume | undefined>;
 }
+
+/** The admission operation a check runs for. Only CREATE is checked; the others pass. */
+export type Operation = "CREATE" | "UPDATE" | "DELETE" | "CONNECT";
 
 export type Severity = "deny" | "warn";
 
@@ -102,3 +111,26 @@ export interface Decision {
 
 /** The lineage annotations the mutating webhook and the plugin write on a claim. */
 export const LINEAGE_PREFIX = "vol.kubectl.io/";
+
+/** What `chooseSnapshotClass` picked, and why. */
+export type ClassChoice =
+  | {
+      ok: true;
+      class: VolumeSnapshotClass;
+      /** named: spec.volumeSnapshotClassName; default: the driver's default class; only: the driver's only class. */
+      how: "named" | "default" | "only";
+    }
+  | {
+      ok: false;
+      /** One sentence naming the driver, the candidates and the fix. */
+      message: string;
+      /** Names of the classes of that driver (all classes when none is). */
+      candidates: string[];
+    };
+
+/** The result of `defaultClaim`: a changed deep copy (the input is never modified) and advice. */
+export interface Defaulted {
+  claim: V1PersistentVolumeClaim;
+  /** Findings of severity "warn" explaining what was changed or could not be derived. */
+  warnings: Finding[];
+}

@@ -1,0 +1,134 @@
+// What the three backends share: the all-or-nothing wrapper every method that makes something
+// at `dst` runs in, the du-like usage walk, statfs capacity, and plain-tree removal.
+import type { BigIntStats } from "node:fs";
+import { lstat, opendir, rm, statfs } from "node:fs/promises";
+import path from "node:path";
+import type { Capacity, Usage } from "./backend.ts";
+
+/** An error of a backend method: what failed, on which path; the cause keeps the details. */
+export class BackendError extends Error {
+  readonly path: string;
+  /** errno-like code where one applies (EEXIST, ENOENT, ...). */
+  readonly code: string | undefined;
+  constructor(message: string, path: string, options: { cause?: unknown; code?: string } = {}) {
+    super(message, { cause: options.cause });
+    this.name = "BackendError";
+    this.path = path;
+    this.code = options.code;
+  }
+}
+
+export async function exists(p: string): Promise<boolean> {
+  try {
+    await lstat(p);
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return false;
+    throw err;
+  }
+}
+
+/**
+ * Runs `make`, which creates `dst`; if it throws, removes whatever it left at `dst` with
+ * `cleanup` and rethrows. Refuses to start when `dst` already exists, so it never removes
+ * something it did not make.
+ */
+export async function buildAt(
+  what: string,
+  dst: string,
+  make: () => Promise<void>,
+  cleanup: (p: string) => Promise<void>,
+): Promise<void> {
+  if (await exists(dst)) {
+    throw new BackendError(`cannot ${what} at ${dst}: the path already exists`, dst, { code: "EEXIST" });
+  }
+  try {
+    await make();
+  } catch (err) {
+    try {
+      await cleanup(dst);
+    } catch (cleanupErr) {
+      throw new BackendError(
+        `${what} at ${dst} failed (${message(err)}), and removing the partial result failed too (${message(cleanupErr)})`,
+        dst,
+        { cause: err },
+      );
+    }
+    if (err instanceof BackendError) throw err;
+    throw new BackendError(`${what} at ${dst} failed: ${message(err)}`, dst, { cause: err });
+  }
+}
+
+export function message(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** Removes a plain directory tree (or file); absent is fine. */
+export async function removeTree(p: string): Promise<void> {
+  await rm(p, { recursive: true, force: true, maxRetries: 3 });
+}
+
+/**
+ * Blocks in use (st_blocks × 512, each inode counted once, so hard links and reflinked copies
+ * inside the tree count once per inode) and the number of inodes, like `du -s` and
+ * `du -s --inodes`. Does not cross into other filesystems or btrfs subvolumes.
+ */
+export async function walkUsage(root: string): Promise<Usage> {
+  const top = await lstat(root, { bigint: true });
+  const seen = new Set<bigint>();
+  let bytes = 0n;
+  let inodes = 0;
+  const count = (st: BigIntStats): void => {
+    if (st.nlink > 1n) {
+      if (seen.has(st.ino)) return;
+      seen.add(st.ino);
+    }
+    bytes += st.blocks * 512n;
+    inodes++;
+  };
+  count(top);
+  if (!top.isDirectory()) return { bytes: Number(bytes), inodes };
+  const stack = [root];
+  while (stack.length > 0) {
+    const dir = stack.pop() as string;
+    let handle: Awaited<ReturnType<typeof opendir>>;
+    try {
+      handle = await opendir(dir, { bufferSize: 256 });
+    } catch (err) {
+      // A directory removed while we walk is simply no longer counted.
+      if ((err as NodeJS.ErrnoException).code === "ENOENT") continue;
+      throw err;
+    }
+    for await (const entry of handle) {
+      const p = path.join(dir, entry.name);
+      let st: BigIntStats;
+      try {
+        st = await lstat(p, { bigint: true });
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === "ENOENT") continue;
+        throw err;
+      }
+      if (st.dev !== top.dev) continue;
+      count(st);
+      if (st.isDirectory()) stack.push(p);
+    }
+  }
+  return { bytes: Number(bytes), inodes };
+}
+
+/** Space and inodes of the filesystem holding `root`, as statfs(2) reports them. */
+export async function statfsCapacity(root: string): Promise<Capacity> {
+  const s = await statfs(root, { bigint: true });
+  return {
+    totalBytes: Number(s.blocks * s.bsize),
+    availableBytes: Number(s.bavail * s.bsize),
+    totalInodes: Number(s.files),
+    availableInodes: Number(s.ffree),
+  };
+}
+
+/** Rounds a size up to whole MiB (what quota tools take without surprises). */
+export function roundUpMiB(bytes: number): number {
+  const MiB = 2 ** 20;
+  return Math.max(MiB, Math.ceil(bytes / MiB) * MiB);
+}

@@ -1,0 +1,71 @@
+// kubectl vol clone PVC: a new claim with the PVC as its data source; size, class, access
+// modes and volume mode default to the source's.
+import { buildClone } from "./build.ts";
+import type { GlobalFlags } from "./cluster.ts";
+import { type CreateOptions, createAndReport, createOptions, readState } from "./create.ts";
+import { OperationError, UsageError } from "./errors.ts";
+import { derivedName, parseQuantity, timestampSuffix } from "./format.ts";
+import { checkClaim } from "./preflight.ts";
+import { type Args, createFlags, type FlagSpec, type RunContext, stringArg, type Verb } from "./verb.ts";
+
+export interface ClaimOptions extends CreateOptions {
+  storageClass?: string;
+  size?: string;
+}
+
+/** The flags of the verbs that create a claim. */
+export const claimFlags: Record<string, FlagSpec> = {
+  ...createFlags,
+  "storage-class": { type: "string", describe: "StorageClass of the new claim", completes: "storageclasses" },
+  size: { type: "string", describe: "Requested size of the new claim, e.g. 10Gi" },
+};
+
+export function claimOptions(args: Args, verb: string, positional: string): ClaimOptions {
+  const size = stringArg(args, "size");
+  if (size !== undefined && !parseQuantity(size)) {
+    throw new UsageError(`invalid --size "${size}": give a quantity such as 10Gi or 500Mi`, verb);
+  }
+  return { ...createOptions(args, verb, positional), storageClass: stringArg(args, "storage-class"), size };
+}
+
+export const clone: Verb<ClaimOptions> = {
+  name: "clone",
+  summary: "Clone a PersistentVolumeClaim into a new claim",
+  usage: "kubectl vol clone PVC [--name N] [--storage-class S] [--size Q] [--wait] [options]",
+  positional: {
+    name: "pvc",
+    describe: "the claim to clone",
+    required: true,
+    completes: "persistentvolumeclaims",
+  },
+  flags: claimFlags,
+  examples: [
+    [
+      "kubectl vol clone db-data --name db-data-test",
+      "Clone db-data with its size, class, access modes and volume mode",
+    ],
+    ["kubectl vol clone db-data --size 20Gi --wait", "Clone into a bigger claim and wait until it is Bound"],
+  ],
+  options: (args: Args, _g: GlobalFlags) => claimOptions(args, "clone", "pvc"),
+  async run(o: ClaimOptions, ctx: RunContext): Promise<void> {
+    const cluster = await ctx.cluster();
+    const ns = cluster.namespace;
+    const source = await cluster.lookup.pvc(ns, o.source);
+    if (!source) throw new OperationError(`PVC "${o.source}" not found in namespace "${ns}"`);
+    const name = o.name ?? derivedName(o.source, "clone", timestampSuffix(ctx.now));
+    const obj = buildClone({ namespace: ns, name, source, storageClass: o.storageClass, size: o.size });
+    await createAndReport(
+      o,
+      {
+        kind: "PersistentVolumeClaim",
+        namespace: ns,
+        obj,
+        check: () => checkClaim(obj, cluster.lookup),
+        create: (dry) => cluster.createClaim(ns, obj, dry),
+        read: readState.claim(cluster, ns, name),
+      },
+      cluster,
+      ctx,
+    );
+  },
+};

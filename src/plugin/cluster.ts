@@ -1,0 +1,61 @@
+// What the verbs need from a cluster, as types only: the verbs (and the help, parsing and
+// completion around them) stay free of the Kubernetes client library, which is loaded only
+// when a verb talks to the API server (src/kube/cluster.ts implements this).
+import type { V1PersistentVolume, V1PersistentVolumeClaim } from "@kubernetes/client-node";
+import type { Lookup, VolumeSnapshot } from "../rules/types.ts";
+
+/** kubectl's global flags, as parsed. */
+export interface GlobalFlags {
+  kubeconfig?: string;
+  context?: string;
+  namespace?: string;
+  /** --request-timeout in ms; 0 means none. */
+  requestTimeoutMs: number;
+}
+
+export interface EventLine {
+  type: string;
+  reason: string;
+  message: string;
+  count: number;
+  last?: string;
+}
+
+export interface Cluster {
+  /** The namespace of -n, else of the kubeconfig context. */
+  namespace: string;
+  /** The API server URL (for messages). */
+  server: string;
+  lookup: Lookup;
+  persistentVolume(name: string): Promise<V1PersistentVolume | undefined>;
+  createClaim(
+    namespace: string,
+    body: V1PersistentVolumeClaim,
+    dryRun: boolean,
+  ): Promise<V1PersistentVolumeClaim>;
+  createSnapshot(namespace: string, body: VolumeSnapshot, dryRun: boolean): Promise<VolumeSnapshot>;
+  /** Fresh reads (no memo), for waiting. */
+  readClaim(namespace: string, name: string): Promise<V1PersistentVolumeClaim | undefined>;
+  readSnapshot(namespace: string, name: string): Promise<VolumeSnapshot | undefined>;
+  /** `namespace` undefined: all namespaces. */
+  listClaims(namespace: string | undefined): Promise<V1PersistentVolumeClaim[]>;
+  listSnapshots(namespace: string | undefined): Promise<VolumeSnapshot[]>;
+  /** Events about one object, oldest first. */
+  events(namespace: string, kind: string, name: string): Promise<EventLine[]>;
+  /** Names for shell completion. */
+  names(
+    what:
+      | "persistentvolumeclaims"
+      | "volumesnapshots"
+      | "namespaces"
+      | "storageclasses"
+      | "volumesnapshotclasses",
+  ): Promise<string[]>;
+}
+
+/** The heavy half of the plugin, loaded on demand. */
+export interface Core {
+  connect(flags: GlobalFlags, signal: AbortSignal): Cluster;
+  /** Context names of the kubeconfig, for completion. */
+  contexts(flags: GlobalFlags): string[];
+}

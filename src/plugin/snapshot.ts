@@ -1,0 +1,80 @@
+// kubectl vol snapshot PVC: a VolumeSnapshot of a claim, with the class chosen for its driver.
+
+import { buildSnapshot, claimDriver } from "./build.ts";
+import type { GlobalFlags } from "./cluster.ts";
+import { type CreateOptions, createAndReport, createOptions, readState } from "./create.ts";
+import { OperationError } from "./errors.ts";
+import { derivedName, timestampSuffix } from "./format.ts";
+import { checkSnapshot, chooseSnapshotClass } from "./preflight.ts";
+import { type Args, createFlags, type RunContext, stringArg, type Verb } from "./verb.ts";
+
+export interface SnapshotOptions extends CreateOptions {
+  className?: string;
+}
+
+export const snapshot: Verb<SnapshotOptions> = {
+  name: "snapshot",
+  summary: "Take a VolumeSnapshot of a PersistentVolumeClaim",
+  usage: "kubectl vol snapshot PVC [--name N] [--class C] [--wait] [--timeout D] [options]",
+  positional: {
+    name: "pvc",
+    describe: "the claim to snapshot",
+    required: true,
+    completes: "persistentvolumeclaims",
+  },
+  flags: {
+    ...createFlags,
+    class: {
+      type: "string",
+      describe:
+        "VolumeSnapshotClass to use (default: the default class of the claim's CSI driver, else its only class)",
+      completes: "volumesnapshotclasses",
+    },
+  },
+  examples: [
+    ["kubectl vol snapshot db-data", "Snapshot the claim db-data as db-data-<UTC time>"],
+    [
+      "kubectl vol snapshot db-data --name before-upgrade --wait",
+      "Name the snapshot and wait until it is ready to use",
+    ],
+    [
+      "kubectl vol snapshot db-data -n shop --class csi-fast -o yaml --dry-run=client",
+      "Print the VolumeSnapshot without creating it",
+    ],
+  ],
+  options(args: Args, _g: GlobalFlags): SnapshotOptions {
+    return { ...createOptions(args, "snapshot", "pvc"), className: stringArg(args, "class") };
+  },
+  async run(o: SnapshotOptions, ctx: RunContext): Promise<void> {
+    const cluster = await ctx.cluster();
+    const ns = cluster.namespace;
+    const pvc = await cluster.lookup.pvc(ns, o.source);
+    if (!pvc) throw new OperationError(`PVC "${o.source}" not found in namespace "${ns}"`);
+    const pv = pvc.spec?.volumeName ? await cluster.persistentVolume(pvc.spec.volumeName) : undefined;
+    const sc =
+      !pv?.spec?.csi && pvc.spec?.storageClassName
+        ? await cluster.lookup.storageClass(pvc.spec.storageClassName)
+        : undefined;
+    const cls = chooseSnapshotClass(
+      claimDriver(pv, sc),
+      await cluster.lookup.volumeSnapshotClasses(),
+      o.className,
+      o.source,
+    );
+    const name = o.name ?? derivedName(o.source, timestampSuffix(ctx.now));
+    const obj = buildSnapshot({ namespace: ns, name, pvc: o.source, className: cls.metadata.name });
+    await createAndReport(
+      o,
+      {
+        kind: "VolumeSnapshot",
+        namespace: ns,
+        obj,
+        check: () => checkSnapshot(obj, cluster.lookup),
+        create: (dry) => cluster.createSnapshot(ns, obj, dry),
+        read: readState.snapshot(cluster, ns, name),
+      },
+      cluster,
+      ctx,
+    );
+  },
+};

@@ -1,0 +1,101 @@
+// The shape of a verb (after kubectl's create_namespace.go): flags declared once (they feed
+// yargs, help and completion), `options` turns parsed flags into a validated options object
+// with no I/O, and `run` does the work against a cluster.
+import type { Cluster, GlobalFlags } from "./cluster.ts";
+import { UsageError } from "./errors.ts";
+import { parseDuration } from "./format.ts";
+import { OUTPUT_FORMATS } from "./printers.ts";
+import type { Sink } from "./wait.ts";
+
+/** What a flag value or positional argument completes to. */
+export type Completes =
+  | "persistentvolumeclaims"
+  | "volumesnapshots"
+  | "namespaces"
+  | "storageclasses"
+  | "volumesnapshotclasses"
+  | "contexts"
+  | readonly string[];
+
+export interface FlagSpec {
+  alias?: string;
+  type: "string" | "boolean";
+  describe: string;
+  default?: string | boolean;
+  completes?: Completes;
+}
+
+export type Args = Record<string, unknown>;
+
+export interface RunContext {
+  global: GlobalFlags;
+  /** Loads the client library and connects (only verbs that need the API call it). */
+  cluster(): Promise<Cluster>;
+  out: Sink;
+  err: Sink;
+  signal: AbortSignal;
+  now: Date;
+}
+
+export interface Verb<O = unknown> {
+  name: string;
+  summary: string;
+  /** Starts with "kubectl vol". */
+  usage: string;
+  positional?: { name: string; describe: string; required: boolean; completes: Completes };
+  flags: Record<string, FlagSpec>;
+  examples: [command: string, description: string][];
+  /** Flags → options, validated without I/O; throws UsageError. */
+  options(args: Args, global: GlobalFlags): O;
+  run(options: O, ctx: RunContext): Promise<void>;
+}
+
+export const DRY_RUN_VALUES = ["none", "client", "server"] as const;
+
+/** Flags every creating verb shares. */
+export const createFlags: Record<string, FlagSpec> = {
+  name: {
+    type: "string",
+    describe: "Name of the object to create (default: derived from the source and the UTC time)",
+  },
+  wait: { type: "boolean", default: false, describe: "Wait until the object is ready, showing progress" },
+  timeout: { type: "string", default: "5m", describe: "How long --wait waits (e.g. 30s, 5m, 1h)" },
+  output: {
+    alias: "o",
+    type: "string",
+    describe: `Output format. One of: (${OUTPUT_FORMATS.join(", ")})`,
+    completes: OUTPUT_FORMATS,
+  },
+  "dry-run": {
+    type: "string",
+    default: "none",
+    describe:
+      'Must be "none", "client", or "server". If client, only print the object that would be sent; if server, submit it with dryRun=All without persisting it',
+    completes: DRY_RUN_VALUES,
+  },
+};
+
+export function stringArg(args: Args, key: string): string | undefined {
+  const v = args[key];
+  if (Array.isArray(v)) return stringArg({ [key]: v[v.length - 1] }, key);
+  if (v === undefined || v === null) return undefined;
+  return String(v);
+}
+
+export function durationArg(args: Args, key: string, verb: string): number {
+  const text = stringArg(args, key) ?? "0";
+  const ms = parseDuration(text);
+  if (ms === undefined) {
+    throw new UsageError(`invalid value "${text}" for --${key}: give a duration such as 30s, 5m or 1h`, verb);
+  }
+  return ms;
+}
+
+export type DryRunMode = (typeof DRY_RUN_VALUES)[number];
+
+export function dryRunArg(args: Args, verb: string): DryRunMode {
+  const v = stringArg(args, "dry-run");
+  if (v === undefined || v === "") return v === "" ? "client" : "none";
+  if ((DRY_RUN_VALUES as readonly string[]).includes(v)) return v as DryRunMode;
+  throw new UsageError(`invalid value "${v}" for --dry-run: must be "none", "client", or "server"`, verb);
+}

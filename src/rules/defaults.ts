@@ -1,0 +1,157 @@
+// The defaults for a claim with a data source (what the mutating webhook fills in and the
+// plugin uses to build its claims). Pure; the input is never modified.
+import type { V1PersistentVolumeClaim } from "@kubernetes/client-node";
+import { readSources, type Sources, sourcePermitted } from "./claim.ts";
+import { formatBytes, parseQuantity } from "./quantity.ts";
+import {
+  claimName,
+  claimSize,
+  type DataSource,
+  dataSourceOf,
+  pvcName,
+  restoreSizeOf,
+  snapshotName,
+  volumeModeOf,
+} from "./source.ts";
+import { type Defaulted, type Finding, LINEAGE_PREFIX, type Lookup } from "./types.ts";
+
+/** The lineage annotations (one prefix, LINEAGE_PREFIX) recording where a claim's data came from. */
+export const LINEAGE = {
+  /** "PersistentVolumeClaim" or "VolumeSnapshot". */
+  sourceKind: `${LINEAGE_PREFIX}source-kind`,
+  sourceName: `${LINEAGE_PREFIX}source-name`,
+  sourceNamespace: `${LINEAGE_PREFIX}source-namespace`,
+  /** The source object's uid, when it was known: tells a re-created source of the same name apart. */
+  sourceUid: `${LINEAGE_PREFIX}source-uid`,
+  /** For a restore: the PVC the snapshot was taken from. */
+  snapshotOf: `${LINEAGE_PREFIX}snapshot-of`,
+} as const;
+
+/** The lineage annotations for a clone or restore from `src` (values only for what is known). */
+export function lineageAnnotations(
+  src: Pick<DataSource, "kind" | "name" | "namespace">,
+  source?: { metadata?: { uid?: string } },
+  snapshotOf?: string,
+): Record<string, string> {
+  const out: Record<string, string> = {
+    [LINEAGE.sourceKind]: src.kind,
+    [LINEAGE.sourceName]: src.name,
+    [LINEAGE.sourceNamespace]: src.namespace,
+  };
+  if (source?.metadata?.uid) out[LINEAGE.sourceUid] = source.metadata.uid;
+  if (snapshotOf) out[LINEAGE.snapshotOf] = snapshotOf;
+  return out;
+}
+
+function maxSize(...sizes: (string | number | undefined)[]): bigint | undefined {
+  let best: bigint | undefined;
+  for (const s of sizes) {
+    const b = parseQuantity(s);
+    if (b !== undefined && b > 0n && (best === undefined || b > best)) best = b;
+  }
+  return best;
+}
+
+/**
+ * What can be derived for a claim with a permitted PVC or VolumeSnapshot source:
+ * - no storage request → the source's size (clone: the source's capacity; restore: the larger
+ *   of restoreSize and the snapshotted PVC's request);
+ * - a request smaller than the source (clone: capacity; restore: restoreSize) → raised, with a warning;
+ * - no volumeMode → the source's (note: the API server defaults volumeMode to Filesystem
+ *   before admission, so through the API this applies only to objects built by the plugin);
+ * - no storageClassName at all (the API server sets the default class first when one exists)
+ *   → the source's class;
+ * - lineage annotations (LINEAGE) recording the source.
+ * Idempotent: running it on its own output changes nothing. The source is never read from
+ * another namespace unless a ReferenceGrant permits it (checkClaim reports that denial).
+ */
+export async function defaultClaim(claim: V1PersistentVolumeClaim, lookup: Lookup): Promise<Defaulted> {
+  const out = structuredClone(claim);
+  const warnings: Finding[] = [];
+  const src = dataSourceOf(out);
+  if (!src || src.type === "other") return { claim: out, warnings };
+  if ((await sourcePermitted(out, src, lookup)).length > 0) return { claim: out, warnings };
+  const s = await readSources(src, lookup);
+  const facts = sourceFacts(s);
+  if (!facts) return { claim: out, warnings };
+
+  out.spec ??= {};
+  const request = out.spec.resources?.requests?.storage;
+  if (request === undefined) {
+    if (facts.defaultSize !== undefined) {
+      out.spec.resources ??= {};
+      out.spec.resources.requests = {
+        ...out.spec.resources.requests,
+        storage: formatBytes(facts.defaultSize),
+      };
+    }
+  } else {
+    const req = parseQuantity(request);
+    if (req !== undefined && facts.minSize !== undefined && req < facts.minSize) {
+      const raised = formatBytes(facts.minSize);
+      out.spec.resources = {
+        ...out.spec.resources,
+        requests: { ...out.spec.resources?.requests, storage: raised },
+      };
+      warnings.push({
+        rule: facts.sizeRule,
+        severity: "warn",
+        message: `${claimName(claim)} requested ${request}, less than the ${raised} its source ${facts.what} holds: raised the request to ${raised}`,
+      });
+    }
+  }
+  if (!out.spec.volumeMode && facts.volumeMode) out.spec.volumeMode = facts.volumeMode;
+  if (out.spec.storageClassName === undefined && facts.storageClassName) {
+    out.spec.storageClassName = facts.storageClassName;
+  }
+  const lineage = lineageAnnotations(src, facts.object, facts.snapshotOf);
+  const current = out.metadata?.annotations ?? {};
+  if (Object.entries(lineage).some(([k, v]) => current[k] !== v)) {
+    out.metadata ??= {};
+    out.metadata.annotations = { ...current, ...lineage };
+  }
+  return { claim: out, warnings };
+}
+
+interface Facts {
+  what: string;
+  sizeRule: string;
+  defaultSize?: bigint;
+  minSize?: bigint;
+  volumeMode?: "Filesystem" | "Block";
+  storageClassName?: string;
+  object: { metadata?: { uid?: string } };
+  snapshotOf?: string;
+}
+
+function sourceFacts(s: Sources): Facts | undefined {
+  if (s.src.type === "clone" && s.pvc) {
+    const size = maxSize(claimSize(s.pvc));
+    return {
+      what: pvcName(s.src.namespace, s.src.name),
+      sizeRule: "clone-size",
+      defaultSize: size,
+      minSize: size,
+      volumeMode: volumeModeOf(s.pvc),
+      storageClassName: s.pvc.spec?.storageClassName || undefined,
+      object: s.pvc,
+    };
+  }
+  if (s.src.type === "restore" && s.snapshot) {
+    const restore = maxSize(restoreSizeOf(s.snapshot, s.content));
+    const original = s.snapshotPvc?.spec?.resources?.requests?.storage;
+    const mode =
+      s.content?.spec?.sourceVolumeMode ?? (s.snapshotPvc ? volumeModeOf(s.snapshotPvc) : undefined);
+    return {
+      what: snapshotName(s.src.namespace, s.src.name),
+      sizeRule: "restore-size",
+      defaultSize: maxSize(restoreSizeOf(s.snapshot, s.content), original),
+      minSize: restore,
+      volumeMode: mode,
+      storageClassName: s.snapshotPvc?.spec?.storageClassName || undefined,
+      object: s.snapshot,
+      snapshotOf: s.snapshot.spec?.source?.persistentVolumeClaimName,
+    };
+  }
+  return undefined;
+}

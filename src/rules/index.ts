@@ -1,0 +1,73 @@
+// The data-source rules and defaults, shared by the webhook (server side, every `kubectl apply`)
+// and the plugin (pre-flight). Pure functions: they read the cluster only through the `Lookup`
+// the caller fills (`memoryLookup` builds one from plain lists) and perform no other I/O. They
+// never throw for bad objects; an error thrown by the Lookup propagates.
+//
+// Stable API (signatures do not change; additions only):
+//
+//   checkClaim(claim, lookup, op = "CREATE"): Promise<Decision>
+//     A PVC with spec.dataSource / spec.dataSourceRef (dataSourceRef wins). Only CREATE is
+//     checked; UPDATE/DELETE/CONNECT are always allowed (the source is immutable; finalizers,
+//     labels, annotations, status and deletion must keep working). Rules, in order (the first
+//     two stop the check when they deny; nothing in another namespace is read before a grant):
+//       source-kind          PersistentVolumeClaim (core), VolumeSnapshot (snapshot.storage.k8s.io),
+//                            or a kind a VolumePopulator registers (when that CRD exists)
+//       source-namespace     dataSourceRef.namespace ≠ claim's: needs a ReferenceGrant there
+//       clone-source-exists | clone-source-deleting | clone-source-bound
+//       clone-driver         the new claim's StorageClass provisioner = the source volume's driver
+//                            (deny on mismatch or storageClassName ""; warn when unknowable)
+//       clone-volume-mode    same volumeMode
+//       clone-size           request ≥ the source's capacity
+//       restore-source-exists | restore-source-deleting | restore-source-error
+//       restore-source-ready (warn) not ready yet: admitted, so apply-both-at-once works
+//       restore-driver       the new claim's StorageClass provisioner = the content's driver
+//       restore-volume-mode  = content.spec.sourceVolumeMode unless the content carries
+//                            snapshot.storage.kubernetes.io/allow-volume-mode-change: "true"
+//       restore-size         request ≥ restoreSize
+//
+//   defaultClaim(claim, lookup): Promise<Defaulted>  → { claim: changed deep copy, warnings }
+//     No request → the source's size (restore: max(restoreSize, the snapshotted PVC's request));
+//     a request below the source → raised (warning, rule clone-size / restore-size); no
+//     volumeMode → the source's; no storageClassName → the source's; LINEAGE annotations.
+//     Idempotent. The input is never modified.
+//
+//   checkSnapshot(snapshot, lookup, op = "CREATE"): Promise<Decision>
+//     snapshot-source-exists | snapshot-source-bound | snapshot-source-deleting
+//     snapshot-class   named class exists and is for the PVC's driver; none named → the driver
+//                      has exactly one default class
+//     snapshot-content-exists (warn) pre-provisioned content not there yet
+//
+//   chooseSnapshotClass(driver, classes, named?): ClassChoice
+//     named → must exist and be for `driver`; else the driver's default class; else its only
+//     class (how: "only"); else { ok: false, message, candidates }.
+//
+//   volumeDriver(pvc, lookup): the CSI driver of an existing claim (PV spec.csi.driver when the
+//     Lookup has persistentVolume, else its StorageClass provisioner, else the PV controller's
+//     provisioner annotation).
+//   dataSourceOf(claim), lineageAnnotations(src, source?, snapshotOf?), LINEAGE,
+//   parseQuantity / compareQuantities / formatBytes, memoryLookup(objects).
+//
+// Messages are one sentence naming the object and the fix, e.g.
+//   PVC "db" in namespace "shop" is Pending, not Bound: a clone needs a Bound source
+export { checkClaim, readSources, type Sources, sourcePermitted } from "./claim.ts";
+export { defaultClaim, LINEAGE, lineageAnnotations } from "./defaults.ts";
+export { isDefaultStorageClass, memoryLookup, type Objects } from "./memory-lookup.ts";
+export { compareQuantities, formatBytes, parseQuantity } from "./quantity.ts";
+export { checkSnapshot, chooseSnapshotClass, isDefaultSnapshotClass } from "./snapshot.ts";
+export {
+  ALLOW_VOLUME_MODE_CHANGE_ANNOTATION,
+  type ClaimClass,
+  claimClass,
+  claimName,
+  claimNamespace,
+  type DataSource,
+  DEFAULT_SNAPSHOT_CLASS_ANNOTATION,
+  dataSourceOf,
+  GATEWAY_API_GROUP,
+  POPULATOR_API_GROUP,
+  pvcName,
+  SNAPSHOT_API_GROUP,
+  snapshotName,
+  volumeDriver,
+} from "./source.ts";
+export * from "./types.ts";

@@ -1,0 +1,52 @@
+// A Lookup over plain lists of objects: for unit tests (here and in the plugin) and for callers
+// that already hold the objects. No I/O.
+import type { V1PersistentVolume, V1PersistentVolumeClaim, V1StorageClass } from "@kubernetes/client-node";
+import type {
+  Lookup,
+  PopulatorKind,
+  ReferenceGrant,
+  VolumeSnapshot,
+  VolumeSnapshotClass,
+  VolumeSnapshotContent,
+} from "./types.ts";
+
+export interface Objects {
+  pvcs?: V1PersistentVolumeClaim[];
+  pvs?: V1PersistentVolume[];
+  storageClasses?: V1StorageClass[];
+  volumeSnapshots?: VolumeSnapshot[];
+  volumeSnapshotContents?: VolumeSnapshotContent[];
+  volumeSnapshotClasses?: VolumeSnapshotClass[];
+  /** `undefined`: the ReferenceGrant CRD is not installed. */
+  referenceGrants?: ReferenceGrant[];
+  /** `undefined`: the VolumePopulator CRD is not installed. */
+  populatorKinds?: PopulatorKind[];
+}
+
+const DEFAULT_CLASS = "storageclass.kubernetes.io/is-default-class";
+
+export function isDefaultStorageClass(sc: V1StorageClass): boolean {
+  const a = sc.metadata?.annotations ?? {};
+  return a[DEFAULT_CLASS] === "true" || a["storageclass.beta.kubernetes.io/is-default-class"] === "true";
+}
+
+export function memoryLookup(o: Objects): Lookup {
+  const ns = (m: { namespace?: string } | undefined) => m?.namespace || "default";
+  const lookup: Lookup = {
+    pvc: async (namespace, name) =>
+      o.pvcs?.find((p) => ns(p.metadata) === namespace && p.metadata?.name === name),
+    storageClass: async (name) => o.storageClasses?.find((c) => c.metadata?.name === name),
+    defaultStorageClass: async () => {
+      const d = (o.storageClasses ?? []).filter(isDefaultStorageClass);
+      return d.length === 1 ? d[0] : undefined;
+    },
+    volumeSnapshot: async (namespace, name) =>
+      o.volumeSnapshots?.find((s) => ns(s.metadata) === namespace && s.metadata.name === name),
+    volumeSnapshotContent: async (name) => o.volumeSnapshotContents?.find((c) => c.metadata.name === name),
+    volumeSnapshotClasses: async () => o.volumeSnapshotClasses ?? [],
+    referenceGrants: async (namespace) => o.referenceGrants?.filter((g) => ns(g.metadata) === namespace),
+    populatorKinds: async () => o.populatorKinds,
+  };
+  if (o.pvs) lookup.persistentVolume = async (name) => o.pvs?.find((v) => v.metadata?.name === name);
+  return lookup;
+}
