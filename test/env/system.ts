@@ -12,7 +12,7 @@ import { loadAllYaml } from "@kubernetes/client-node";
 import { setTimeout as sleep } from "node:timers/promises";
 import { assets, repoRoot } from "./assets.ts";
 import { type ControlPlane, startControlPlane } from "./control-plane.ts";
-import { type CsiClient, connectCsi } from "./csi-client.ts";
+import { type CsiClient, connectCsi, MOUNT_CAP } from "./csi-client.ts";
 import { mountLoopFs, type FsType } from "./loopfs.ts";
 import { freePort, type Proc, waitUntil } from "./session.ts";
 
@@ -100,8 +100,8 @@ export async function startSystem(opts: SystemOptions = {}): Promise<System> {
         `driver on ${name} to answer Probe`,
         async () => {
           if (!driver.running) throw new Error(`vol-csi on ${name} exited:\n${driver.logTail()}`);
-          const r = await csi.identity.Probe?.({});
-          return (r?.ready as { value?: boolean } | undefined)?.value !== false;
+          const r = await csi.call("Identity", "Probe", {}, 2000);
+          return (r.ready as { value?: boolean } | undefined)?.value !== false;
         },
         30_000,
         () => driver.logTail(),
@@ -195,12 +195,11 @@ export async function startSystem(opts: SystemOptions = {}): Promise<System> {
       if (!node) throw new Error(`PV ${pvName} has no node affinity to a known node (${nodeName})`);
       const target = path.join(mountsDir, `${++seq}-${claim}`);
       await mkdir(mountsDir, { recursive: true });
-      const capability = { mount: { fs_type: "", mount_flags: [] }, access_mode: { mode: "SINGLE_NODE_WRITER" } };
       await mkdir(target, { recursive: true });
-      await node.csi.node.NodePublishVolume?.({
+      await node.csi.call("Node", "NodePublishVolume", {
         volume_id: pv.spec.csi.volumeHandle,
         target_path: target,
-        volume_capability: capability,
+        volume_capability: MOUNT_CAP,
         readonly: mopts.readonly ?? false,
         volume_context: pv.spec.csi.volumeAttributes ?? {},
       });
@@ -210,7 +209,7 @@ export async function startSystem(opts: SystemOptions = {}): Promise<System> {
         node: node.name,
         volumeId: pv.spec.csi.volumeHandle,
         unmount: async () => {
-          await node.csi.node.NodeUnpublishVolume?.({ volume_id: pv.spec.csi.volumeHandle, target_path: target });
+          await node.csi.call("Node", "NodeUnpublishVolume", { volume_id: pv.spec.csi.volumeHandle, target_path: target });
         },
       };
     },
@@ -225,7 +224,7 @@ export async function startSystem(opts: SystemOptions = {}): Promise<System> {
 /** What a kubelet does when the node-driver-registrar registers a driver: Node labels from the
  * driver's topology and a CSINode entry. The Node object itself stands in for the kubelet. */
 async function registerNode(kubectl: System["kubectl"], name: string, csi: CsiClient): Promise<void> {
-  const info = (await csi.node.NodeGetInfo?.({})) as {
+  const info = (await csi.call("Node", "NodeGetInfo", {})) as {
     node_id: string;
     max_volumes_per_node?: string;
     accessible_topology?: { segments?: Record<string, string> };
