@@ -3,7 +3,9 @@
 // the same semantics: copies hold identical data, writes to one never show in another,
 // snapshots are read-only where the filesystem can make them so, failures leave nothing at the
 // destination, and sizes are enforced exactly where the backend says it enforces them.
+import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
+import { existsSync } from "node:fs";
 import {
   access,
   link,
@@ -23,7 +25,7 @@ import { isSubvolume, qgroupLimit } from "../../src/driver/backends/btrfs.ts";
 import { detectKind, openBackend, PROBE_PREFIX } from "../../src/driver/backends/index.ts";
 import { ExecError, exec } from "../../src/driver/exec.ts";
 import { type FsType, type LoopFs, leftoversUnder, mountLoopFs } from "../env/loopfs.ts";
-import { Session } from "../env/session.ts";
+import { Session, waitUntil } from "../env/session.ts";
 import { fileHash, treeHash } from "../env/treehash.ts";
 
 const MiB = 2 ** 20;
@@ -331,5 +333,34 @@ describe("loopfs", () => {
       expect(stdout.trim().split(/\s+/)).toEqual([fs, m.device]);
       expect((await stat(m.image)).blocks * 512).toBeLessThan(2 * 2 ** 30);
     }
+  });
+});
+
+describe("loopfs when its owner dies", () => {
+  it("unmounts and detaches everything after a SIGKILL of the process that made them", async () => {
+    const child = spawn(
+      process.execPath,
+      [path.join(import.meta.dirname, "../env/fixtures/hold-loopfs.ts")],
+      {
+        stdio: ["ignore", "pipe", "inherit"],
+      },
+    );
+    const line = await new Promise<string>((resolve, reject) => {
+      let buf = "";
+      child.stdout.on("data", (d: Buffer) => {
+        buf += d.toString();
+        if (buf.includes("\n")) resolve(buf.split("\n")[0] ?? "");
+      });
+      child.once("exit", (code) => reject(new Error(`fixture exited early with code ${code}`)));
+    });
+    const { dir, mounts: held } = JSON.parse(line) as { dir: string; mounts: { mountpoint: string }[] };
+    expect(held).toHaveLength(3);
+    expect((await leftoversUnder(dir)).length).toBe(6);
+    child.kill("SIGKILL");
+    await waitUntil(
+      "the killed owner's mounts, loop devices and dir to be gone",
+      async () => !existsSync(dir) && (await leftoversUnder(dir)).length === 0,
+      30_000,
+    );
   });
 });
