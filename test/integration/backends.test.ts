@@ -3,7 +3,6 @@
 // the same semantics: copies hold identical data, writes to one never show in another,
 // snapshots are read-only where the filesystem can make them so, failures leave nothing at the
 // destination, and sizes are enforced exactly where the backend says it enforces them.
-import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import {
@@ -24,6 +23,7 @@ import type { Backend, BackendKind, Exec } from "../../src/driver/backends/backe
 import { isSubvolume, qgroupLimit } from "../../src/driver/backends/btrfs.ts";
 import { detectKind, openBackend, PROBE_PREFIX } from "../../src/driver/backends/index.ts";
 import { ExecError, exec } from "../../src/driver/exec.ts";
+import { startFixture } from "../env/fixture.ts";
 import { type FsType, type LoopFs, leftoversUnder, mountLoopFs } from "../env/loopfs.ts";
 import { Session, waitUntil } from "../env/session.ts";
 import { fileHash, treeHash } from "../env/treehash.ts";
@@ -338,22 +338,10 @@ describe("loopfs", () => {
 
 describe("loopfs when its owner dies", () => {
   it("unmounts and detaches everything after a SIGKILL of the process that made them", async () => {
-    const child = spawn(
-      process.execPath,
-      [path.join(import.meta.dirname, "../env/fixtures/hold-loopfs.ts")],
-      {
-        stdio: ["ignore", "pipe", "inherit"],
-      },
+    const { child, info } = await startFixture<{ dir: string; mounts: { mountpoint: string }[] }>(
+      "hold-loopfs.ts",
     );
-    const line = await new Promise<string>((resolve, reject) => {
-      let buf = "";
-      child.stdout.on("data", (d: Buffer) => {
-        buf += d.toString();
-        if (buf.includes("\n")) resolve(buf.split("\n")[0] ?? "");
-      });
-      child.once("exit", (code) => reject(new Error(`fixture exited early with code ${code}`)));
-    });
-    const { dir, mounts: held } = JSON.parse(line) as { dir: string; mounts: { mountpoint: string }[] };
+    const { dir, mounts: held } = info;
     expect(held).toHaveLength(3);
     expect((await leftoversUnder(dir)).length).toBe(6);
     child.kill("SIGKILL");
