@@ -164,6 +164,8 @@ export interface CacheOptions {
   rediscoverMs?: number;
   /** Delay before a failed list/watch starts again (ms). */
   retryMs?: number;
+  /** Objects per list page (default 500). */
+  listPage?: number;
   /**
    * Fixed contents instead of watches, for benchmarks and tests of the webhook without an API
    * server: each given store counts as synced; the others as absent.
@@ -186,12 +188,14 @@ export class KubeCache {
   private stopped = false;
   private readonly rediscoverMs: number;
   private readonly retryMs: number;
+  private readonly listPage: number;
 
   constructor(conn: Connection | undefined, opts: CacheOptions = {}) {
     this.conn = conn;
     this.log = opts.log ?? silentLogger;
     this.rediscoverMs = opts.rediscoverMs ?? 30_000;
     this.retryMs = opts.retryMs ?? 2_000;
+    this.listPage = opts.listPage ?? 500;
     for (const key of Object.keys(RESOURCES) as ResourceKey[]) {
       const s = new Store(key);
       const fixed = opts.fixed?.[key];
@@ -297,19 +301,23 @@ export class KubeCache {
     const conn = this.conn as Connection;
     const base = listPath(s.resource, version);
     const map = new ObjectMap();
-    const list = await getJson<{ items?: KubeObject[]; metadata?: { resourceVersion?: string } }>(
-      conn,
-      base,
-      60_000,
-    );
-    if (!list) throw new ApiError(404, `${base} is not served`);
-    map.replace(list.items ?? []);
+    // In pages, so 10,000 claims never sit in memory as one response text.
+    type Page = { items?: KubeObject[]; metadata?: { resourceVersion?: string; continue?: string } };
+    let cont = "";
+    let rv = "";
+    do {
+      const q = `?limit=${this.listPage}${cont ? `&continue=${encodeURIComponent(cont)}` : ""}`;
+      const page = await getJson<Page>(conn, `${base}${q}`, 60_000);
+      if (!page) throw new ApiError(404, `${base} is not served`);
+      for (const o of page.items ?? []) map.put(o);
+      rv = page.metadata?.resourceVersion ?? rv;
+      cont = page.metadata?.continue ?? "";
+    } while (cont);
     s.cache = map;
     if (s.state !== "synced") {
       s.state = "synced";
       this.log.info("cache synced", { resource: s.resource.plural, count: map.size });
     }
-    let rv = list.metadata?.resourceVersion ?? "";
     // From here on, watching runs in the background; begin() has done its first sync.
     void (async () => {
       while (!this.stopped) {
@@ -355,6 +363,11 @@ export class KubeCache {
         }
       }
     })();
+  }
+
+  /** What the cache holds now (no API read): for tests and diagnostics. */
+  peek(key: ResourceKey, name: string, namespace?: string): KubeObject | undefined {
+    return this.store(key).cache?.get(name, namespace);
   }
 
   private store(key: ResourceKey): Store {

@@ -20,7 +20,9 @@ import {
   type V1PersistentVolumeClaim,
 } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { connect } from "../../src/kube/connection.ts";
 import { LINEAGE } from "../../src/rules/index.ts";
+import { KubeCache } from "../../src/webhook/cache.ts";
 import { mutatingConfiguration, validatingConfiguration, WEBHOOK_NAME } from "../../src/webhook/config.ts";
 import { repoRoot } from "../env/assets.ts";
 import { createCA } from "../env/certs.ts";
@@ -840,6 +842,39 @@ describe("mutating and validating webhooks together", () => {
       kind: "PersistentVolumeClaim",
       dryRun: true,
     });
+  });
+});
+
+describe("watch-backed cache", () => {
+  it("lists in pages, follows creations and deletions through the watch, without managed fields", async () => {
+    const cache = new KubeCache(await connect({ kubeconfig: cp.kubeconfig }), { listPage: 2, retryMs: 200 });
+    try {
+      await cache.start();
+      expect(cache.ready()).toBe(true);
+      // Every resource is served by now, the minimal optional CRDs included.
+      expect(Object.values(cache.states()).every((st) => st === "synced")).toBe(true);
+      const db = cache.peek("pvcs", "db", "shop") as V1PersistentVolumeClaim;
+      expect(db.status?.phase).toBe("Bound");
+      expect(db.metadata?.managedFields).toBeUndefined();
+      expect(cache.peek("pvcs", "elsewhere", "shop")).toBeDefined();
+      await core.createNamespacedPersistentVolumeClaim({
+        namespace: "shop",
+        body: pvc("watched", { storageClassName: "fast", resources: { requests: { storage: "1Gi" } } }),
+      });
+      await waitUntil(
+        "the cache to see the new claim",
+        async () => !!cache.peek("pvcs", "watched", "shop"),
+        20_000,
+      );
+      await core.deleteNamespacedPersistentVolumeClaim({ namespace: "shop", name: "watched" });
+      await waitUntil(
+        "the cache to drop the deleted claim",
+        async () => !cache.peek("pvcs", "watched", "shop"),
+        60_000,
+      );
+    } finally {
+      cache.stop();
+    }
   });
 });
 
