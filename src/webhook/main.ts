@@ -89,7 +89,10 @@ export async function main(argv: string[]): Promise<number> {
     return 1;
   }
   // Serve at once (/readyz says when the caches are in); lookups read the API until then.
-  void cache.start().then(() => log.info("caches started", { states: cache.states() }));
+  cache.start().then(
+    () => log.info("caches started", { states: cache.states() }),
+    (err: unknown) => log.error("caches did not start", { error: errorMessage(err) }),
+  );
 
   const stop = new Promise<string>((resolve) => {
     process.once("SIGTERM", () => resolve("SIGTERM"));
