@@ -161,8 +161,10 @@ describe("the executable", () => {
   it("prints help for the plugin and every verb, with usage lines and examples, exit 0", async () => {
     const top = await vol(["--help"]);
     expect(top.code).toBe(0);
-    for (const verb of ["snapshot", "clone", "restore", "list", "tree"])
-      expect(top.stdout).toContain(`kubectl vol ${verb}`);
+    for (const verb of ["snapshot", "clone", "restore", "list", "tree"]) {
+      expect(top.stdout).toMatch(new RegExp(`^  ${verb} `, "m"));
+    }
+    expect(top.stdout).toMatch(/Usage:\n {2}kubectl vol <verb> \[options\]\n/);
     for (const verb of ["snapshot", "clone", "restore", "list", "tree"]) {
       const r = await kvol([verb, "-h"]);
       expect(r.code, r.stderr).toBe(0);

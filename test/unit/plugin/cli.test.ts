@@ -38,3 +38,21 @@ describe("main", () => {
     expect(r.err).toMatch(/^error: cannot load the kubeconfig "\/nonexistent\/kubeconfig": ENOENT/);
   });
 });
+
+describe("help", () => {
+  it("renders kubectl-style help for the plugin and each verb from their declarations", async () => {
+    const root = await run(["--help"]);
+    expect(root.code).toBe(0);
+    expect(root.out).toMatch(/^Verbs:\n {2}snapshot {3}Take a VolumeSnapshot/m);
+    expect(root.out).toMatch(/Usage:\n {2}kubectl vol <verb> \[options\]\n/);
+    const verb = await run(["-n", "shop", "restore", "-h", "--bogus"]);
+    expect(verb.code).toBe(0);
+    expect(verb.out).toMatch(
+      /^Restore a VolumeSnapshot into a new PersistentVolumeClaim\.\n\nExamples:\n {2}# /,
+    );
+    expect(verb.out).toContain("    --storage-class='':\n\tStorageClass of the new claim");
+    expect(verb.out).toContain("    --wait=false:");
+    expect(verb.out).toMatch(/Usage:\n {2}kubectl vol restore SNAPSHOT \[--name N\]/);
+    expect((await run(["list", "--", "--help"])).code).not.toBe(0); // after "--" it is an argument
+  });
+});
