@@ -7,9 +7,9 @@
 // record (finished on start), or a complete result. On start `reconcile` also removes every
 // .tmp.* and .trash.* entry, detaches loop devices no mount uses, and moves data that has no record into orphans/
 // (never deleting it). The caller holds the per-id locks.
-import { mkdir, open, readdir, realpath, rename, stat } from "node:fs/promises";
+import { lstat, mkdir, open, readdir, realpath, rename, stat } from "node:fs/promises";
 import path from "node:path";
-import type { Backend, Exec } from "./backends/backend.ts";
+import type { Backend } from "./backends/backend.ts";
 import type { Logger } from "./log.ts";
 import { identityIn, type Mounter, mountsOf, readMounts } from "./mounts.ts";
 import { BLOCK_FILE, isSnapshotId, isVolumeId, Layout, TMP_PREFIX, TRASH_PREFIX } from "./names.ts";
@@ -24,7 +24,6 @@ import {
 
 export interface EngineOptions {
   backend: Backend;
-  exec: Exec;
   log: Logger;
   mounter: Mounter;
   /** Flush the filesystem (syncfs) before each commit, so a power loss cannot lose committed data. */
@@ -92,9 +91,14 @@ export class Engine {
     return path.join(this.layout.volume(id), BLOCK_FILE);
   }
 
+  /**
+   * Makes a finished build durable before it is committed, touching only its own files (a
+   * syncfs would also wait for every other volume's dirty data). btrfs needs nothing: making a
+   * subvolume or a snapshot commits a transaction.
+   */
   private async flush(p: string): Promise<void> {
-    if (this.o.syncData === false) return;
-    await this.o.exec("sync", ["--file-system", p]);
+    if (this.o.syncData === false || this.backend.kind === "btrfs") return;
+    await fsyncTree(p);
   }
 
   /** Renames `from` to `to` and makes the rename durable. */
@@ -290,6 +294,25 @@ export class Engine {
       volumes: this.volumes.all().length,
       snapshots: this.snapshots.all().length,
     });
+  }
+}
+
+/** fsyncs every file and directory under `p` (directories after their contents). */
+async function fsyncTree(p: string): Promise<void> {
+  const st = await lstat(p);
+  if (st.isSymbolicLink()) return;
+  if (st.isDirectory()) {
+    for (const e of await readdir(p, { withFileTypes: true })) {
+      if (e.isDirectory() || e.isFile()) await fsyncTree(path.join(p, e.name));
+    }
+  } else if (!st.isFile()) {
+    return;
+  }
+  const fh = await open(p, "r");
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
   }
 }
 

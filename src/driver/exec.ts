@@ -3,6 +3,7 @@
 // become shell syntax. Every call has a timeout; a failure is an ExecError that names the
 // command, its exit code or signal and the end of its stderr. Tests replace or wrap it.
 import { execFile } from "node:child_process";
+import { existsSync } from "node:fs";
 import type { Exec } from "./backends/backend.ts";
 
 export type { Exec };
@@ -64,18 +65,28 @@ export interface ExecOptions {
   defaultTimeoutMs?: number;
   /** Called after every command (for debug logging and for tests that record calls). */
   onDone?: (cmd: string, args: string[], ms: number, err: ExecError | undefined) => void;
+  /**
+   * Kill a command when this process dies (default true, through util-linux `setpriv
+   * --pdeathsig KILL` where it is installed), so a copy started by a driver that gets SIGKILL
+   * does not go on writing while the restarted driver clears its half-made result.
+   */
+  dieWithParent?: boolean;
 }
+
+const SETPRIV = ["/usr/bin/setpriv", "/bin/setpriv"].find((p) => existsSync(p));
+const SETPRIV_NOEXEC = /^setpriv: failed to execute .*: (No such file or directory|Permission denied)\s*$/m;
 
 /** Makes an Exec. The environment is the process's with a C locale, so output parses the same everywhere. */
 export function makeExec(options: ExecOptions = {}): Exec {
   const defaultTimeoutMs = options.defaultTimeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const wrapper = options.dieWithParent === false ? undefined : SETPRIV;
   return (cmd, args, opts = {}) => {
     const timeoutMs = opts.timeoutMs ?? defaultTimeoutMs;
     const t0 = performance.now();
     return new Promise((resolve, reject) => {
       const child = execFile(
-        cmd,
-        args,
+        wrapper ?? cmd,
+        wrapper ? ["--pdeathsig", "KILL", "--", cmd, ...args] : args,
         {
           encoding: "utf8",
           maxBuffer: 64 * 2 ** 20,
@@ -90,19 +101,23 @@ export function makeExec(options: ExecOptions = {}): Exec {
             resolve({ stdout, stderr });
             return;
           }
-          const e = error as NodeJS.ErrnoException & { killed?: boolean; signal?: string | null };
-          // A string code is an errno from spawn (ENOENT: not installed) unless Node made it up.
-          const started = typeof e.code !== "string" || e.code.startsWith("ERR_");
+          const e = error as Error & { code?: unknown; killed?: boolean; signal?: string | null };
+          let code = e.code;
+          // A string code is an errno from spawn (ENOENT: not installed) unless Node made it up;
+          // through setpriv the same shows as exit code 127 and its message.
+          const noexec = wrapper && code === 127 ? SETPRIV_NOEXEC.exec(stderr ?? "") : null;
+          if (noexec) code = noexec[1] === "Permission denied" ? "EACCES" : "ENOENT";
+          const nodeMade = typeof code === "string" && code.startsWith("ERR_");
           const failure = new ExecError({
             cmd,
             args,
-            exitCode: started && typeof e.code === "number" ? e.code : null,
+            exitCode: typeof code === "number" ? code : null,
             signal: e.signal ?? null,
             stdout: stdout ?? "",
             stderr: stderr ?? "",
             timedOut: Boolean(e.killed) && timeoutMs > 0 && ms >= timeoutMs,
-            errno: started ? undefined : (e.code as string),
-            note: typeof e.code === "string" && e.code.startsWith("ERR_") ? e.message : undefined,
+            errno: typeof code === "string" && !nodeMade ? code : undefined,
+            note: nodeMade ? e.message : undefined,
             timeoutMs,
           });
           options.onDone?.(cmd, args, ms, failure);

@@ -151,7 +151,7 @@ export async function startDriver(cfg: DriverConfig, deps: DriverDeps): Promise<
   const backend = await (deps.openBackend ?? detectBackend)(root, exec);
   log.info("backend chosen", { root, backend: backend.kind, enforcesSize: backend.enforcesSize });
   const mounter = new Mounter(exec);
-  const engine = await Engine.open({ backend, exec, log, mounter });
+  const engine = await Engine.open({ backend, log, mounter });
   const locks = new KeyedLocks();
   let ready = false;
   const common = { engine, locks, mounter, nodeId: cfg.nodeId, topologyKey: TOPOLOGY_KEY };

@@ -44,7 +44,13 @@ export function explain(err: unknown, doing: string, server: string, flags: Glob
 const snap = { group: SNAPSHOT_GROUP, version: SNAPSHOT_VERSION };
 
 function connect(flags: GlobalFlags, signal: AbortSignal): Cluster {
-  const kc = loadKubeConfig({ kubeconfig: flags.kubeconfig, context: flags.context });
+  let kc: ReturnType<typeof loadKubeConfig>;
+  try {
+    kc = loadKubeConfig({ kubeconfig: flags.kubeconfig, context: flags.context });
+  } catch (err) {
+    const which = flags.kubeconfig ? `"${flags.kubeconfig}"` : "(from $KUBECONFIG or ~/.kube/config)";
+    throw new Error(`cannot load the kubeconfig ${which}: ${(err as Error).message}`);
+  }
   const server = kc.getCurrentCluster()?.server ?? "(no server in kubeconfig)";
   if (kc.getCurrentContext() === "loaded-context" && server === "http://localhost:8080") {
     // loadFromDefault's fallback when there is no kubeconfig and no in-cluster account
@@ -85,10 +91,6 @@ function connect(flags: GlobalFlags, signal: AbortSignal): Cluster {
     namespace: flags.namespace || contextNamespace(kc),
     server,
     lookup,
-    persistentVolume: guard(
-      (name) => `reading PersistentVolume "${name}"`,
-      (name: string) => readOr404(c.core.readPersistentVolume({ name })),
-    ),
     createClaim: guard(
       (ns, body) => `creating PersistentVolumeClaim "${body.metadata?.name}" in namespace "${ns}"`,
       (namespace: string, body: V1PersistentVolumeClaim, dryRun: boolean) =>

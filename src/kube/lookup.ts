@@ -2,7 +2,7 @@
 // 404 is "does not exist"; a missing CRD (snapshot, ReferenceGrant, VolumePopulator APIs) is
 // told apart from a missing object by the Status details. Reads are memoised per lookup, so one
 // verb never reads the same object twice.
-import type { V1PersistentVolumeClaim, V1StorageClass } from "@kubernetes/client-node";
+import type { V1PersistentVolume, V1PersistentVolumeClaim, V1StorageClass } from "@kubernetes/client-node";
 import type {
   Lookup,
   PopulatorKind,
@@ -77,6 +77,9 @@ export function apiLookup(c: Clients): Lookup {
         c.core.readNamespacedPersistentVolumeClaim({ namespace, name }),
         "core/v1",
       ),
+    ),
+    persistentVolume: memo((name: string) =>
+      orUndefined<V1PersistentVolume>(c.core.readPersistentVolume({ name }), "core/v1"),
     ),
     storageClass: memo((name: string) =>
       orUndefined<V1StorageClass>(c.storage.readStorageClass({ name }), "storage.k8s.io/v1"),

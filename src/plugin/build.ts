@@ -1,114 +1,80 @@
 // The objects the verbs create, built by pure functions from what was read and what was asked
-// (no I/O, unit-tested without a cluster), and the choice of snapshot class.
-import type { V1PersistentVolume, V1PersistentVolumeClaim, V1StorageClass } from "@kubernetes/client-node";
-import type { VolumeSnapshot, VolumeSnapshotContent } from "../rules/types.ts";
-import { OperationError } from "./errors.ts";
-import { maxQuantity } from "./format.ts";
-import { lineageAnnotations } from "./lineage.ts";
-
-export const DEFAULT_SNAPSHOT_CLASS = "snapshot.storage.kubernetes.io/is-default-class";
+// (no I/O, unit-tested without a cluster). Claims are built as skeletons holding only what the
+// user chose and what the rules do not derive (access modes); the rules' defaultClaim then
+// fills size, class, volume mode and lineage exactly as the mutating webhook would.
+import type { V1PersistentVolumeClaim } from "@kubernetes/client-node";
+import { lineageAnnotations, SNAPSHOT_API_GROUP } from "../rules/index.ts";
+import type { VolumeSnapshot } from "../rules/types.ts";
 
 export function buildSnapshot(a: {
   namespace: string;
   name: string;
-  pvc: string;
+  pvc: V1PersistentVolumeClaim;
   className: string;
 }): VolumeSnapshot {
+  const pvc = a.pvc.metadata?.name ?? "";
   return {
-    apiVersion: "snapshot.storage.k8s.io/v1",
+    apiVersion: `${SNAPSHOT_API_GROUP}/v1`,
     kind: "VolumeSnapshot",
     metadata: {
       name: a.name,
       namespace: a.namespace,
-      annotations: lineageAnnotations({ kind: "PersistentVolumeClaim", name: a.pvc }, "snapshot"),
-    },
-    spec: { volumeSnapshotClassName: a.className, source: { persistentVolumeClaimName: a.pvc } },
-  };
-}
-
-/** The size of a claim: the larger of what it asked for and what it got. */
-export function claimSize(pvc: V1PersistentVolumeClaim): string | undefined {
-  return maxQuantity(pvc.spec?.resources?.requests?.storage, pvc.status?.capacity?.storage);
-}
-
-export function buildClone(a: {
-  namespace: string;
-  name: string;
-  source: V1PersistentVolumeClaim;
-  storageClass?: string;
-  size?: string;
-}): V1PersistentVolumeClaim {
-  const src = a.source;
-  const size = a.size ?? claimSize(src);
-  const storageClassName = a.storageClass ?? src.spec?.storageClassName;
-  return {
-    apiVersion: "v1",
-    kind: "PersistentVolumeClaim",
-    metadata: {
-      name: a.name,
-      namespace: a.namespace,
       annotations: lineageAnnotations(
-        { kind: "PersistentVolumeClaim", name: src.metadata?.name ?? "" },
-        "clone",
+        { kind: "PersistentVolumeClaim", name: pvc, namespace: a.namespace },
+        a.pvc,
       ),
     },
-    spec: {
-      ...(storageClassName !== undefined ? { storageClassName } : {}),
-      accessModes: src.spec?.accessModes ?? ["ReadWriteOnce"],
-      ...(src.spec?.volumeMode ? { volumeMode: src.spec.volumeMode } : {}),
-      resources: { requests: size ? { storage: size } : {} },
-      dataSource: { kind: "PersistentVolumeClaim", name: src.metadata?.name ?? "" },
-    },
+    spec: { volumeSnapshotClassName: a.className, source: { persistentVolumeClaimName: pvc } },
   };
 }
 
-/**
- * A claim restored from a snapshot. Size: --size, else the larger of the source claim's
- * request and the snapshot's restoreSize. Class, access modes and volume mode: --storage-class
- * or the source claim's (when it still exists), else the cluster default / ReadWriteOnce / the
- * content's source volume mode.
- */
-export function buildRestore(a: {
+export interface ClaimChoices {
   namespace: string;
   name: string;
-  snapshot: VolumeSnapshot;
-  sourceClaim?: V1PersistentVolumeClaim;
-  content?: VolumeSnapshotContent;
   storageClass?: string;
   size?: string;
-}): V1PersistentVolumeClaim {
-  const snapName = a.snapshot.metadata.name;
-  const size =
-    a.size ?? maxQuantity(a.sourceClaim?.spec?.resources?.requests?.storage, a.snapshot.status?.restoreSize);
-  if (!size) {
-    throw new OperationError(
-      `VolumeSnapshot "${snapName}" in namespace "${a.namespace}" has no restoreSize yet and its source claim is gone: pass --size`,
-    );
-  }
-  const storageClassName = a.storageClass ?? a.sourceClaim?.spec?.storageClassName;
-  const volumeMode = a.sourceClaim?.spec?.volumeMode ?? a.content?.spec.sourceVolumeMode;
+}
+
+function skeleton(
+  c: ClaimChoices,
+  accessModes: string[] | undefined,
+  dataSource: { apiGroup?: string; kind: string; name: string },
+): V1PersistentVolumeClaim {
   return {
     apiVersion: "v1",
     kind: "PersistentVolumeClaim",
-    metadata: {
-      name: a.name,
-      namespace: a.namespace,
-      annotations: lineageAnnotations({ kind: "VolumeSnapshot", name: snapName }, "restore"),
-    },
+    metadata: { name: c.name, namespace: c.namespace },
     spec: {
-      ...(storageClassName !== undefined ? { storageClassName } : {}),
-      accessModes: a.sourceClaim?.spec?.accessModes ?? ["ReadWriteOnce"],
-      ...(volumeMode ? { volumeMode } : {}),
-      resources: { requests: { storage: size } },
-      dataSource: { apiGroup: "snapshot.storage.k8s.io", kind: "VolumeSnapshot", name: snapName },
+      ...(c.storageClass !== undefined ? { storageClassName: c.storageClass } : {}),
+      accessModes: accessModes?.length ? accessModes : ["ReadWriteOnce"],
+      resources: { requests: c.size ? { storage: c.size } : {} },
+      dataSource,
     },
   };
 }
 
-/** The CSI driver behind a claim: its bound volume's, else its StorageClass's provisioner. */
-export function claimDriver(
-  pv: V1PersistentVolume | undefined,
-  sc: V1StorageClass | undefined,
-): string | undefined {
-  return pv?.spec?.csi?.driver ?? sc?.provisioner;
+/** A clone of `source`: its access modes; size, class and volume mode come from defaultClaim. */
+export function buildClone(c: ClaimChoices, source: V1PersistentVolumeClaim): V1PersistentVolumeClaim {
+  return skeleton(c, source.spec?.accessModes, {
+    kind: "PersistentVolumeClaim",
+    name: source.metadata?.name ?? "",
+  });
+}
+
+/** A claim from `snapshot`: the snapshotted claim's access modes when it still exists. */
+export function buildRestore(
+  c: ClaimChoices,
+  snapshot: VolumeSnapshot,
+  sourceClaim: V1PersistentVolumeClaim | undefined,
+): V1PersistentVolumeClaim {
+  return skeleton(c, sourceClaim?.spec?.accessModes, {
+    apiGroup: SNAPSHOT_API_GROUP,
+    kind: "VolumeSnapshot",
+    name: snapshot.metadata.name,
+  });
+}
+
+/** The size a claim shows: what it got, else what it asked for. */
+export function claimSize(pvc: V1PersistentVolumeClaim): string | undefined {
+  return pvc.status?.capacity?.storage ?? pvc.spec?.resources?.requests?.storage;
 }

@@ -1,10 +1,11 @@
 // The plugin's command line: yargs reads the flags every verb declares, the verb turns them
 // into options and runs; one handler maps every failure to a message and an exit code. Signals
 // become one AbortSignal that reaches every request and every wait.
-import yargs, { type Argv } from "yargs";
+import type { Argv } from "yargs";
 import type { GlobalFlags } from "./cluster.ts";
 import { complete } from "./complete.ts";
 import { describeError, EXIT_OK, UsageError } from "./errors.ts";
+import { rootHelp, verbHelp } from "./help.ts";
 import { loadCore } from "./load-core.ts";
 import { type Args, durationArg, type FlagSpec, stringArg, type Verb } from "./verb.ts";
 import { findVerb, GLOBAL_FLAGS, VERBS } from "./verbs.ts";
@@ -33,30 +34,17 @@ function yargsOptions(flags: Record<string, FlagSpec>) {
   );
 }
 
-function verbHelp(v: Verb, y: Argv): Argv {
-  let b = y
-    .usage(`${v.summary}.\n\nUsage:\n  ${v.usage}`)
-    .options(yargsOptions(v.flags))
-    .group(Object.keys(v.flags), "Options:")
-    .group(Object.keys(GLOBAL_FLAGS), "Global options:");
-  if (v.positional) b = b.positional(v.positional.name, { type: "string", describe: v.positional.describe });
-  for (const [cmd, desc] of v.examples) b = b.example(cmd, desc);
-  return b;
-}
-
-export function parser(argv: string[], chosen: (v: Verb, args: Args) => void): Argv {
+/** yargs reads the flags the verbs declare; help is ours (help.ts), so yargs' is off. */
+export async function parser(argv: string[], chosen: (v: Verb, args: Args) => void): Promise<Argv> {
+  // Loaded on demand: help and completion never need it.
+  const { default: yargs } = await import("yargs");
   const verbName = argv.find((a) => findVerb(a)) ?? "";
   let y = yargs(argv)
     .scriptName("kubectl vol")
-    .usage(
-      "Point-in-time copies of volumes: snapshot, clone and restore PersistentVolumeClaims.\n\nUsage:\n  kubectl vol <verb> [options]",
-    )
     .options(yargsOptions(GLOBAL_FLAGS))
     .strict()
-    .help("help")
-    .alias("help", "h")
+    .help(false)
     .version(false)
-    .wrap(Math.min(110, process.stdout.columns || 110))
     .exitProcess(false)
     .fail((msg, err) => {
       if (err instanceof UsageError) throw err;
@@ -73,14 +61,20 @@ export function parser(argv: string[], chosen: (v: Verb, args: Args) => void): A
     y = y.command(
       command,
       v.summary,
-      (b) => verbHelp(v, b),
+      (b) => b.options(yargsOptions(v.flags)),
       (args) => chosen(v, args as Args),
     );
   }
-  return y
-    .demandCommand(1, `a verb is required: one of ${VERBS.map((v) => v.name).join(", ")}`)
-    .example("kubectl vol snapshot db-data --wait", "Snapshot a claim and wait until the snapshot is ready")
-    .example("kubectl vol tree db-data", "Show what was made from a claim");
+  return y.demandCommand(1, `a verb is required: one of ${VERBS.map((v) => v.name).join(", ")}`);
+}
+
+/** The help an argv asks for (-h/--help anywhere before "--"), if it does. */
+export function helpFor(argv: string[]): string | undefined {
+  const end = argv.indexOf("--");
+  const words = end < 0 ? argv : argv.slice(0, end);
+  if (!words.some((a) => a === "-h" || a === "--help")) return undefined;
+  const verb = words.map(findVerb).find((v) => v !== undefined);
+  return verb ? verbHelp(verb) : rootHelp();
 }
 
 export function globalFlags(args: Args, verb: string): GlobalFlags {
@@ -98,12 +92,19 @@ export async function main(argv: string[], io: Io): Promise<number> {
     io.out.write(await complete(argv.slice(1), loadCore));
     return EXIT_OK;
   }
+  const help = helpFor(argv);
+  if (help) {
+    io.out.write(help);
+    return EXIT_OK;
+  }
   try {
     let picked: { v: Verb; args: Args } | undefined;
-    await parser(argv, (v, args) => {
-      picked = { v, args };
-    }).parseAsync();
-    if (!picked) return EXIT_OK; // help was shown
+    await (
+      await parser(argv, (v, args) => {
+        picked = { v, args };
+      })
+    ).parseAsync();
+    if (!picked) throw new UsageError("no verb was run");
     const { v, args } = picked;
     const global = globalFlags(args, v.name);
     const options = v.options(args, global);

@@ -1,11 +1,11 @@
 // kubectl vol clone PVC: a new claim with the PVC as its data source; size, class, access
-// modes and volume mode default to the source's.
+// modes and volume mode default to the source's (size and the rest through the rules' defaultClaim).
+import { defaultClaim, parseQuantity } from "../rules/index.ts";
 import { buildClone } from "./build.ts";
 import type { GlobalFlags } from "./cluster.ts";
-import { type CreateOptions, createAndReport, createOptions, readState } from "./create.ts";
+import { type CreateOptions, createAndReport, createOptions } from "./create.ts";
 import { OperationError, UsageError } from "./errors.ts";
-import { derivedName, parseQuantity, timestampSuffix } from "./format.ts";
-import { checkClaim } from "./preflight.ts";
+import { derivedName, timestampSuffix } from "./format.ts";
 import { type Args, createFlags, type FlagSpec, type RunContext, stringArg, type Verb } from "./verb.ts";
 
 export interface ClaimOptions extends CreateOptions {
@@ -53,19 +53,8 @@ export const clone: Verb<ClaimOptions> = {
     const source = await cluster.lookup.pvc(ns, o.source);
     if (!source) throw new OperationError(`PVC "${o.source}" not found in namespace "${ns}"`);
     const name = o.name ?? derivedName(o.source, "clone", timestampSuffix(ctx.now));
-    const obj = buildClone({ namespace: ns, name, source, storageClass: o.storageClass, size: o.size });
-    await createAndReport(
-      o,
-      {
-        kind: "PersistentVolumeClaim",
-        namespace: ns,
-        obj,
-        check: () => checkClaim(obj, cluster.lookup),
-        create: (dry) => cluster.createClaim(ns, obj, dry),
-        read: readState.claim(cluster, ns, name),
-      },
-      cluster,
-      ctx,
-    );
+    const choices = { namespace: ns, name, storageClass: o.storageClass, size: o.size };
+    const { claim: obj, warnings } = await defaultClaim(buildClone(choices, source), cluster.lookup);
+    await createAndReport(o, { kind: "PersistentVolumeClaim", obj, warnings }, cluster, ctx);
   },
 };

@@ -1,7 +1,7 @@
 // What the verbs need from a cluster, as types only: the verbs (and the help, parsing and
 // completion around them) stay free of the Kubernetes client library, which is loaded only
 // when a verb talks to the API server (src/kube/cluster.ts implements this).
-import type { V1PersistentVolume, V1PersistentVolumeClaim } from "@kubernetes/client-node";
+import type { V1PersistentVolumeClaim } from "@kubernetes/client-node";
 import type { Lookup, VolumeSnapshot } from "../rules/types.ts";
 
 /** kubectl's global flags, as parsed. */
@@ -27,7 +27,6 @@ export interface Cluster {
   /** The API server URL (for messages). */
   server: string;
   lookup: Lookup;
-  persistentVolume(name: string): Promise<V1PersistentVolume | undefined>;
   createClaim(
     namespace: string,
     body: V1PersistentVolumeClaim,

@@ -1,13 +1,15 @@
-// What snapshot, clone and restore share once their object is built: the pre-flight rules,
-// the create (or dry run), kubectl's output, and --wait.
-import type { Decision } from "../rules/types.ts";
+// What snapshot, clone and restore share: their options, and once their object is built, the
+// pre-flight rules, the create (or dry run), kubectl's output, and --wait.
+import type { V1PersistentVolumeClaim } from "@kubernetes/client-node";
+import { checkClaim, checkSnapshot } from "../rules/index.ts";
+import type { Finding, VolumeSnapshot } from "../rules/types.ts";
 import type { Cluster } from "./cluster.ts";
 import { UsageError } from "./errors.ts";
 import { invalidName } from "./format.ts";
 import { enforce } from "./preflight.ts";
-import { type Kind, type OutputFormat, parseOutput, printCreated, shortName } from "./printers.ts";
+import { type OutputFormat, parseOutput, printCreated, shortName } from "./printers.ts";
 import { type Args, type DryRunMode, dryRunArg, durationArg, type RunContext, stringArg } from "./verb.ts";
-import { claimState, type State, snapshotState, waitFor } from "./wait.ts";
+import { claimState, snapshotState, waitFor } from "./wait.ts";
 
 /** The options every creating verb has. */
 export interface CreateOptions {
@@ -37,53 +39,59 @@ export function createOptions(args: Args, verb: string, positional: string): Cre
   return { source, name, output: parseOutput(stringArg(args, "output"), verb), dryRun, wait, timeoutMs };
 }
 
-export interface Creation<T extends { metadata?: { name?: string } }> {
-  kind: Kind;
-  namespace: string;
-  obj: T;
-  check(): Promise<Decision>;
-  create(dryRun: boolean): Promise<T>;
-  read(): Promise<State>;
+/** The object a verb built, with the advice building it gave (the rules' defaultClaim). */
+export type Built =
+  | { kind: "VolumeSnapshot"; obj: VolumeSnapshot; warnings?: Finding[] }
+  | { kind: "PersistentVolumeClaim"; obj: V1PersistentVolumeClaim; warnings?: Finding[] };
+
+/** What differs between the two kinds: the rules to run, the create call, the read and state. */
+function handlers(b: Built, cluster: Cluster) {
+  const ns = cluster.namespace;
+  if (b.kind === "VolumeSnapshot") {
+    return {
+      goal: "ready to use",
+      check: () => checkSnapshot(b.obj, cluster.lookup),
+      create: (dry: boolean) => cluster.createSnapshot(ns, b.obj, dry),
+      read: (name: string) => cluster.readSnapshot(ns, name),
+      state: (obj: unknown) => snapshotState(obj as VolumeSnapshot | undefined),
+    };
+  }
+  return {
+    goal: "Bound",
+    check: () => checkClaim(b.obj, cluster.lookup),
+    create: (dry: boolean) => cluster.createClaim(ns, b.obj, dry),
+    read: (name: string) => cluster.readClaim(ns, name),
+    state: (obj: unknown) => claimState(obj as V1PersistentVolumeClaim | undefined),
+  };
 }
 
-export async function createAndReport<T extends { metadata?: { name?: string } }>(
+/** Pre-flight rules, create (or dry run), kubectl's output, and --wait. */
+export async function createAndReport(
   o: CreateOptions,
-  c: Creation<T>,
+  b: Built,
   cluster: Cluster,
   ctx: RunContext,
 ): Promise<void> {
-  for (const w of enforce(await c.check())) ctx.err.write(`Warning: ${w}\n`);
+  const h = handlers(b, cluster);
+  for (const w of enforce(await h.check(), b.warnings)) ctx.err.write(`Warning: ${w}\n`);
   if (o.dryRun === "client") {
-    ctx.out.write(printCreated(c.kind, c.obj, o.output, "client"));
+    ctx.out.write(printCreated(b.kind, b.obj, o.output, "client"));
     return;
   }
-  const created = await c.create(o.dryRun === "server");
-  const name = created.metadata?.name ?? c.obj.metadata?.name ?? "";
+  const created = await h.create(o.dryRun === "server");
+  const name = created.metadata?.name ?? b.obj.metadata?.name ?? "";
   // With --wait, json and yaml print the object once it is ready; other formats print now.
   const structured = o.output === "json" || o.output === "yaml";
-  if (!o.wait || !structured) ctx.out.write(printCreated(c.kind, created, o.output, o.dryRun));
+  if (!o.wait || !structured) ctx.out.write(printCreated(b.kind, created, o.output, o.dryRun));
   if (!o.wait) return;
-  const isSnap = c.kind === "VolumeSnapshot";
   await waitFor({
-    label: shortName(c.kind, name),
-    goal: isSnap ? "ready to use" : "Bound",
-    read: c.read,
-    events: () => cluster.events(c.namespace, c.kind, name),
+    label: shortName(b.kind, name),
+    goal: h.goal,
+    read: async () => h.state(await h.read(name)),
+    events: () => cluster.events(cluster.namespace, b.kind, name),
     timeoutMs: o.timeoutMs,
     signal: ctx.signal,
     sink: ctx.err,
   });
-  if (structured) {
-    const final = isSnap
-      ? await cluster.readSnapshot(c.namespace, name)
-      : await cluster.readClaim(c.namespace, name);
-    ctx.out.write(printCreated(c.kind, final ?? created, o.output, "none"));
-  }
+  if (structured) ctx.out.write(printCreated(b.kind, (await h.read(name)) ?? created, o.output, "none"));
 }
-
-export const readState = {
-  snapshot: (cluster: Cluster, ns: string, name: string) => async () =>
-    snapshotState(await cluster.readSnapshot(ns, name)),
-  claim: (cluster: Cluster, ns: string, name: string) => async () =>
-    claimState(await cluster.readClaim(ns, name)),
-};

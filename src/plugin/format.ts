@@ -1,57 +1,5 @@
-// Pure helpers for the values the plugin reads and prints: Kubernetes quantities, Go-style
-// durations (kubectl's --timeout, --request-timeout), ages, default object names.
-
-const BINARY: Record<string, bigint> = {
-  Ki: 1n << 10n,
-  Mi: 1n << 20n,
-  Gi: 1n << 30n,
-  Ti: 1n << 40n,
-  Pi: 1n << 50n,
-  Ei: 1n << 60n,
-};
-const DECIMAL: Record<string, bigint> = {
-  "": 1n,
-  k: 10n ** 3n,
-  M: 10n ** 6n,
-  G: 10n ** 9n,
-  T: 10n ** 12n,
-  P: 10n ** 15n,
-  E: 10n ** 18n,
-};
-
-/**
- * The number of bytes a quantity like "1Gi", "500M", "1.5Gi", "1e9" stands for (rounded up),
- * or undefined when it is not a valid quantity.
- */
-export function parseQuantity(q: string | number | undefined): bigint | undefined {
-  if (q === undefined) return undefined;
-  if (typeof q === "number") return Number.isFinite(q) && q >= 0 ? BigInt(Math.ceil(q)) : undefined;
-  const m = /^\+?(\d+(?:\.\d*)?|\.\d+)(?:(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)|[eE](\d+))?$/.exec(q.trim());
-  if (!m) return undefined;
-  const [, num = "0", suffix, exp] = m;
-  const mult = exp !== undefined ? 10n ** BigInt(exp) : suffix ? (BINARY[suffix] ?? DECIMAL[suffix]!) : 1n;
-  const [whole = "0", frac = ""] = num.split(".");
-  const scale = 10n ** BigInt(frac.length);
-  const scaled = BigInt(whole || "0") * scale + BigInt(frac || "0");
-  return (scaled * mult + scale - 1n) / scale;
-}
-
-/** The larger of two quantities, keeping its original spelling; undefined ones are ignored. */
-export function maxQuantity(a: string | undefined, b: string | undefined): string | undefined {
-  const [pa, pb] = [parseQuantity(a), parseQuantity(b)];
-  if (pa === undefined) return pb === undefined ? undefined : b;
-  if (pb === undefined) return a;
-  return pb > pa ? b : a;
-}
-
-/** A quantity in its shortest exact binary form ("1073741824" → "1Gi"). */
-export function formatBytes(bytes: bigint): string {
-  for (const unit of ["Ei", "Pi", "Ti", "Gi", "Mi", "Ki"] as const) {
-    const m = BINARY[unit]!;
-    if (bytes >= m && bytes % m === 0n) return `${bytes / m}${unit}`;
-  }
-  return String(bytes);
-}
+// Pure helpers for the values the plugin reads and prints: Go-style durations (kubectl's
+// --timeout, --request-timeout), ages, default object names. Quantities are the rules' (src/rules).
 
 const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
 

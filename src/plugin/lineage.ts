@@ -1,13 +1,9 @@
 // Where each claim and snapshot came from, and the tree of what was made from a claim. The
-// plugin (and the webhook's mutation) record the source in annotations under LINEAGE_PREFIX;
+// plugin and the webhook's mutation record the source in the rules' LINEAGE annotations;
 // objects made by hand fall back to spec.dataSource(Ref) / spec.source. Pure.
 import type { V1PersistentVolumeClaim } from "@kubernetes/client-node";
-import { LINEAGE_PREFIX, type VolumeSnapshot } from "../rules/types.ts";
-
-export const SOURCE_KIND_ANNOTATION = `${LINEAGE_PREFIX}source-kind`;
-export const SOURCE_NAME_ANNOTATION = `${LINEAGE_PREFIX}source-name`;
-/** Set by the plugin on what it creates: "snapshot", "clone" or "restore". */
-export const CREATED_BY_ANNOTATION = `${LINEAGE_PREFIX}created-by`;
+import { dataSourceOf, LINEAGE } from "../rules/index.ts";
+import type { VolumeSnapshot } from "../rules/types.ts";
 
 export type SourceKind = "PersistentVolumeClaim" | "VolumeSnapshot";
 export interface Ref {
@@ -15,21 +11,9 @@ export interface Ref {
   name: string;
 }
 
-/** The lineage annotations for an object made from `source` by `verb`. */
-export function lineageAnnotations(
-  source: Ref,
-  verb: "snapshot" | "clone" | "restore",
-): Record<string, string> {
-  return {
-    [SOURCE_KIND_ANNOTATION]: source.kind,
-    [SOURCE_NAME_ANNOTATION]: source.name,
-    [CREATED_BY_ANNOTATION]: `kubectl-vol ${verb}`,
-  };
-}
-
 function fromAnnotations(annotations: Record<string, string> | undefined): Ref | undefined {
-  const kind = annotations?.[SOURCE_KIND_ANNOTATION];
-  const name = annotations?.[SOURCE_NAME_ANNOTATION];
+  const kind = annotations?.[LINEAGE.sourceKind];
+  const name = annotations?.[LINEAGE.sourceName];
   if (!name || (kind !== "PersistentVolumeClaim" && kind !== "VolumeSnapshot")) return undefined;
   return { kind, name };
 }
@@ -38,13 +22,9 @@ function fromAnnotations(annotations: Record<string, string> | undefined): Ref |
 export function claimSource(pvc: V1PersistentVolumeClaim): Ref | undefined {
   const annotated = fromAnnotations(pvc.metadata?.annotations);
   if (annotated) return annotated;
-  const ds = pvc.spec?.dataSourceRef ?? pvc.spec?.dataSource;
-  if (!ds?.name) return undefined;
-  if (ds.kind === "PersistentVolumeClaim" && !ds.apiGroup) return { kind: ds.kind, name: ds.name };
-  if (ds.kind === "VolumeSnapshot" && ds.apiGroup === "snapshot.storage.k8s.io") {
-    return { kind: ds.kind, name: ds.name };
-  }
-  return undefined;
+  const ds = dataSourceOf(pvc);
+  if (!ds?.name || ds.crossNamespace || ds.type === "other") return undefined;
+  return { kind: ds.type === "clone" ? "PersistentVolumeClaim" : "VolumeSnapshot", name: ds.name };
 }
 
 /** The source of a snapshot: its lineage annotations, else spec.source.persistentVolumeClaimName. */
@@ -78,8 +58,8 @@ const key = (ns: string, kind: string, name: string) => `${ns}\u0000${kind}\u000
 
 /**
  * The lineage tree under `root` among `items` (one namespace): snapshots of a claim and claims
- * cloned from it, claims restored from a snapshot, recursively; ordered by creation time then
- * name. A cycle (only possible with hand-edited annotations) is cut where it closes.
+ * cloned from it, claims restored from a snapshot, recursively; a claim's snapshots come before
+ * its clones, each by creation time then name. A cycle (only possible with hand-edited annotations) is cut where it closes.
  */
 export function lineageTree(root: Item, items: Item[]): TreeNode {
   const byParent = new Map<string, Item[]>();
@@ -96,7 +76,7 @@ export function lineageTree(root: Item, items: Item[]): TreeNode {
     const k = key(itemNamespace(item), item.kind, itemName(item));
     seen.add(k);
     const kids = (byParent.get(k) ?? []).filter((c) => !seen.has(key(itemNamespace(c), c.kind, itemName(c))));
-    kids.sort(byCreation);
+    kids.sort((a, b) => kindOrder(a) - kindOrder(b) || byCreation(a, b));
     return { item, children: kids.map(build) };
   };
   return build(root);
@@ -106,6 +86,8 @@ export function lineageTree(root: Item, items: Item[]): TreeNode {
 export function flatten(node: TreeNode): Item[] {
   return [node.item, ...node.children.flatMap(flatten)];
 }
+
+const kindOrder = (i: Item) => (i.kind === "VolumeSnapshot" ? 0 : 1);
 
 export function byCreation(a: Item, b: Item): number {
   const ta = new Date(a.obj.metadata?.creationTimestamp ?? 0).getTime();

@@ -1,12 +1,12 @@
 // kubectl vol restore SNAPSHOT: a new claim from a VolumeSnapshot; size defaults to the larger
-// of the source claim's request and the snapshot's restoreSize.
+// of the source claim's request and the snapshot's restoreSize (the rules' defaultClaim).
+import { defaultClaim } from "../rules/index.ts";
 import { buildRestore } from "./build.ts";
 import { type ClaimOptions, claimFlags, claimOptions } from "./clone.ts";
 import type { GlobalFlags } from "./cluster.ts";
-import { createAndReport, readState } from "./create.ts";
+import { createAndReport } from "./create.ts";
 import { OperationError } from "./errors.ts";
 import { derivedName, timestampSuffix } from "./format.ts";
-import { checkClaim } from "./preflight.ts";
 import type { Args, RunContext, Verb } from "./verb.ts";
 
 export const restore: Verb<ClaimOptions> = {
@@ -38,30 +38,17 @@ export const restore: Verb<ClaimOptions> = {
     if (!snapshot) throw new OperationError(`VolumeSnapshot "${o.source}" not found in namespace "${ns}"`);
     const srcName = snapshot.spec.source.persistentVolumeClaimName;
     const sourceClaim = srcName ? await cluster.lookup.pvc(ns, srcName) : undefined;
-    const contentName = snapshot.status?.boundVolumeSnapshotContentName;
-    const content = contentName ? await cluster.lookup.volumeSnapshotContent(contentName) : undefined;
     const name = o.name ?? derivedName(o.source, "restore", timestampSuffix(ctx.now));
-    const obj = buildRestore({
-      namespace: ns,
-      name,
-      snapshot,
-      sourceClaim,
-      content,
-      storageClass: o.storageClass,
-      size: o.size,
-    });
-    await createAndReport(
-      o,
-      {
-        kind: "PersistentVolumeClaim",
-        namespace: ns,
-        obj,
-        check: () => checkClaim(obj, cluster.lookup),
-        create: (dry) => cluster.createClaim(ns, obj, dry),
-        read: readState.claim(cluster, ns, name),
-      },
-      cluster,
-      ctx,
+    const choices = { namespace: ns, name, storageClass: o.storageClass, size: o.size };
+    const { claim: obj, warnings } = await defaultClaim(
+      buildRestore(choices, snapshot, sourceClaim),
+      cluster.lookup,
     );
+    if (!obj.spec?.resources?.requests?.storage) {
+      throw new OperationError(
+        `VolumeSnapshot "${o.source}" in namespace "${ns}" has no restoreSize yet and its source claim is gone, so the size is unknown: pass --size`,
+      );
+    }
+    await createAndReport(o, { kind: "PersistentVolumeClaim", obj, warnings }, cluster, ctx);
   },
 };

@@ -1,11 +1,12 @@
 // kubectl vol snapshot PVC: a VolumeSnapshot of a claim, with the class chosen for its driver.
 
-import { buildSnapshot, claimDriver } from "./build.ts";
+import { volumeDriver } from "../rules/index.ts";
+import { buildSnapshot } from "./build.ts";
 import type { GlobalFlags } from "./cluster.ts";
-import { type CreateOptions, createAndReport, createOptions, readState } from "./create.ts";
+import { type CreateOptions, createAndReport, createOptions } from "./create.ts";
 import { OperationError } from "./errors.ts";
 import { derivedName, timestampSuffix } from "./format.ts";
-import { checkSnapshot, chooseSnapshotClass } from "./preflight.ts";
+import { snapshotClassFor } from "./preflight.ts";
 import { type Args, createFlags, type RunContext, stringArg, type Verb } from "./verb.ts";
 
 export interface SnapshotOptions extends CreateOptions {
@@ -50,31 +51,11 @@ export const snapshot: Verb<SnapshotOptions> = {
     const ns = cluster.namespace;
     const pvc = await cluster.lookup.pvc(ns, o.source);
     if (!pvc) throw new OperationError(`PVC "${o.source}" not found in namespace "${ns}"`);
-    const pv = pvc.spec?.volumeName ? await cluster.persistentVolume(pvc.spec.volumeName) : undefined;
-    const sc =
-      !pv?.spec?.csi && pvc.spec?.storageClassName
-        ? await cluster.lookup.storageClass(pvc.spec.storageClassName)
-        : undefined;
-    const cls = chooseSnapshotClass(
-      claimDriver(pv, sc),
-      await cluster.lookup.volumeSnapshotClasses(),
-      o.className,
-      o.source,
-    );
+    const driver = await volumeDriver(pvc, cluster.lookup);
+    const classes = await cluster.lookup.volumeSnapshotClasses();
+    const cls = snapshotClassFor(driver, classes, o.className, o.source, ns);
     const name = o.name ?? derivedName(o.source, timestampSuffix(ctx.now));
-    const obj = buildSnapshot({ namespace: ns, name, pvc: o.source, className: cls.metadata.name });
-    await createAndReport(
-      o,
-      {
-        kind: "VolumeSnapshot",
-        namespace: ns,
-        obj,
-        check: () => checkSnapshot(obj, cluster.lookup),
-        create: (dry) => cluster.createSnapshot(ns, obj, dry),
-        read: readState.snapshot(cluster, ns, name),
-      },
-      cluster,
-      ctx,
-    );
+    const obj = buildSnapshot({ namespace: ns, name, pvc, className: cls.metadata.name });
+    await createAndReport(o, { kind: "VolumeSnapshot", obj }, cluster, ctx);
   },
 };

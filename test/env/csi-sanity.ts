@@ -7,7 +7,7 @@ import { copyFile, readFile } from "node:fs/promises";
 import path from "node:path";
 import { assets, repoRoot } from "./assets.ts";
 import { type FsType, mountLoopFs } from "./loopfs.ts";
-import { Session, waitUntil } from "./session.ts";
+import { type Proc, Session, waitUntil } from "./session.ts";
 
 export type AccessType = "mount" | "block";
 
@@ -53,6 +53,33 @@ export function registerDriverCleanup(session: Session, dataDir: string, mountDi
   );
 }
 
+/** Starts vol-csi in `session` and waits for its socket (throws with its log if it exits first). */
+export async function spawnDriver(
+  session: Session,
+  o: { dataDir: string; socket: string; proto: string; nodeId?: string; name?: string; logLevel?: string },
+): Promise<Proc> {
+  const driver = session.start(o.name ?? "vol-csi", process.execPath, [
+    DRIVER_MAIN,
+    `--endpoint=unix://${o.socket}`,
+    `--node-id=${o.nodeId ?? "test-node"}`,
+    `--data-dir=${o.dataDir}`,
+    `--log-level=${o.logLevel ?? "info"}`,
+    "--max-volumes=100",
+    `--csi-proto=${o.proto}`,
+  ]);
+  // Its own log says when it serves (a socket left by a killed predecessor proves nothing).
+  const serving = async () =>
+    (await readFile(driver.logFile, "utf8").catch(() => "")).includes('"msg":"serving"');
+  await waitUntil(
+    "the driver to serve",
+    async () => !driver.running || (await serving()),
+    60_000,
+    () => driver.logTail(),
+  );
+  if (!driver.running) throw new Error(`the driver exited at start:\n${driver.logTail()}`);
+  return driver;
+}
+
 interface GinkgoSpec {
   ContainerHierarchyTexts?: string[] | null;
   LeafNodeText?: string;
@@ -76,22 +103,7 @@ export async function runSanity(
     const stagingDir = session.path("staging");
     registerDriverCleanup(session, dataDir, mountDir);
     const sock = session.path("csi.sock");
-    const driver = session.start("vol-csi", process.execPath, [
-      DRIVER_MAIN,
-      `--endpoint=unix://${sock}`,
-      "--node-id=sanity-node",
-      `--data-dir=${dataDir}`,
-      "--log-level=info",
-      "--max-volumes=100",
-      `--csi-proto=${proto}`,
-    ]);
-    await waitUntil(
-      "the driver socket",
-      async () => existsSync(sock) || !driver.running,
-      60_000,
-      () => driver.logTail(),
-    );
-    if (!driver.running) throw new Error(`the driver exited at start:\n${driver.logTail()}`);
+    const driver = await spawnDriver(session, { dataDir, socket: sock, proto, nodeId: "sanity-node" });
     const report = session.path("report.json");
     const args = [
       `--csi.endpoint=unix://${sock}`,

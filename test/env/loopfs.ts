@@ -42,10 +42,17 @@ function shq(s: string): string {
   return `'${s.replaceAll("'", `'\\''`)}'`;
 }
 
-/** The shell command that unmounts (recursively, lazily if busy) whatever is mounted at `dir`. */
+/**
+ * The shell command that unmounts whatever is mounted at `dir`, recursively. A busy filesystem
+ * (a command of a killed process still finishing in it) gets 10 s to become free; only then is
+ * it detached lazily, and its loop device goes when the last user does.
+ */
 function unmountCommand(dir: string): string {
   const d = shq(dir);
-  return `if mountpoint -q ${d}; then umount -R ${d} 2>/dev/null || umount -R -l ${d}; fi`;
+  return (
+    `for i in $(seq 50); do mountpoint -q ${d} || break; umount -R ${d} 2>/dev/null || sleep 0.2; done; ` +
+    `if mountpoint -q ${d}; then umount -R -l ${d}; fi`
+  );
 }
 
 /** The shell command that detaches every loop device backed by `image`. */

@@ -4,6 +4,7 @@
 // snapshots are read-only where the filesystem can make them so, failures leave nothing at the
 // destination, and sizes are enforced exactly where the backend says it enforces them.
 import { randomBytes } from "node:crypto";
+import { existsSync } from "node:fs";
 import {
   access,
   link,
@@ -22,8 +23,9 @@ import type { Backend, BackendKind, Exec } from "../../src/driver/backends/backe
 import { isSubvolume, qgroupLimit } from "../../src/driver/backends/btrfs.ts";
 import { detectKind, openBackend, PROBE_PREFIX } from "../../src/driver/backends/index.ts";
 import { ExecError, exec } from "../../src/driver/exec.ts";
+import { startFixture } from "../env/fixture.ts";
 import { type FsType, type LoopFs, leftoversUnder, mountLoopFs } from "../env/loopfs.ts";
-import { Session } from "../env/session.ts";
+import { Session, waitUntil } from "../env/session.ts";
 import { fileHash, treeHash } from "../env/treehash.ts";
 
 const MiB = 2 ** 20;
@@ -331,5 +333,22 @@ describe("loopfs", () => {
       expect(stdout.trim().split(/\s+/)).toEqual([fs, m.device]);
       expect((await stat(m.image)).blocks * 512).toBeLessThan(2 * 2 ** 30);
     }
+  });
+});
+
+describe("loopfs when its owner dies", () => {
+  it("unmounts and detaches everything after a SIGKILL of the process that made them", async () => {
+    const { child, info } = await startFixture<{ dir: string; mounts: { mountpoint: string }[] }>(
+      "hold-loopfs.ts",
+    );
+    const { dir, mounts: held } = info;
+    expect(held).toHaveLength(3);
+    expect((await leftoversUnder(dir)).length).toBe(6);
+    child.kill("SIGKILL");
+    await waitUntil(
+      "the killed owner's mounts, loop devices and dir to be gone",
+      async () => !existsSync(dir) && (await leftoversUnder(dir)).length === 0,
+      30_000,
+    );
   });
 });

@@ -1,0 +1,58 @@
+// The command line without a cluster: parsing, validation and the error handler. A verb that
+// gets past validation needs the API server, which the integration tests provide.
+import { describe, expect, it } from "vitest";
+import { main } from "../../../src/plugin/cli.ts";
+
+async function run(argv: string[]) {
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await main(argv, {
+    out: { write: (s: string) => out.push(s) },
+    err: { write: (s: string) => err.push(s) },
+    signal: new AbortController().signal,
+  });
+  return { code, out: out.join(""), err: err.join("") };
+}
+
+describe("main", () => {
+  it("exits 2 on usage errors, naming the verb's help", async () => {
+    expect(await run(["restore"])).toEqual({
+      code: 2,
+      out: "",
+      err: "error: SNAPSHOT is required\nSee 'kubectl vol restore -h' for help and examples.\n",
+    });
+    expect((await run(["snapshot", "db", "--request-timeout", "later"])).err).toMatch(
+      /^error: invalid value "later" for --request-timeout/,
+    );
+    expect((await run(["clone", "db", "--size", "0"])).code).toBe(2);
+    expect((await run(["snapshot", "db", "-n"])).err).toMatch(/Not enough arguments following: n/);
+    expect((await run(["snapshot", "db", "extra"])).err).toMatch(/Unknown argument: extra/);
+  });
+  it("answers __complete without parsing flags", async () => {
+    const r = await run(["__complete", "li"]);
+    expect(r).toEqual({ code: 0, out: "list\tList claims and snapshots with their lineage\n:4\n", err: "" });
+  });
+  it("exits 1 with a clear message when there is no kubeconfig", async () => {
+    const r = await run(["list", "--kubeconfig", "/nonexistent/kubeconfig"]);
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/^error: cannot load the kubeconfig "\/nonexistent\/kubeconfig": ENOENT/);
+  });
+});
+
+describe("help", () => {
+  it("renders kubectl-style help for the plugin and each verb from their declarations", async () => {
+    const root = await run(["--help"]);
+    expect(root.code).toBe(0);
+    expect(root.out).toMatch(/^Verbs:\n {2}snapshot {3}Take a VolumeSnapshot/m);
+    expect(root.out).toMatch(/Usage:\n {2}kubectl vol <verb> \[options\]\n/);
+    const verb = await run(["-n", "shop", "restore", "-h", "--bogus"]);
+    expect(verb.code).toBe(0);
+    expect(verb.out).toMatch(
+      /^Restore a VolumeSnapshot into a new PersistentVolumeClaim\.\n\nExamples:\n {2}# /,
+    );
+    expect(verb.out).toContain("    --storage-class='':\n\tStorageClass of the new claim");
+    expect(verb.out).toContain("    --wait=false:");
+    expect(verb.out).toMatch(/Usage:\n {2}kubectl vol restore SNAPSHOT \[--name N\]/);
+    expect((await run(["list", "--", "--help"])).code).not.toBe(0); // after "--" it is an argument
+  });
+});

@@ -1,0 +1,102 @@
+import { describe, expect, it } from "vitest";
+import { describeError, OperationError, UsageError } from "../../../src/plugin/errors.ts";
+import {
+  asList,
+  noResources,
+  OUTPUT_FORMATS,
+  parseOutput,
+  plain,
+  printCreated,
+  table,
+  toYaml,
+} from "../../../src/plugin/printers.ts";
+
+const snap = { apiVersion: "snapshot.storage.k8s.io/v1", kind: "VolumeSnapshot", metadata: { name: "s1" } };
+
+describe("printers", () => {
+  it("prints kind/name verbed, with kubectl's dry-run markers", () => {
+    expect(printCreated("VolumeSnapshot", snap, "", "none")).toBe(
+      "volumesnapshot.snapshot.storage.k8s.io/s1 created\n",
+    );
+    expect(printCreated("PersistentVolumeClaim", { metadata: { name: "c" } }, "", "client")).toBe(
+      "persistentvolumeclaim/c created (dry run)\n",
+    );
+    expect(printCreated("PersistentVolumeClaim", { metadata: { name: "c" } }, "wide", "server")).toBe(
+      "persistentvolumeclaim/c created (server dry run)\n",
+    );
+    expect(printCreated("VolumeSnapshot", snap, "name", "none")).toBe(
+      "volumesnapshot.snapshot.storage.k8s.io/s1\n",
+    );
+    expect(JSON.parse(printCreated("VolumeSnapshot", snap, "json", "none"))).toEqual(snap);
+    expect(printCreated("VolumeSnapshot", snap, "yaml", "none")).toBe(
+      "apiVersion: snapshot.storage.k8s.io/v1\nkind: VolumeSnapshot\nmetadata:\n  name: s1\n",
+    );
+  });
+
+  it("writes timestamps as the API does", () => {
+    const obj = { metadata: { creationTimestamp: new Date("2026-11-23T12:00:00Z") } };
+    expect(plain(obj)).toEqual({ metadata: { creationTimestamp: "2026-11-23T12:00:00Z" } });
+    expect(toYaml(obj)).toBe("metadata:\n  creationTimestamp: '2026-11-23T12:00:00Z'\n");
+  });
+
+  it("rejects an unknown -o with the one list of formats, as a usage error of the verb", () => {
+    expect(parseOutput(undefined, "list")).toBe("");
+    for (const f of OUTPUT_FORMATS) expect(parseOutput(f, "list")).toBe(f);
+    const err = (() => {
+      try {
+        parseOutput("xml", "list");
+      } catch (e) {
+        return e;
+      }
+    })();
+    expect(err).toBeInstanceOf(UsageError);
+    expect(describeError(err)).toEqual({
+      code: 2,
+      text: "error: unable to match a printer suitable for the output format \"xml\", allowed formats are: json,yaml,name,wide\nSee 'kubectl vol list -h' for help and examples.",
+    });
+  });
+
+  it("aligns table columns 3 spaces apart, upper-cases headers, shows <none> and hides wide columns", () => {
+    const rows = [
+      { a: "pvc/db", b: "", c: "true" },
+      { a: "volumesnapshot/db-1", b: "pvc/db", c: "false" },
+    ];
+    const cols = [
+      { header: "name", cell: (r: (typeof rows)[number]) => r.a },
+      { header: "source", cell: (r: (typeof rows)[number]) => r.b },
+      { header: "ready", priority: 1, cell: (r: (typeof rows)[number]) => r.c },
+    ];
+    expect(table(cols, rows, false)).toBe(
+      "NAME                  SOURCE\npvc/db                <none>\nvolumesnapshot/db-1   pvc/db\n",
+    );
+    expect(table(cols, rows, true)).toBe(
+      "NAME                  SOURCE   READY\npvc/db                <none>   true\nvolumesnapshot/db-1   pvc/db   false\n",
+    );
+  });
+
+  it("says only what kubectl says when nothing is found, and wraps lists as v1 List", () => {
+    expect(noResources("shop")).toBe("No resources found in shop namespace.\n");
+    expect(noResources(undefined)).toBe("No resources found\n");
+    expect(asList([snap])).toEqual({
+      apiVersion: "v1",
+      kind: "List",
+      items: [snap],
+      metadata: { resourceVersion: "" },
+    });
+  });
+});
+
+describe("describeError", () => {
+  it("maps failures to exit codes", () => {
+    expect(describeError(new OperationError('PVC "db" not found in namespace "shop"'))).toEqual({
+      code: 1,
+      text: 'error: PVC "db" not found in namespace "shop"',
+    });
+    expect(describeError(new UsageError("PVC is required", "snapshot"))).toEqual({
+      code: 2,
+      text: "error: PVC is required\nSee 'kubectl vol snapshot -h' for help and examples.",
+    });
+    expect(describeError(new Error("boom")).code).toBe(1);
+    expect(describeError("text").text).toBe("error: text");
+  });
+});
