@@ -3,8 +3,9 @@
 // loop-mounted btrfs, so snapshots and clones are instant), our admission webhook, and
 // `kubectl vol` — replaying the snapshot-and-restore walkthrough, a clone, the webhook at work,
 // and the lineage.
-import { startSystem } from "../test/env/system.ts";
+
 import { clone, lineage, makeCtx, walkthrough, webhook } from "../test/e2e/scenarios.ts";
+import { startSystem } from "../test/env/system.ts";
 
 const color = process.stdout.isTTY && !process.env.NO_COLOR;
 const bold = (s: string) => (color ? `\x1b[1m${s}\x1b[0m` : s);
@@ -13,7 +14,10 @@ const t0 = Date.now();
 const secs = () => `${((Date.now() - t0) / 1000).toFixed(1)}s`;
 
 console.log(bold("== 0. start a local cluster"));
-const sys = await startSystem({ fs: process.env.DEMO_FS === "dir" ? "dir" : "btrfs", log: (l) => console.log(`   ${dim(secs())} ${l}`) });
+const sys = await startSystem({
+  fs: process.env.DEMO_FS === "dir" ? "dir" : "btrfs",
+  log: (l) => console.log(`   ${dim(secs())} ${l}`),
+});
 let code = 0;
 let stopping = false;
 const stop = async () => {

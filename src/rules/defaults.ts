@@ -61,7 +61,12 @@ function maxSize(...sizes: (string | number | undefined)[]): bigint | undefined 
  *   before admission, so through the API this applies only to objects built by the plugin);
  * - no storageClassName at all (the API server sets the default class first when one exists)
  *   → the source's class;
- * - lineage annotations (LINEAGE) recording the source.
+ * - lineage annotations (LINEAGE) recording the source;
+ * - no `volume.kubernetes.io/selected-node` → the node that holds the source, when the source
+ *   lives on one node (node-local storage: the source PVC's selected node, or the node whose
+ *   csi-snapshotter cut the snapshot). A copy can only be made where its source is, and with a
+ *   WaitForFirstConsumer class the claim would otherwise wait for a pod, then be placed by the
+ *   scheduler on any node.
  * Idempotent: running it on its own output changes nothing. The source is never read from
  * another namespace unless a ReferenceGrant permits it (checkClaim reports that denial).
  */
@@ -104,8 +109,9 @@ export async function defaultClaim(claim: V1PersistentVolumeClaim, lookup: Looku
   if (out.spec.storageClassName === undefined && facts.storageClassName) {
     out.spec.storageClassName = facts.storageClassName;
   }
-  const lineage = lineageAnnotations(src, facts.object, facts.snapshotOf);
+  const lineage: Record<string, string> = lineageAnnotations(src, facts.object, facts.snapshotOf);
   const current = out.metadata?.annotations ?? {};
+  if (facts.node && !current[SELECTED_NODE]) lineage[SELECTED_NODE] = facts.node;
   if (Object.entries(lineage).some(([k, v]) => current[k] !== v)) {
     out.metadata ??= {};
     out.metadata.annotations = { ...current, ...lineage };
@@ -113,7 +119,14 @@ export async function defaultClaim(claim: V1PersistentVolumeClaim, lookup: Looku
   return { claim: out, warnings };
 }
 
+/** Set by the scheduler on a WaitForFirstConsumer claim; the provisioner creates the volume there. */
+export const SELECTED_NODE = "volume.kubernetes.io/selected-node";
+/** Set by the snapshot-controller with distributed snapshotting: the node whose snapshotter owns the content. */
+export const SNAPSHOT_MANAGED_BY = "snapshot.storage.kubernetes.io/managed-by";
+
 interface Facts {
+  /** The node holding the source's data, when it is node-local. */
+  node?: string;
   what: string;
   sizeRule: string;
   defaultSize?: bigint;
@@ -135,6 +148,7 @@ function sourceFacts(s: Sources): Facts | undefined {
       volumeMode: volumeModeOf(s.pvc),
       storageClassName: s.pvc.spec?.storageClassName || undefined,
       object: s.pvc,
+      node: s.pvc.metadata?.annotations?.[SELECTED_NODE] || undefined,
     };
   }
   if (s.src.type === "restore" && s.snapshot) {
@@ -150,6 +164,10 @@ function sourceFacts(s: Sources): Facts | undefined {
       volumeMode: mode,
       storageClassName: s.snapshotPvc?.spec?.storageClassName || undefined,
       object: s.snapshot,
+      node:
+        s.content?.metadata.labels?.[SNAPSHOT_MANAGED_BY] ||
+        s.snapshotPvc?.metadata?.annotations?.[SELECTED_NODE] ||
+        undefined,
       snapshotOf: s.snapshot.spec?.source?.persistentVolumeClaimName,
     };
   }

@@ -50,7 +50,7 @@
 // Messages are one sentence naming the object and the fix, e.g.
 //   PVC "db" in namespace "shop" is Pending, not Bound: a clone needs a Bound source
 export { checkClaim, readSources, type Sources, sourcePermitted } from "./claim.ts";
-export { defaultClaim, LINEAGE, lineageAnnotations } from "./defaults.ts";
+export { defaultClaim, LINEAGE, lineageAnnotations, SELECTED_NODE, SNAPSHOT_MANAGED_BY } from "./defaults.ts";
 export { isDefaultStorageClass, memoryLookup, type Objects } from "./memory-lookup.ts";
 export { compareQuantities, formatBytes, parseQuantity } from "./quantity.ts";
 export { checkSnapshot, chooseSnapshotClass, isDefaultSnapshotClass } from "./snapshot.ts";

@@ -31,7 +31,12 @@ export interface VolumeSnapshot {
 }
 
 export interface VolumeSnapshotContent {
-  metadata: { name: string; annotations?: Record<string, string>; deletionTimestamp?: string | Date };
+  metadata: {
+    name: string;
+    annotations?: Record<string, string>;
+    labels?: Record<string, string>;
+    deletionTimestamp?: string | Date;
+  };
   spec: {
     driver: string;
     volumeSnapshotRef: { name?: string; namespace?: string };

@@ -1,7 +1,7 @@
 // The whole system end to end: the upstream snapshot-controller and CSI sidecars against our
 // driver on two simulated nodes and our webhook, driven by `kubectl vol` and `kubectl apply`.
 import { afterAll, beforeAll, describe, it } from "vitest";
-import { startSystem, type System } from "../env/system.ts";
+import { type System, startSystem } from "../env/system.ts";
 import { type Ctx, makeCtx, scenarios } from "./scenarios.ts";
 
 let sys: System;

@@ -8,12 +8,12 @@
 import { mkdir, readFile } from "node:fs/promises";
 import https from "node:https";
 import path from "node:path";
-import { loadAllYaml } from "@kubernetes/client-node";
 import { setTimeout as sleep } from "node:timers/promises";
+import { loadAllYaml } from "@kubernetes/client-node";
 import { assets, repoRoot } from "./assets.ts";
 import { type ControlPlane, startControlPlane } from "./control-plane.ts";
 import { type CsiClient, connectCsi, MOUNT_CAP } from "./csi-client.ts";
-import { mountLoopFs, type FsType } from "./loopfs.ts";
+import { type FsType, mountLoopFs } from "./loopfs.ts";
 import { freePort, type Proc, waitUntil } from "./session.ts";
 
 export const DRIVER = "vol.kubectl.io";
@@ -66,9 +66,22 @@ async function getJson<T>(kubectl: System["kubectl"], args: string[]): Promise<T
 export async function startSystem(opts: SystemOptions = {}): Promise<System> {
   const log = opts.log ?? (() => {});
   const names = opts.nodes ?? ["node-a", "node-b"];
-  const bins = await assets("csi-provisioner", "csi-snapshotter", "csi-resizer", "snapshot-controller", "csi-proto");
+  const bins = await assets(
+    "csi-provisioner",
+    "csi-snapshotter",
+    "csi-resizer",
+    "snapshot-controller",
+    "csi-proto",
+  );
   log("starting etcd, kube-apiserver, kube-controller-manager, kube-scheduler");
-  const cp = await startControlPlane({ controllerManager: true, scheduler: true, parentDir: opts.parentDir });
+  // Cross-namespace data sources are alpha and off by default; on here, so the webhook's
+  // namespace rule meets them as a cluster that enabled them would send them.
+  const cp = await startControlPlane({
+    controllerManager: true,
+    scheduler: true,
+    parentDir: opts.parentDir,
+    apiserverArgs: ["--feature-gates=CrossNamespaceVolumeDataSource=true"],
+  });
   const { session, kubectl, kubeconfig } = cp;
   const nodes: SimNode[] = [];
   try {
@@ -80,7 +93,10 @@ export async function startSystem(opts: SystemOptions = {}): Promise<System> {
       await mkdir(dir, { recursive: true });
       let dataDir = path.join(dir, "data");
       if (opts.fs && opts.fs !== "dir") {
-        const fs = await mountLoopFs(session, opts.fs, { name: `${name}-${opts.fs}`, sizeBytes: 4 * 2 ** 30 });
+        const fs = await mountLoopFs(session, opts.fs, {
+          name: `${name}-${opts.fs}`,
+          sizeBytes: 4 * 2 ** 30,
+        });
         dataDir = fs.mountpoint;
       } else {
         await mkdir(dataDir, { recursive: true });
@@ -164,7 +180,7 @@ export async function startSystem(opts: SystemOptions = {}): Promise<System> {
     async consume(namespace, claim) {
       await waitUntil(
         `the default ServiceAccount in ${namespace}`,
-        async () => (await kubectl(["get", "serviceaccount", "default", "-n", namespace]).then(() => true)),
+        async () => await kubectl(["get", "serviceaccount", "default", "-n", namespace]).then(() => true),
         30_000,
       );
       const pod = {
@@ -180,17 +196,26 @@ export async function startSystem(opts: SystemOptions = {}): Promise<System> {
       await kubectl(["apply", "-f", "-"], JSON.stringify(pod));
     },
     async mount(namespace, claim, mopts = {}) {
-      const pvc = await getJson<{ spec: { volumeName?: string } }>(kubectl, ["get", "pvc", claim, "-n", namespace]);
+      const pvc = await getJson<{ spec: { volumeName?: string } }>(kubectl, [
+        "get",
+        "pvc",
+        claim,
+        "-n",
+        namespace,
+      ]);
       const pvName = pvc.spec.volumeName;
       if (!pvName) throw new Error(`claim ${namespace}/${claim} is not bound`);
       const pv = await getJson<{
         spec: {
           csi: { volumeHandle: string; volumeAttributes?: Record<string, string> };
-          nodeAffinity?: { required?: { nodeSelectorTerms?: { matchExpressions?: { values?: string[] }[] }[] } };
+          nodeAffinity?: {
+            required?: { nodeSelectorTerms?: { matchExpressions?: { values?: string[] }[] }[] };
+          };
           volumeMode?: string;
         };
       }>(kubectl, ["get", "pv", pvName]);
-      const nodeName = pv.spec.nodeAffinity?.required?.nodeSelectorTerms?.[0]?.matchExpressions?.[0]?.values?.[0];
+      const nodeName =
+        pv.spec.nodeAffinity?.required?.nodeSelectorTerms?.[0]?.matchExpressions?.[0]?.values?.[0];
       const node = nodes.find((n) => n.name === nodeName);
       if (!node) throw new Error(`PV ${pvName} has no node affinity to a known node (${nodeName})`);
       const target = path.join(mountsDir, `${++seq}-${claim}`);
@@ -209,7 +234,10 @@ export async function startSystem(opts: SystemOptions = {}): Promise<System> {
         node: node.name,
         volumeId: pv.spec.csi.volumeHandle,
         unmount: async () => {
-          await node.csi.call("Node", "NodeUnpublishVolume", { volume_id: pv.spec.csi.volumeHandle, target_path: target });
+          await node.csi.call("Node", "NodeUnpublishVolume", {
+            volume_id: pv.spec.csi.volumeHandle,
+            target_path: target,
+          });
         },
       };
     },
@@ -255,7 +283,15 @@ async function registerNode(kubectl: System["kubectl"], name: string, csi: CsiCl
       ],
     },
   };
-  await kubectl(["patch", "node", name, "--subresource=status", "--type=merge", "-p", JSON.stringify(status)]);
+  await kubectl([
+    "patch",
+    "node",
+    name,
+    "--subresource=status",
+    "--type=merge",
+    "-p",
+    JSON.stringify(status),
+  ]);
   // A new Node carries the not-ready taint until the node lifecycle controller sees a kubelet's
   // heartbeat; there is no kubelet here (and that controller is off), so lift it as it would.
   await kubectl(["taint", "node", name, "node.kubernetes.io/not-ready:NoSchedule-"]).catch(() => undefined);
@@ -269,7 +305,9 @@ async function registerNode(kubectl: System["kubectl"], name: string, csi: CsiCl
           name: DRIVER,
           nodeID: info.node_id,
           topologyKeys: Object.keys(segments),
-          ...(Number(info.max_volumes_per_node) > 0 ? { allocatable: { count: Number(info.max_volumes_per_node) } } : {}),
+          ...(Number(info.max_volumes_per_node) > 0
+            ? { allocatable: { count: Number(info.max_volumes_per_node) } }
+            : {}),
         },
       ],
     },
@@ -284,7 +322,10 @@ async function registerNode(kubectl: System["kubectl"], name: string, csi: CsiCl
 
 async function startWebhook(cp: ControlPlane, log: (line: string) => void): Promise<void> {
   const port = await freePort();
-  const serving = await cp.ca.issue("webhook", { cn: "vol-webhook", sans: ["IP:127.0.0.1", "DNS:localhost"] });
+  const serving = await cp.ca.issue("webhook", {
+    cn: "vol-webhook",
+    sans: ["IP:127.0.0.1", "DNS:localhost"],
+  });
   log(`starting the vol-webhook admission webhook on https://127.0.0.1:${port}`);
   const proc = cp.session.start("vol-webhook", node24, [
     path.join(repoRoot, "cmd/vol-webhook/main.ts"),
