@@ -20,7 +20,7 @@ import {
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Backend, BackendKind, Exec } from "../../src/driver/backends/backend.ts";
-import { isSubvolume, qgroupLimit } from "../../src/driver/backends/btrfs.ts";
+import { isSubvolume } from "../../src/driver/backends/btrfs.ts";
 import { detectKind, openBackend, PROBE_PREFIX } from "../../src/driver/backends/index.ts";
 import { ExecError, exec } from "../../src/driver/exec.ts";
 import { startFixture } from "../env/fixture.ts";
@@ -342,12 +342,6 @@ describe("btrfs specifics", () => {
     await b.createVolume(path.join(root, "v"), MiB);
     await writeFile(path.join(root, "v", "more-than-asked"), randomBytes(4 * MiB));
     expect(await isSubvolume(path.join(root, "v"))).toBe(true);
-  });
-
-  it("gives a volume room for its requested size plus metadata", () => {
-    expect(qgroupLimit(16 * MiB)).toBe(20 * MiB);
-    expect(qgroupLimit(2 ** 30)).toBe(2 ** 30 + 16 * MiB);
-    expect(qgroupLimit(2 ** 40)).toBe(2 ** 40 + 256 * MiB);
   });
 });
 
