@@ -12,6 +12,7 @@
 //   BENCH_DRIVER_SIZES=0.1,1 node bench/driver.bench.ts   # a quicker subset
 //   BENCH_DRIVER_LEVEL=grpc|backend|both                  # which levels (default both)
 import { randomFillSync } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { mkdir, open, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -87,6 +88,10 @@ interface Subject {
 }
 
 const t0 = Date.now();
+const loadAtStart = loadAverage();
+function loadAverage(): string[] {
+  return readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3);
+}
 function log(msg: string): void {
   console.log(`[driver.bench +${Math.round((Date.now() - t0) / 1000)}s] ${msg}`);
 }
@@ -397,7 +402,8 @@ async function main(): Promise<void> {
     totalSeconds: Math.round((Date.now() - t0) / 1000),
     machine: {
       ...machine(),
-      loadAverageAtEnd: (await readFile("/proc/loadavg", "utf8")).split(" ").slice(0, 3),
+      loadAverageAtStart: loadAtStart,
+      loadAverageAtEnd: loadAverage(),
     },
   };
   await mkdir(path.join(repo, "bench/results"), { recursive: true });
@@ -494,7 +500,7 @@ function markdown(result: {
   lines.push(
     "",
     `Machine: ${m.cpus} × ${m.cpuModel}, ${m.memoryGiB} GiB RAM, ${m.kernel}, Node ${m.node}, shared with other ` +
-      `jobs (load average at the end: ${(m.loadAverageAtEnd as string[]).join(" ")}); ${m.date}. The run took ` +
+      `jobs (load average ${(m.loadAverageAtStart as string[]).join(" ")} at the start, ${(m.loadAverageAtEnd as string[]).join(" ")} at the end); ${m.date}. The run took ` +
       `${result.totalSeconds} s. All figures: bench/results/driver.json.`,
     "",
   );
