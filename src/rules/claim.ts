@@ -56,7 +56,7 @@ export async function sourcePermitted(
       return [
         deny(
           "source-kind",
-          `${me} has a data source of kind "${src.kind}"${group} in ${src.field}, which cannot be a data source: use a ${allowed.join(" or a ")}${extra}`,
+          `${me} has a data source of kind "${src.kind}"${group}, which cannot be a data source: use a ${allowed.join(" or a ")}${extra}`,
         ),
       ];
     }
@@ -180,7 +180,7 @@ async function cloneFindings(claim: V1PersistentVolumeClaim, s: Sources, lookup:
     return [
       deny(
         "clone-source-exists",
-        `${source} does not exist: create it first, or fix ${src.field}.name of ${me}`,
+        `${source} does not exist: create it first, or fix the data source of ${me}`,
       ),
     ];
   }
@@ -232,7 +232,7 @@ async function restoreFindings(
     return [
       deny(
         "restore-source-exists",
-        `${source} does not exist: create it first, or fix ${src.field}.name of ${me}`,
+        `${source} does not exist: create it first, or fix the data source of ${me}`,
       ),
     ];
   }

@@ -20,6 +20,8 @@ export interface ControlPlaneOptions {
   snapshotCRDs?: boolean;
   /** Parent folder of the session dir (default: the OS temp dir). */
   parentDir?: string;
+  /** Extra kube-apiserver flags, e.g. `--feature-gates=CrossNamespaceVolumeDataSource=true`. */
+  apiserverArgs?: string[];
 }
 
 export interface ControlPlane {
@@ -137,6 +139,7 @@ async function boot(
     "--allow-privileged=true",
     `--cert-dir=${session.path("apiserver-certs")}`,
     "--v=1",
+    ...(opts.apiserverArgs ?? []),
   ]);
   const adminPem = { cert: await readFile(admin.cert, "utf8"), key: await readFile(admin.key, "utf8") };
   await waitUntil(

@@ -26,7 +26,7 @@ describe("checkClaim: kind", () => {
     expect(d.allowed).toBe(false);
     expect(denied(d)[0]?.rule).toBe("source-kind");
     expect(denied(d)[0]?.message).toBe(
-      'PVC "new" in namespace "shop" has a data source of kind "ConfigMap" of the core group in spec.dataSource, which cannot be a data source: use a PersistentVolumeClaim or a VolumeSnapshot (snapshot.storage.k8s.io) (no VolumePopulator CRD of populator.storage.k8s.io is installed, so no other kind can be)',
+      'PVC "new" in namespace "shop" has a data source of kind "ConfigMap" of the core group, which cannot be a data source: use a PersistentVolumeClaim or a VolumeSnapshot (snapshot.storage.k8s.io) (no VolumePopulator CRD of populator.storage.k8s.io is installed, so no other kind can be)',
     );
   });
 
@@ -57,7 +57,7 @@ describe("checkClaim: kind", () => {
       dataSourceRef: { apiGroup: "example.com", kind: "Thing", name: "t" },
     });
     const d = await checkClaim(c, memoryLookup(world()));
-    expect(denied(d)[0]?.message).toMatch(/kind "Thing" of group "example.com" in spec.dataSourceRef/);
+    expect(denied(d)[0]?.message).toMatch(/kind "Thing" of group "example.com", which/);
   });
 });
 
@@ -147,7 +147,7 @@ describe("checkClaim: clone", () => {
   it("denies a missing source", async () => {
     const d = await checkClaim(fromSource("PersistentVolumeClaim", "nope"), lookup);
     expect(denied(d)[0]?.message).toBe(
-      'PVC "nope" in namespace "shop" does not exist: create it first, or fix spec.dataSource.name of PVC "new" in namespace "shop"',
+      'PVC "nope" in namespace "shop" does not exist: create it first, or fix the data source of PVC "new" in namespace "shop"',
     );
   });
 

@@ -1,0 +1,199 @@
+import { describe, expect, it } from "vitest";
+import { LINEAGE, type Lookup, memoryLookup } from "../../../src/rules/index.ts";
+import { mutate, validate } from "../../../src/webhook/handlers.ts";
+import { BadRequest, decodeReview, encodeReview } from "../../../src/webhook/review.ts";
+import { world } from "../rules/fixtures.ts";
+import { apiClaim, review } from "./reviews.ts";
+
+const lookups = { cached: memoryLookup(world()) };
+const decode = (r: unknown) => decodeReview(JSON.stringify(r));
+const clone = (spec: Record<string, unknown> = {}) =>
+  apiClaim("copy", {
+    storageClassName: "fast",
+    resources: { requests: { storage: "10Gi" } },
+    dataSource: { kind: "PersistentVolumeClaim", name: "db" },
+    ...spec,
+  });
+
+describe("decodeReview", () => {
+  it("decodes an AdmissionReview v1 for a claim", () => {
+    const r = decode(review(clone(), { dryRun: true }));
+    expect(r).toMatchObject({
+      uid: "705ab4f5-6393-11e8-b7cc-42010a800002",
+      operation: "CREATE",
+      dryRun: true,
+    });
+    expect(r.subject.kind).toBe("PersistentVolumeClaim");
+  });
+
+  it.each([
+    ["not json", "the body is not JSON"],
+    ["[]", "the body must be a JSON object"],
+    [
+      JSON.stringify({ apiVersion: "admission.k8s.io/v1beta1", kind: "AdmissionReview" }),
+      'got kind "AdmissionReview" of apiVersion "admission.k8s.io/v1beta1"',
+    ],
+    [JSON.stringify({ apiVersion: "admission.k8s.io/v1", kind: "AdmissionReview" }), "has no request object"],
+  ])("refuses %s", (body, reason) => {
+    expect(() => decodeReview(body)).toThrow(BadRequest);
+    expect(() => decodeReview(body)).toThrow(reason);
+  });
+
+  it("refuses an unknown kind, saying what is handled", () => {
+    const r = review(
+      { metadata: { name: "x" } },
+      { kind: { group: "apps", version: "v1", kind: "Deployment" } },
+    );
+    expect(() => decode(r)).toThrow(
+      'request.kind "apps/v1 Deployment" is not handled: this webhook admits PersistentVolumeClaims (v1) and VolumeSnapshots (snapshot.storage.k8s.io/v1); fix the rules of the webhook configuration',
+    );
+  });
+
+  it("refuses fields of the wrong type, naming the field", () => {
+    const bad = clone();
+    (bad.spec as Record<string, unknown>).dataSource = "db";
+    expect(() => decode(review(bad))).toThrow("request.object.spec.dataSource must be an object");
+    const bad2 = clone();
+    (bad2.metadata as Record<string, unknown>).annotations = { a: 1 };
+    expect(() => decode(review(bad2))).toThrow(
+      "request.object.metadata.annotations must be a map of strings",
+    );
+    expect(() => decode({ ...review(clone()), request: { ...review(clone()).request, uid: 7 } })).toThrow(
+      "request.uid must be a non-empty string",
+    );
+    expect(() => decode(review(null))).toThrow("request.object is required for CREATE");
+  });
+
+  it("encodes a response with the uid, a base64 patch and warnings", () => {
+    const out = JSON.parse(
+      encodeReview("u1", { allowed: true, patch: [{ op: "add", path: "/a", value: 1 }], warnings: ["w"] }),
+    );
+    expect(out).toEqual({
+      apiVersion: "admission.k8s.io/v1",
+      kind: "AdmissionReview",
+      response: {
+        uid: "u1",
+        allowed: true,
+        patchType: "JSONPatch",
+        patch: Buffer.from('[{"op":"add","path":"/a","value":1}]').toString("base64"),
+        warnings: ["w"],
+      },
+    });
+    expect(JSON.parse(encodeReview("u2", { allowed: true, patch: [] })).response).toEqual({
+      uid: "u2",
+      allowed: true,
+    });
+  });
+});
+
+describe("validate", () => {
+  it("denies with status 403 and every denying message", async () => {
+    const out = await validate(
+      decode(review(clone({ volumeMode: "Block", resources: { requests: { storage: "1Gi" } } }))),
+      lookups,
+    );
+    expect(out.response.allowed).toBe(false);
+    expect(out.response.status?.code).toBe(403);
+    expect(out.response.status?.message).toBe(
+      'PVC "copy" in namespace "shop" has volumeMode Block but its source PVC "db" in namespace "shop" is Filesystem: set spec.volumeMode: Filesystem; PVC "copy" in namespace "shop" requests 1Gi but its source PVC "db" in namespace "shop" holds 10Gi: request at least 10Gi',
+    );
+    expect(out.findings.map((f) => f.rule)).toEqual(["clone-volume-mode", "clone-size"]);
+  });
+
+  it("checks again with the direct lookup before denying", async () => {
+    const stale = memoryLookup(world({ pvcs: [] }));
+    const out = await validate(decode(review(clone())), { cached: stale, direct: memoryLookup(world()) });
+    expect(out.response).toEqual({ allowed: true, warnings: [] });
+    const stillBad = await validate(decode(review(clone())), { cached: stale, direct: stale });
+    expect(stillBad.response.allowed).toBe(false);
+  });
+
+  it("allows an UPDATE and a DELETE without reading anything", async () => {
+    const nothing = {} as Lookup;
+    for (const operation of ["UPDATE", "DELETE"]) {
+      const r = review(operation === "DELETE" ? null : clone(), { operation, oldObject: clone() });
+      expect((await validate(decode(r), { cached: nothing })).response.allowed).toBe(true);
+    }
+  });
+
+  it("checks VolumeSnapshots", async () => {
+    const snap = {
+      metadata: { name: "s", namespace: "shop" },
+      spec: { source: { persistentVolumeClaimName: "pending" } },
+    };
+    const r = review(snap, {
+      kind: { group: "snapshot.storage.k8s.io", version: "v1", kind: "VolumeSnapshot" },
+    });
+    const out = await validate(decode(r), lookups);
+    expect(out.response.status?.message).toMatch(/^PVC "pending" in namespace "shop" is Pending, not Bound/);
+  });
+
+  it("takes the namespace from the request when the object has none", async () => {
+    const c = clone({ resources: { requests: { storage: "1Gi" } } });
+    delete c.metadata?.namespace;
+    const out = await validate(decode(review(c, { namespace: "shop" })), lookups);
+    expect(out.findings.map((f) => f.rule)).toEqual(["clone-size"]);
+  });
+});
+
+describe("mutate", () => {
+  it("answers a JSON Patch that adds the size and the lineage", async () => {
+    const c = clone();
+    delete c.spec?.resources;
+    const out = await mutate(decode(review(c)), lookups);
+    expect(out.response.allowed).toBe(true);
+    expect(out.response.patch).toEqual(
+      expect.arrayContaining([
+        { op: "add", path: "/spec/resources", value: { requests: { storage: "10Gi" } } },
+        {
+          op: "add",
+          path: "/metadata/annotations",
+          value: {
+            [LINEAGE.sourceKind]: "PersistentVolumeClaim",
+            [LINEAGE.sourceName]: "db",
+            [LINEAGE.sourceNamespace]: "shop",
+            [LINEAGE.sourceUid]: "uid-db",
+          },
+        },
+      ]),
+    );
+    expect(out.response.patch).toHaveLength(2);
+  });
+
+  it("escapes annotation keys in patch paths and leaves other annotations alone", async () => {
+    const c = clone();
+    c.metadata!.annotations = { keep: "me" };
+    const out = await mutate(decode(review(c)), lookups);
+    expect(out.response.patch).toContainEqual({
+      op: "add",
+      path: "/metadata/annotations/vol.kubectl.io~1source-kind",
+      value: "PersistentVolumeClaim",
+    });
+    expect(out.response.patch?.some((p) => (p as { path: string }).path.endsWith("/keep"))).toBe(false);
+  });
+
+  it("sends no patch when nothing changes (reinvocation), and none for UPDATE or snapshots", async () => {
+    const first = await mutate(decode(review(clone())), lookups);
+    const { default: jsonpatch } = await import("fast-json-patch");
+    const applied = jsonpatch.applyPatch(clone(), first.response.patch as never, false, false).newDocument;
+    const second = await mutate(decode(review(applied)), lookups);
+    expect(second.response).toEqual({ allowed: true, patch: [], warnings: [] });
+    expect(
+      (await mutate(decode(review(clone(), { operation: "UPDATE", oldObject: clone() })), lookups)).response,
+    ).toEqual({
+      allowed: true,
+    });
+  });
+
+  it("warns when it raises a request", async () => {
+    const out = await mutate(decode(review(clone({ resources: { requests: { storage: "2Gi" } } }))), lookups);
+    expect(out.response.patch).toContainEqual({
+      op: "replace",
+      path: "/spec/resources/requests/storage",
+      value: "10Gi",
+    });
+    expect(out.response.warnings).toEqual([
+      'PVC "copy" in namespace "shop" requested 2Gi, less than the 10Gi its source PVC "db" in namespace "shop" holds: raised the request to 10Gi',
+    ]);
+  });
+});
