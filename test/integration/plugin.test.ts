@@ -3,6 +3,7 @@
 // pinned kubectl's plugin mechanism; the objects it creates are read back from the API server;
 // waiting is tested against objects whose status this test advances through the status
 // subresource. No CSI driver runs, so nothing else changes the objects.
+import { spawn } from "node:child_process";
 import { writeFile } from "node:fs/promises";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -383,6 +384,65 @@ describe("snapshot", () => {
       "Warning  SnapshotCreationFailed  Failed to create snapshot: the driver is not installed (x3)",
     );
     expect(await get("volumesnapshot", "snap-t")).toBeDefined(); // created, left as it is
+  });
+});
+
+describe("waiting, interrupted and on a terminal", () => {
+  it("Ctrl-C while waiting stops at once with exit 1 and leaves the created object", async () => {
+    const child = spawn(
+      path.join(dist, "kubectl-vol"),
+      ["snapshot", "db", "-n", NS, "--name", "snap-int", "--wait"],
+      {
+        env,
+        stdio: ["ignore", "pipe", "pipe"],
+      },
+    );
+    let stderr = "";
+    child.stderr.on("data", (d) => {
+      stderr += d;
+    });
+    const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
+    try {
+      await waitUntil(
+        "the first state line",
+        async () => stderr.includes("volumesnapshot/snap-int:"),
+        30_000,
+      );
+      const t0 = Date.now();
+      child.kill("SIGINT");
+      expect(await exited).toBe(1);
+      expect(Date.now() - t0).toBeLessThan(5_000);
+      expect(stderr).toContain(
+        "error: interrupted while waiting for volumesnapshot/snap-int to be ready to use; it was created and is left as it is",
+      );
+      expect(await get("volumesnapshot", "snap-int")).toBeDefined();
+    } finally {
+      child.kill("SIGKILL");
+    }
+  });
+
+  it("on a terminal redraws a spinner line, coloured unless NO_COLOR is set", async () => {
+    // script(1) gives the executable a pseudo-terminal.
+    const onTty = async (extraEnv: Record<string, string>, name: string) => {
+      const cmd = `${path.join(dist, "kubectl-vol")} snapshot db -n ${NS} --name ${name} --wait --timeout 1s`;
+      return runCommand("/usr/bin/script", ["-qec", cmd, "/dev/null"], {
+        ...env,
+        PATH: `${env.PATH}:/usr/bin:/bin`,
+        TERM: "xterm",
+        ...extraEnv,
+      });
+    };
+    const plain = await onTty({ NO_COLOR: "1" }, "snap-tty1");
+    expect(plain.code).toBe(1); // timed out: nothing makes it ready
+    expect(plain.stdout).toContain(
+      "\r\x1b[Kvolumesnapshot/snap-tty1: not ready: waiting for the snapshot controller",
+    );
+    expect(plain.stdout).toMatch(
+      /[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏] volumesnapshot\/snap-tty1: not ready: waiting for the snapshot controller \(\ds\)/,
+    );
+    expect(plain.stdout).not.toContain("\x1b[2m");
+    const coloured = await onTty({}, "snap-tty2");
+    expect(coloured.stdout).toContain("\x1b[2m");
   });
 });
 
