@@ -31,6 +31,7 @@ import { build, type Plugin } from "esbuild";
 export const root = path.resolve(import.meta.dirname, "..");
 const SENTINEL_FUSE = "NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2";
 const CORE_ASSET = "kubectl-vol-core.cjs";
+const CORE_CACHE_ASSET = "kubectl-vol-core.cache";
 
 /** The node binary every npm script runs on (the `node` dev dependency), copied into the executable. */
 function nodeBinary(): string {
@@ -78,6 +79,26 @@ export async function bundle(dist: string): Promise<void> {
   ]);
 }
 
+/**
+ * A V8 code cache of the core, made by the node binary the executable is copied from (a cache
+ * is only accepted by the same V8): loading the core then skips most of its compilation. The
+ * cache is made after running the core's top level, so the functions it ran are in it.
+ */
+function coreCodeCache(node: string, dist: string): void {
+  const loader = path.join(root, "src/plugin/load-core.bundled.ts");
+  const script = `
+    const { coreScript } = await import(${JSON.stringify(loader)});
+    const { readFileSync, writeFileSync } = await import("node:fs");
+    const { createRequire } = await import("node:module");
+    const file = ${JSON.stringify(path.join(dist, CORE_ASSET))};
+    const s = coreScript(readFileSync(file, "utf8"), file);
+    const mod = { exports: {} };
+    s.runInThisContext()(mod.exports, createRequire(file), mod, file, ${JSON.stringify(dist)});
+    writeFileSync(${JSON.stringify(path.join(dist, CORE_CACHE_ASSET))}, s.createCachedData());
+  `;
+  execFileSync(node, ["--input-type=module", "-e", script], { stdio: ["ignore", "ignore", "inherit"] });
+}
+
 export async function executable(dist: string): Promise<string> {
   const config = path.join(dist, "sea-config.json");
   const blob = path.join(dist, "sea-prep.blob");
@@ -88,10 +109,14 @@ export async function executable(dist: string): Promise<string> {
       output: blob,
       disableExperimentalSEAWarning: true,
       useCodeCache: true,
-      assets: { [CORE_ASSET]: path.join(dist, CORE_ASSET) },
+      assets: {
+        [CORE_ASSET]: path.join(dist, CORE_ASSET),
+        [CORE_CACHE_ASSET]: path.join(dist, CORE_CACHE_ASSET),
+      },
     }),
   );
   const node = nodeBinary();
+  coreCodeCache(node, dist);
   execFileSync(node, ["--experimental-sea-config", config], { stdio: ["ignore", "ignore", "inherit"] });
   const exe = path.join(dist, "kubectl-vol");
   rmSync(exe, { force: true });
