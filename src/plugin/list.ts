@@ -78,12 +78,13 @@ export function renderList(
 ): string {
   if (o.output === "json") return toJson(asList(items.map((i) => i.obj)));
   if (o.output === "yaml") return toYaml(asList(items.map((i) => i.obj)));
-  if (o.output === "name")
-    return items.map((i) => `${fullName(i.kind, i.obj.metadata?.name ?? "")}\n`).join("");
+  // Like kubectl get: json and yaml print an empty List; the others only the notice, on stderr.
   if (items.length === 0) {
     err.write(noResources(ns));
     return "";
   }
+  if (o.output === "name")
+    return items.map((i) => `${fullName(i.kind, i.obj.metadata?.name ?? "")}\n`).join("");
   const id = (i: Item) => i;
   const cols = itemColumns(id, itemLabel, now);
   return table(o.allNamespaces ? [namespaceColumn(id), ...cols] : cols, items, o.output === "wide");

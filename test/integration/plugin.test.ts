@@ -254,6 +254,40 @@ describe("snapshot", () => {
     const r = await vol(["snapshot", "db", "--name", "db-ctx", "--kubeconfig", kc]);
     expect(r.code, r.stderr).toBe(0);
     expect(await get("volumesnapshot", "db-ctx")).toBeDefined();
+    // --context picks another context of the same kubeconfig (and its namespace).
+    await cp.kubectl([
+      "config",
+      "set-context",
+      "other",
+      "--cluster=kubectl-vol-test",
+      "--user=admin",
+      "--namespace=default",
+      `--kubeconfig=${kc}`,
+    ]);
+    const other = await kvol(["list", "--kubeconfig", kc, "--context", "other", "-o", "name"]);
+    expect(other.code, other.stderr).toBe(0);
+    expect(other.stdout).toBe("");
+    expect(other.stderr).toBe("No resources found in default namespace.\n");
+    const shop = await kvol(["list", "--kubeconfig", kc, "-o", "name"]);
+    expect(shop.stdout).toContain("volumesnapshot.snapshot.storage.k8s.io/db-ctx\n");
+    const missing = await vol(["list", "--kubeconfig", kc, "--context", "nope"]);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toContain('context "nope" does not exist in the kubeconfig');
+  });
+
+  it("with --wait and -o json prints the object once it is ready", async () => {
+    const run = vol(["snapshot", "db", "-n", NS, "--name", "snap-json", "--wait", "-o", "json"]);
+    await waitUntil(
+      "snap-json to exist",
+      async () => (await get("volumesnapshot", "snap-json")) !== undefined,
+      30_000,
+    );
+    await readySnapshot("snap-json", "1Gi");
+    const r = await run;
+    expect(r.code, r.stderr).toBe(0);
+    const printed = JSON.parse(r.stdout);
+    expect(printed.metadata.name).toBe("snap-json");
+    expect(printed.status).toMatchObject({ readyToUse: true, restoreSize: "1Gi" });
   });
 
   it("--dry-run=client prints the object and --dry-run=server validates it; neither creates anything", async () => {
@@ -332,7 +366,9 @@ describe("snapshot", () => {
     }
     const several = await kvol(["snapshot", "zvol", "-n", NS]);
     expect(several.code).toBe(1);
-    expect(several.stderr).toMatch(/z\.csi\.example.*"z-a", "z-b".*pass --class with one of: z-a, z-b/);
+    expect(several.stderr).toBe(
+      'error: driver "z.csi.example" has several VolumeSnapshotClasses (z-a, z-b) and none is the default: pass --class with one of them, or mark one with snapshot.storage.kubernetes.io/is-default-class: "true"\n',
+    );
     const { stdout } = await cp.kubectl(["get", "volumesnapshot", "-n", NS, "-o", "name"]);
     expect(stdout).not.toMatch(/nope|plain|pending|zvol/);
   });
