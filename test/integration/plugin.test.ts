@@ -526,6 +526,17 @@ describe("restore and clone", () => {
     });
   });
 
+  it("restores a snapshot that is not ready yet with the rules' warning (the claim waits for it)", async () => {
+    await vol(["snapshot", "db", "-n", NS, "--name", "unready"]);
+    const r = await vol(["restore", "unready", "-n", NS, "--name", "from-unready"]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(
+      /^Warning: VolumeSnapshot "unready" in namespace "shop" is not ready yet: .* stays Pending/m,
+    );
+    expect(r.stdout).toBe("persistentvolumeclaim/from-unready created\n");
+    expect((await get("pvc", "from-unready"))?.spec.resources.requests.storage).toBe("1Gi"); // the source's request
+  });
+
   it("clone defaults size, class, access modes and volume mode from the source and waits until Bound", async () => {
     const run = kvol(["clone", "db", "-n", NS, "--name", "db-copy", "--wait", "--timeout", "60s"]);
     await waitUntil("db-copy to exist", async () => (await get("pvc", "db-copy")) !== undefined, 30_000);
