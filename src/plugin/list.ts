@@ -1,5 +1,4 @@
 // kubectl vol list [PVC] [-A]: claims and snapshots with their lineage, like `kubectl get`.
-import type { GlobalFlags } from "./cluster.ts";
 import { OperationError, UsageError } from "./errors.ts";
 import { inventory, itemColumns, itemLabel, namespaceColumn } from "./inventory.ts";
 import { byCreation, flatten, type Item, itemNamespace, lineageTree } from "./lineage.ts";
@@ -46,7 +45,7 @@ export const list: Verb<ListOptions> = {
     ["kubectl vol list db-data -o wide", "Only db-data and its descendants, with STATUS and CLASS"],
     ["kubectl vol list -A -o name", "Every claim and snapshot of the cluster, as kind/name"],
   ],
-  options(args: Args, _g: GlobalFlags): ListOptions {
+  options(args: Args): ListOptions {
     const pvc = stringArg(args, "pvc");
     const allNamespaces = args["all-namespaces"] === true;
     if (pvc && allNamespaces)
