@@ -686,6 +686,16 @@ describe("list and tree", () => {
       "persistentvolumeclaim/manual",
       "persistentvolumeclaim/chain-c1",
     ]);
+    // The same bundles run under node too (the core then loads from the file next to the bundle).
+    const underNode = await runCommand(
+      process.execPath,
+      [path.join(dist, "kubectl-vol.cjs"), "list", "db", "-n", "chain", "-o", "name"],
+      {
+        ...env,
+      },
+    );
+    expect(underNode.code, underNode.stderr).toBe(0);
+    expect(underNode.stdout).toBe(names.stdout);
     const json = JSON.parse((await vol(["list", "-n", "chain", "-o", "json"])).stdout);
     expect(json.kind).toBe("List");
     expect(json.items).toHaveLength(7);
