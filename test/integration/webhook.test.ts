@@ -8,6 +8,7 @@
 // file installs minimal CRDs of the same group, version and kind (schema-less) to show the rules
 // that read them turning on when they appear.
 
+import { writeFile } from "node:fs/promises";
 import https from "node:https";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -16,6 +17,7 @@ import {
   CoreV1Api,
   CustomObjectsApi,
   KubeConfig,
+  RbacAuthorizationV1Api,
   StorageV1Api,
   type V1PersistentVolumeClaim,
 } from "@kubernetes/client-node";
@@ -23,7 +25,12 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connect } from "../../src/kube/connection.ts";
 import { LINEAGE } from "../../src/rules/index.ts";
 import { KubeCache } from "../../src/webhook/cache.ts";
-import { mutatingConfiguration, validatingConfiguration, WEBHOOK_NAME } from "../../src/webhook/config.ts";
+import {
+  mutatingConfiguration,
+  validatingConfiguration,
+  WEBHOOK_NAME,
+  webhookClusterRole,
+} from "../../src/webhook/config.ts";
 import { repoRoot } from "../env/assets.ts";
 import { createCA } from "../env/certs.ts";
 import { type ControlPlane, startControlPlane } from "../env/control-plane.ts";
@@ -313,13 +320,37 @@ beforeAll(async () => {
   caPem = await ca.pem();
   const port = await freePort();
   webhookUrl = `https://127.0.0.1:${port}`;
+  // The webhook runs as its own user with only webhookClusterRole(): RBAC proves that role is enough.
+  const rbac = kc.makeApiClient(RbacAuthorizationV1Api);
+  const role = webhookClusterRole();
+  await rbac.createClusterRole({ body: role });
+  await rbac.createClusterRoleBinding({
+    body: {
+      metadata: { name: "vol-webhook" },
+      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: role.metadata!.name! },
+      subjects: [{ apiGroup: "rbac.authorization.k8s.io", kind: "User", name: "vol-webhook" }],
+    },
+  });
+  const client = await cp.ca.issue("vol-webhook-client", { cn: "vol-webhook", client: true });
+  const webhookKubeconfig = session.path("webhook.kubeconfig");
+  await writeFile(
+    webhookKubeconfig,
+    JSON.stringify({
+      apiVersion: "v1",
+      kind: "Config",
+      clusters: [{ name: "c", cluster: { server: cp.server, "certificate-authority": cp.ca.cert } }],
+      users: [{ name: "vol-webhook", user: { "client-certificate": client.cert, "client-key": client.key } }],
+      contexts: [{ name: "c", context: { cluster: "c", user: "vol-webhook" } }],
+      "current-context": "c",
+    }),
+  );
   webhook = session.start("vol-webhook", process.execPath, [
     path.join(repoRoot, "cmd/vol-webhook/main.ts"),
     `--tls-cert-file=${serving.cert}`,
     `--tls-private-key-file=${serving.key}`,
     "--bind-address=127.0.0.1",
     `--port=${port}`,
-    `--kubeconfig=${cp.kubeconfig}`,
+    `--kubeconfig=${webhookKubeconfig}`,
   ]);
   await waitUntil(
     "vol-webhook /readyz",
