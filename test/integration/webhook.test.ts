@@ -506,6 +506,8 @@ describe("validating webhook, alone", () => {
         fromPvc("elsewhere"),
         `PVC "copy" in namespace "shop" would be provisioned by "${DRIVER}" (StorageClass "fast") but its source PVC "elsewhere" in namespace "shop" is on driver "${OTHER}": use a StorageClass whose provisioner is "${OTHER}"`,
       ],
+      // No volumeMode here: the API server defaults it to Filesystem before any webhook runs,
+      // so the webhook cannot fill it in from the source; it explains the fix instead.
       [
         fromPvc("raw", { resources: { requests: { storage: "4Gi" } } }),
         'PVC "copy" in namespace "shop" has volumeMode Filesystem but its source PVC "raw" in namespace "shop" is Block: set spec.volumeMode: Block',

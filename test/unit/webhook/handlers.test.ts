@@ -108,6 +108,16 @@ describe("validate", () => {
     expect(stillBad.response.allowed).toBe(false);
   });
 
+  it("answers a dry-run request exactly as a real one (no side effects to skip)", async () => {
+    const c = clone({ resources: { requests: { storage: "1Gi" } } });
+    const real = await validate(decode(review(c)), lookups);
+    const dry = await validate(decode(review(c, { dryRun: true })), lookups);
+    expect(dry).toEqual(real);
+    expect((await mutate(decode(review(c, { dryRun: true })), lookups)).response).toEqual(
+      (await mutate(decode(review(c)), lookups)).response,
+    );
+  });
+
   it("allows an UPDATE and a DELETE without reading anything", async () => {
     const nothing = {} as Lookup;
     for (const operation of ["UPDATE", "DELETE"]) {
