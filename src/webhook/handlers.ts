@@ -58,7 +58,10 @@ export const validate: Handler = async (req, lookups) => {
     return checkSnapshot(withNamespace(s.object as VolumeSnapshot, req.namespace), lookup, req.operation);
   };
   let d = await run(lookups.cached);
-  if (!d.allowed && lookups.direct) d = await run(lookups.direct);
+  if (!d.allowed && lookups.direct) {
+    // A denial is made again from the API itself; if that cannot be read, the cached one stands.
+    d = await run(lookups.direct).catch(() => d);
+  }
   return toResponse(d);
 };
 

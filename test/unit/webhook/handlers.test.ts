@@ -106,6 +106,9 @@ describe("validate", () => {
     expect(out.response).toEqual({ allowed: true, warnings: [] });
     const stillBad = await validate(decode(review(clone())), { cached: stale, direct: stale });
     expect(stillBad.response.allowed).toBe(false);
+    const down = { ...stale, pvc: () => Promise.reject(new Error("API down")) };
+    const cachedDenial = await validate(decode(review(clone())), { cached: stale, direct: down });
+    expect(cachedDenial.response.status?.message).toMatch(/^PVC "db" in namespace "shop" does not exist/);
   });
 
   it("answers a dry-run request exactly as a real one (no side effects to skip)", async () => {
