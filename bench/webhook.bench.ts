@@ -10,6 +10,7 @@ import os from "node:os";
 import path from "node:path";
 import type { KubernetesObject, V1PersistentVolumeClaim } from "@kubernetes/client-node";
 import { fixedCache, KubeCache } from "../src/webhook/cache.ts";
+import { WEBHOOK_NODE_FLAGS } from "../src/webhook/config.ts";
 import { startWebhookServer } from "../src/webhook/server.ts";
 import { createCA } from "../test/env/certs.ts";
 import { Session } from "../test/env/session.ts";
@@ -23,8 +24,11 @@ const FIXED_SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const SATURATION_SECONDS = 5;
 const DRIVER = "vol.csi.kubectl.io";
 const NICE = -10;
-/** Extra Node flags for the webhook process (as a deployment would set them), e.g. --max-semi-space-size=4. */
-const NODE_FLAGS = (process.env.WEBHOOK_NODE_FLAGS ?? "").split(" ").filter(Boolean);
+/** Node flags of the webhook process: what a deployment runs with, unless $WEBHOOK_NODE_FLAGS says otherwise. */
+const NODE_FLAGS =
+  process.env.WEBHOOK_NODE_FLAGS === undefined
+    ? WEBHOOK_NODE_FLAGS
+    : process.env.WEBHOOK_NODE_FLAGS.split(" ").filter(Boolean);
 
 // --- the webhook process ---------------------------------------------------------------------
 

@@ -29,6 +29,7 @@ import {
   mutatingConfiguration,
   validatingConfiguration,
   WEBHOOK_NAME,
+  WEBHOOK_NODE_FLAGS,
   webhookClusterRole,
 } from "../../src/webhook/config.ts";
 import { repoRoot } from "../env/assets.ts";
@@ -345,6 +346,7 @@ beforeAll(async () => {
     }),
   );
   webhook = session.start("vol-webhook", process.execPath, [
+    ...WEBHOOK_NODE_FLAGS,
     path.join(repoRoot, "cmd/vol-webhook/main.ts"),
     `--tls-cert-file=${serving.cert}`,
     `--tls-private-key-file=${serving.key}`,
