@@ -691,7 +691,8 @@ describe("optional CRDs", () => {
       );
     const grantText =
       'a ReferenceGrant in namespace "shop" with from {group: "", kind: PersistentVolumeClaim, namespace: dev} and to {group: "", kind: PersistentVolumeClaim, name: db}';
-    expect((await refusal(create(cross()))).message).toBe(
+    await refusedWith(
+      () => create(cross()),
       denial(
         CLAIMS,
         `PVC "cross" in namespace "dev" takes its data from PVC "db" in namespace "shop", another namespace, but the ReferenceGrant CRD (gateway.networking.k8s.io) is not installed: install it and create ${grantText}, or copy the source into namespace "dev"`,
@@ -700,7 +701,8 @@ describe("optional CRDs", () => {
     await installCrd(
       minimalCrd("gateway.networking.k8s.io", "v1beta1", "ReferenceGrant", "referencegrants", "Namespaced"),
     );
-    expect((await refusal(create(cross()))).message).toBe(
+    await refusedWith(
+      () => create(cross()),
       denial(
         CLAIMS,
         `PVC "cross" in namespace "dev" takes its data from PVC "db" in namespace "shop", another namespace, and no ReferenceGrant allows it: create ${grantText}, or copy the source into namespace "dev"`,
@@ -737,15 +739,14 @@ describe("optional CRDs", () => {
         resources: { requests: { storage: "1Gi" } },
         dataSourceRef: { apiGroup: "hello.example.com", kind: "Hello", name: "h" },
       });
-    expect((await refusal(create(hello()))).message).toMatch(
+    await refusedWith(
+      () => create(hello()),
       /no VolumePopulator CRD of populator.storage.k8s.io is installed/,
     );
     await installCrd(
       minimalCrd("populator.storage.k8s.io", "v1beta1", "VolumePopulator", "volumepopulators", "Cluster"),
     );
-    expect((await refusal(create(hello()))).message).toMatch(
-      /\(no VolumePopulator registers any other kind\)$/,
-    );
+    await refusedWith(() => create(hello()), /\(no VolumePopulator registers any other kind\)$/);
     await custom.createClusterCustomObject({
       group: "populator.storage.k8s.io",
       version: "v1beta1",
@@ -762,6 +763,25 @@ describe("optional CRDs", () => {
     expect(out.metadata?.annotations).toBeUndefined();
   });
 });
+
+/**
+ * Asserts a call is refused with `expected`, allowing a few seconds for the API server's
+ * discovery to show a CRD installed a moment ago (it is eventually consistent).
+ */
+async function refusedWith(call: () => Promise<unknown>, expected: string | RegExp): Promise<void> {
+  const matches = (m: string) => (typeof expected === "string" ? m === expected : expected.test(m));
+  let last = "";
+  await waitUntil(
+    "the expected refusal",
+    async () => {
+      last = (await refusal(call())).message;
+      return matches(last);
+    },
+    20_000,
+  ).catch(() => undefined);
+  if (typeof expected === "string") expect(last).toBe(expected);
+  else expect(last).toMatch(expected);
+}
 
 /** Retries a call that should start succeeding (caches catch up) and returns its result. */
 async function waitFor<T>(fn: () => Promise<T>, timeoutMs = 20_000): Promise<T> {

@@ -198,6 +198,35 @@ describe("mutate", () => {
     });
   });
 
+  it("derives again from the API when the caches do not show the source yet", async () => {
+    const cross = apiClaim(
+      "x",
+      {
+        storageClassName: "fast",
+        dataSourceRef: { kind: "PersistentVolumeClaim", name: "db", namespace: "shop" },
+      },
+      "dev",
+    );
+    const grant = {
+      metadata: { name: "g", namespace: "shop" },
+      spec: {
+        from: [{ group: "", kind: "PersistentVolumeClaim", namespace: "dev" }],
+        to: [{ group: "", kind: "PersistentVolumeClaim" }],
+      },
+    };
+    const stale = memoryLookup(world());
+    expect((await mutate(decode(review(cross)), { cached: stale })).response.patch).toEqual([]);
+    const out = await mutate(decode(review(cross)), {
+      cached: stale,
+      direct: memoryLookup(world({ referenceGrants: [grant] })),
+    });
+    expect(out.response.patch).toContainEqual({
+      op: "add",
+      path: "/spec/resources",
+      value: { requests: { storage: "10Gi" } },
+    });
+  });
+
   it("warns when it raises a request", async () => {
     const out = await mutate(decode(review(clone({ resources: { requests: { storage: "2Gi" } } }))), lookups);
     expect(out.response.patch).toContainEqual({
