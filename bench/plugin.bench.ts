@@ -1,9 +1,12 @@
 // Start-up of the plugin: `dist/kubectl-vol --help` (the single executable; target: median under
 // 150 ms) against the same command run from source by node (type stripping, no bundle) and the
-// main bundle under node; plus completion of a verb and a usage error, which are as hot. Builds
-// the executable first when dist/ has none (`node scripts/build.ts --plugin-only`).
+// main bundle under node; plus completion, a usage error (yargs loaded), and a verb that loads
+// the Kubernetes client up to its first request. Builds the executable first when dist/ has
+// none (`node scripts/build.ts --plugin-only`).
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import net from "node:net";
+import os from "node:os";
 import path from "node:path";
 import { machine, median, percentile } from "./machine.ts";
 
@@ -27,11 +30,37 @@ interface Case {
   expectCode: number;
 }
 const node = process.execPath;
+// A verb that needs the API server loads the core (the Kubernetes client): measured up to the
+// first request, against a port where nothing listens.
+const closed = await new Promise<number>((resolve) => {
+  const srv = net.createServer().listen(0, "127.0.0.1", () => {
+    const port = (srv.address() as net.AddressInfo).port;
+    srv.close(() => resolve(port));
+  });
+});
+const deadKubeconfig = path.join(os.tmpdir(), `kubectl-vol-bench-${process.pid}.kubeconfig`);
+writeFileSync(
+  deadKubeconfig,
+  `apiVersion: v1
+kind: Config
+clusters: [{name: c, cluster: {server: "https://127.0.0.1:${closed}", insecure-skip-tls-verify: true}}]
+users: [{name: u, user: {token: t}}]
+contexts: [{name: x, context: {cluster: c, user: u}}]
+current-context: x
+`,
+);
+process.on("exit", () => rmSync(deadKubeconfig, { force: true }));
 const cases: Case[] = [
   { name: "dist/kubectl-vol --help", cmd: exe, args: ["--help"], expectCode: 0 },
   { name: "dist/kubectl-vol snapshot -h", cmd: exe, args: ["snapshot", "-h"], expectCode: 0 },
   { name: "dist/kubectl-vol __complete ''", cmd: exe, args: ["__complete", ""], expectCode: 0 },
   { name: "dist/kubectl-vol snapshot (usage error)", cmd: exe, args: ["snapshot"], expectCode: 2 },
+  {
+    name: "dist/kubectl-vol list (loads the client; no server)",
+    cmd: exe,
+    args: ["list", "--kubeconfig", deadKubeconfig],
+    expectCode: 1,
+  },
   {
     name: "node dist/kubectl-vol.cjs --help",
     cmd: node,

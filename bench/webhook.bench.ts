@@ -10,6 +10,7 @@ import os from "node:os";
 import path from "node:path";
 import type { KubernetesObject, V1PersistentVolumeClaim } from "@kubernetes/client-node";
 import { fixedCache, KubeCache } from "../src/webhook/cache.ts";
+import { WEBHOOK_NODE_FLAGS } from "../src/webhook/config.ts";
 import { startWebhookServer } from "../src/webhook/server.ts";
 import { createCA } from "../test/env/certs.ts";
 import { Session } from "../test/env/session.ts";
@@ -22,6 +23,12 @@ const RATE = 2_000;
 const FIXED_SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const SATURATION_SECONDS = 5;
 const DRIVER = "vol.csi.kubectl.io";
+const NICE = -10;
+/** Node flags of the webhook process: what a deployment runs with, unless $WEBHOOK_NODE_FLAGS says otherwise. */
+const NODE_FLAGS =
+  process.env.WEBHOOK_NODE_FLAGS === undefined
+    ? WEBHOOK_NODE_FLAGS
+    : process.env.WEBHOOK_NODE_FLAGS.split(" ").filter(Boolean);
 
 // --- the webhook process ---------------------------------------------------------------------
 
@@ -103,7 +110,17 @@ async function serve(certFile: string, keyFile: string): Promise<void> {
     ready: () => cache.ready(),
   });
   process.send?.({ port: srv.port });
-  process.on("message", (m: { rss?: boolean }) => {
+  // Server-side time per request (first byte read to last byte written), for the fixed-rate phase.
+  let durations: number[] = [];
+  srv.server.on("request", (_req, res) => {
+    const t0 = process.hrtime.bigint();
+    res.once("finish", () => durations.push(Number(process.hrtime.bigint() - t0) / 1e6));
+  });
+  process.on("message", (m: { rss?: boolean; reset?: boolean; stats?: boolean }) => {
+    if (m.reset) durations = [];
+    if (m.stats) {
+      process.send?.({ count: durations.length, p50: median(durations), p99: percentile(durations, 99) });
+    }
     if (m.rss) {
       const status = execFileSync("cat", [`/proc/${process.pid}/status`], { encoding: "utf8" });
       const kb = (k: string) => Number(new RegExp(`${k}:\\s+(\\d+) kB`).exec(status)?.[1] ?? 0);
@@ -252,7 +269,7 @@ async function fixedRate(
       pending.push(send(agent, port, p, body).then((ms) => void latencies.push(ms)));
       sent++;
     }
-    await new Promise((r) => setImmediate(r));
+    await new Promise((r) => setTimeout(r, 1));
   }
   await Promise.all(pending);
   const elapsed = (performance.now() - start) / 1000;
@@ -262,6 +279,15 @@ async function fixedRate(
     p99: percentile(latencies, 99),
     max: Math.max(...latencies),
   };
+}
+
+function renice(pid: number): boolean {
+  try {
+    execFileSync("renice", ["-n", String(NICE), "-p", String(pid)], { stdio: "ignore" });
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function pin(cpu: number, pid: number): boolean {
@@ -276,11 +302,22 @@ function pin(cpu: number, pid: number): boolean {
 interface Run {
   label: string;
   pinned: boolean;
+  /** Whether both processes ran at nice NICE. */
+  niced: boolean;
   results: Record<
     string,
     {
       throughputPerSecond: number;
-      atRate: { rate: number; seconds: number; achieved: number; p50: number; p99: number; max: number };
+      atRate: {
+        rate: number;
+        seconds: number;
+        achieved: number;
+        p50: number;
+        p99: number;
+        max: number;
+        /** The same requests timed inside the webhook process (first byte read to last written). */
+        server: { count: number; p50: number; p99: number };
+      };
     }
   >;
   rssMiB: { idleWithCache: number; afterLoad: number; peak: number; heapUsed: number };
@@ -289,7 +326,7 @@ interface Run {
 
 /** Starts the webhook process from `entry` (this file, as .ts or compiled), loads it, measures. */
 async function run(label: string, entry: string, cert: string, key: string, caPem: string): Promise<Run> {
-  const child = spawn(process.execPath, [entry, "--serve", cert, key], {
+  const child = spawn(process.execPath, [...NODE_FLAGS, entry, "--serve", cert, key], {
     stdio: ["ignore", "inherit", "inherit", "ipc"],
   });
   try {
@@ -298,11 +335,14 @@ async function run(label: string, entry: string, cert: string, key: string, caPe
       child.once("exit", (code) => reject(new Error(`the webhook process exited with ${code}`)));
     });
     const pinned = os.cpus().length > 1 && pin(0, child.pid as number) && pin(1, process.pid);
-    const rss = () =>
-      new Promise<{ rssMiB: number; peakMiB: number; heapMiB: number }>((resolve) => {
-        child.once("message", resolve);
-        child.send({ rss: true });
+    // The machine may be shared: both processes get a higher priority than ordinary work.
+    const niced = renice(child.pid as number) && renice(process.pid);
+    const ask = <T>(m: object) =>
+      new Promise<T>((resolve) => {
+        child.once("message", resolve as (x: unknown) => void);
+        child.send(m);
       });
+    const rss = () => ask<{ rssMiB: number; peakMiB: number; heapMiB: number }>({ rss: true });
     const before = os.loadavg();
     const idle = await rss();
     const agent = new https.Agent({ keepAlive: true, maxSockets: 64, ca: caPem });
@@ -312,10 +352,12 @@ async function run(label: string, entry: string, cert: string, key: string, caPe
       const p = `/${kind}`;
       await saturate(agent, port, p, bodies, 2); // warm-up
       const throughput = await saturate(agent, port, p, bodies, SATURATION_SECONDS);
+      child.send({ reset: true });
       const fixed = await fixedRate(agent, port, p, bodies, RATE, FIXED_SECONDS);
+      const server = await ask<{ count: number; p50: number; p99: number }>({ stats: true });
       results[kind] = {
         throughputPerSecond: Math.round(throughput),
-        atRate: { rate: RATE, seconds: FIXED_SECONDS, ...fixed },
+        atRate: { rate: RATE, seconds: FIXED_SECONDS, ...fixed, server },
       };
       console.log(
         `${label} ${p}: ${Math.round(throughput)} req/s saturated; at ${RATE}/s p50 ${fixed.p50.toFixed(3)} ms, p99 ${fixed.p99.toFixed(3)} ms`,
@@ -326,6 +368,7 @@ async function run(label: string, entry: string, cert: string, key: string, caPe
     return {
       label,
       pinned,
+      niced,
       results,
       rssMiB: {
         idleWithCache: idle.rssMiB,
@@ -371,6 +414,7 @@ async function main(): Promise<void> {
       description: `HTTPS keep-alive on loopback; ${PVCS} PVCs in ${NAMESPACES} namespaces in the cache; realistic reviews (valid clones and restores, denials, snapshots); the webhook process pinned to CPU 0 and the load generator to CPU 1 when taskset is there; latency measured by the client (send to last byte); the machine's load average is recorded because other work shared it`,
       machine: machine(),
       pvcsInCache: PVCS,
+      webhookNodeFlags: NODE_FLAGS,
       runs,
       targets: { p99Ms: 2, atRate: RATE, rssMiB: 150 },
     };
@@ -381,7 +425,8 @@ async function main(): Promise<void> {
     const rows = runs.flatMap((r) =>
       (["validate", "mutate"] as const).map((k) => {
         const x = r.results[k] as Run["results"][string];
-        return `| ${r.label} | /${k} | ${x.throughputPerSecond} | ${x.atRate.achieved.toFixed(0)} | ${x.atRate.p50.toFixed(3)} | ${x.atRate.p99.toFixed(3)} | ${x.atRate.max.toFixed(1)} |`;
+        const a = x.atRate;
+        return `| ${r.label} | /${k} | ${x.throughputPerSecond} | ${a.achieved.toFixed(0)} | ${a.p50.toFixed(3)} | ${a.p99.toFixed(3)} | ${a.max.toFixed(1)} | ${a.server.p50.toFixed(3)} | ${a.server.p99.toFixed(3)} |`;
       }),
     );
     const rss = runs.map(
@@ -392,10 +437,10 @@ async function main(): Promise<void> {
       path.join(dir, "webhook.md"),
       `## webhook: /validate and /mutate over HTTPS keep-alive, ${PVCS} PVCs cached
 
-${m.cpus} × ${m.cpuModel}, Node ${m.node}; webhook ${runs[0]?.pinned ? "pinned to one core (load generator on another)" : "not pinned"}; latency seen by the client. Targets: p99 under 2 ms at ${RATE} requests/s on one core; RSS under 150 MiB.
+${m.cpus} × ${m.cpuModel}, Node ${m.node}; webhook ${runs[0]?.pinned ? "pinned to one core (load generator on another)" : "not pinned"}${runs[0]?.niced ? `, both at nice ${NICE} (the machine was shared with other work)` : ""}${NODE_FLAGS.length > 0 ? `; webhook Node flags: ${NODE_FLAGS.join(" ")}` : ""}. Client latency is send to last byte in the load generator; server latency is first byte read to last byte written inside the webhook. Targets: p99 under 2 ms at ${RATE} requests/s on one core; RSS under 150 MiB.
 
-| webhook run as | path | saturated req/s | achieved req/s at ${RATE}/s | p50 ms | p99 ms | max ms |
-| --- | --- | --- | --- | --- | --- | --- |
+| webhook run as | path | saturated req/s | achieved req/s at ${RATE}/s | client p50 ms | client p99 ms | client max ms | server p50 ms | server p99 ms |
+| --- | --- | --- | --- | --- | --- | --- | --- | --- |
 ${rows.join("\n")}
 
 | webhook run as | RSS idle with cache (MiB) | RSS after load | peak RSS | 1-min load average before → after |

@@ -107,7 +107,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
     if (!picked) throw new UsageError("no verb was run");
     const { v, args } = picked;
     const global = globalFlags(args, v.name);
-    const options = v.options(args, global);
+    const options = v.options(args);
     await v.run(options, {
       global,
       cluster: async () => (await loadCore()).connect(global, io.signal),

@@ -2,7 +2,6 @@
 // modes and volume mode default to the source's (size and the rest through the rules' defaultClaim).
 import { defaultClaim, parseQuantity } from "../rules/index.ts";
 import { buildClone } from "./build.ts";
-import type { GlobalFlags } from "./cluster.ts";
 import { type CreateOptions, createAndReport, createOptions } from "./create.ts";
 import { OperationError, UsageError } from "./errors.ts";
 import { derivedName, timestampSuffix } from "./format.ts";
@@ -46,7 +45,7 @@ export const clone: Verb<ClaimOptions> = {
     ],
     ["kubectl vol clone db-data --size 20Gi --wait", "Clone into a bigger claim and wait until it is Bound"],
   ],
-  options: (args: Args, _g: GlobalFlags) => claimOptions(args, "clone", "pvc"),
+  options: (args: Args) => claimOptions(args, "clone", "pvc"),
   async run(o: ClaimOptions, ctx: RunContext): Promise<void> {
     const cluster = await ctx.cluster();
     const ns = cluster.namespace;

@@ -1,5 +1,4 @@
 // kubectl vol list [PVC] [-A]: claims and snapshots with their lineage, like `kubectl get`.
-import type { GlobalFlags } from "./cluster.ts";
 import { OperationError, UsageError } from "./errors.ts";
 import { inventory, itemColumns, itemLabel, namespaceColumn } from "./inventory.ts";
 import { byCreation, flatten, type Item, itemNamespace, lineageTree } from "./lineage.ts";
@@ -46,7 +45,7 @@ export const list: Verb<ListOptions> = {
     ["kubectl vol list db-data -o wide", "Only db-data and its descendants, with STATUS and CLASS"],
     ["kubectl vol list -A -o name", "Every claim and snapshot of the cluster, as kind/name"],
   ],
-  options(args: Args, _g: GlobalFlags): ListOptions {
+  options(args: Args): ListOptions {
     const pvc = stringArg(args, "pvc");
     const allNamespaces = args["all-namespaces"] === true;
     if (pvc && allNamespaces)
@@ -78,12 +77,13 @@ export function renderList(
 ): string {
   if (o.output === "json") return toJson(asList(items.map((i) => i.obj)));
   if (o.output === "yaml") return toYaml(asList(items.map((i) => i.obj)));
-  if (o.output === "name")
-    return items.map((i) => `${fullName(i.kind, i.obj.metadata?.name ?? "")}\n`).join("");
+  // Like kubectl get: json and yaml print an empty List; the others only the notice, on stderr.
   if (items.length === 0) {
     err.write(noResources(ns));
     return "";
   }
+  if (o.output === "name")
+    return items.map((i) => `${fullName(i.kind, i.obj.metadata?.name ?? "")}\n`).join("");
   const id = (i: Item) => i;
   const cols = itemColumns(id, itemLabel, now);
   return table(o.allNamespaces ? [namespaceColumn(id), ...cols] : cols, items, o.output === "wide");

@@ -1,7 +1,11 @@
 // The pre-flight every creating verb runs: the data-source rules the webhook runs (src/rules),
 // so a mistake is explained even on a cluster without the webhook. Denials stop the verb
 // (exit 1) with the rules' own messages; warnings are printed and the verb goes on.
-import { chooseSnapshotClass } from "../rules/index.ts";
+import {
+  chooseSnapshotClass,
+  DEFAULT_SNAPSHOT_CLASS_ANNOTATION,
+  isDefaultSnapshotClass,
+} from "../rules/index.ts";
 import type { Decision, Finding, VolumeSnapshotClass } from "../rules/types.ts";
 import { OperationError } from "./errors.ts";
 
@@ -27,11 +31,18 @@ export function snapshotClassFor(
   }
   const choice = chooseSnapshotClass(driver, classes, named);
   if (choice.ok) return choice.class;
-  const mine = classes.filter((c) => c.driver === driver).map((c) => c.metadata.name);
   if (named) throw new OperationError(choice.message);
-  if (mine.length === 0)
+  const mine = classes.filter((c) => c.driver === driver);
+  if (mine.length === 0) {
     throw new OperationError(`no VolumeSnapshotClass for driver "${driver}": create one or pass --class`);
-  throw new OperationError(`${choice.message}; or pass --class with one of: ${choice.candidates.join(", ")}`);
+  }
+  const defaults = mine.filter(isDefaultSnapshotClass);
+  const several = (defaults.length > 1 ? defaults : mine).map((c) => c.metadata.name).sort();
+  throw new OperationError(
+    defaults.length > 1
+      ? `driver "${driver}" has several default VolumeSnapshotClasses (${several.join(", ")}): pass --class with one of them`
+      : `driver "${driver}" has several VolumeSnapshotClasses (${several.join(", ")}) and none is the default: pass --class with one of them, or mark one with ${DEFAULT_SNAPSHOT_CLASS_ANNOTATION}: "true"`,
+  );
 }
 
 /** Stops with the denials of a decision; returns the warnings to print. */

@@ -3,7 +3,6 @@
 import { defaultClaim } from "../rules/index.ts";
 import { buildRestore } from "./build.ts";
 import { type ClaimOptions, claimFlags, claimOptions } from "./clone.ts";
-import type { GlobalFlags } from "./cluster.ts";
 import { createAndReport } from "./create.ts";
 import { OperationError } from "./errors.ts";
 import { derivedName, timestampSuffix } from "./format.ts";
@@ -30,7 +29,7 @@ export const restore: Verb<ClaimOptions> = {
       "Restore onto another class and wait until Bound",
     ],
   ],
-  options: (args: Args, _g: GlobalFlags) => claimOptions(args, "restore", "snapshot"),
+  options: (args: Args) => claimOptions(args, "restore", "snapshot"),
   async run(o: ClaimOptions, ctx: RunContext): Promise<void> {
     const cluster = await ctx.cluster();
     const ns = cluster.namespace;

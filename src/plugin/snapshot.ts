@@ -2,7 +2,6 @@
 
 import { volumeDriver } from "../rules/index.ts";
 import { buildSnapshot } from "./build.ts";
-import type { GlobalFlags } from "./cluster.ts";
 import { type CreateOptions, createAndReport, createOptions } from "./create.ts";
 import { OperationError } from "./errors.ts";
 import { derivedName, timestampSuffix } from "./format.ts";
@@ -43,7 +42,7 @@ export const snapshot: Verb<SnapshotOptions> = {
       "Print the VolumeSnapshot without creating it",
     ],
   ],
-  options(args: Args, _g: GlobalFlags): SnapshotOptions {
+  options(args: Args): SnapshotOptions {
     return { ...createOptions(args, "snapshot", "pvc"), className: stringArg(args, "class") };
   },
   async run(o: SnapshotOptions, ctx: RunContext): Promise<void> {

@@ -1,6 +1,5 @@
 // kubectl vol tree PVC: the lineage under a claim — its snapshots, the claims restored or
 // cloned from them, recursively — as a table whose NAME column draws the tree.
-import type { GlobalFlags } from "./cluster.ts";
 import { OperationError, UsageError } from "./errors.ts";
 import { inventory, itemColumns, itemLabel } from "./inventory.ts";
 import { type Item, lineageTree, type TreeNode } from "./lineage.ts";
@@ -47,7 +46,7 @@ export const tree: Verb<TreeOptions> = {
     ],
     ["kubectl vol tree db-data -n shop -o wide", "The same with STATUS and CLASS columns"],
   ],
-  options(args: Args, _g: GlobalFlags): TreeOptions {
+  options(args: Args): TreeOptions {
     const pvc = stringArg(args, "pvc");
     if (!pvc) throw new UsageError("PVC is required", "tree");
     return { pvc, wide: parseOutput(stringArg(args, "output"), "tree", ["wide"]) === "wide" };

@@ -46,7 +46,7 @@ export interface Verb<O = unknown> {
   flags: Record<string, FlagSpec>;
   examples: [command: string, description: string][];
   /** Flags → options, validated without I/O; throws UsageError. */
-  options(args: Args, global: GlobalFlags): O;
+  options(args: Args): O;
   run(options: O, ctx: RunContext): Promise<void>;
 }
 

@@ -7,8 +7,10 @@ import {
   checkClaim,
   checkSnapshot,
   type Decision,
+  dataSourceOf,
   defaultClaim,
   type Finding,
+  LINEAGE,
   type Lookup,
   type VolumeSnapshot,
 } from "../rules/index.ts";
@@ -58,7 +60,10 @@ export const validate: Handler = async (req, lookups) => {
     return checkSnapshot(withNamespace(s.object as VolumeSnapshot, req.namespace), lookup, req.operation);
   };
   let d = await run(lookups.cached);
-  if (!d.allowed && lookups.direct) d = await run(lookups.direct);
+  if (!d.allowed && lookups.direct) {
+    // A denial is made again from the API itself; if that cannot be read, the cached one stands.
+    d = await run(lookups.direct).catch(() => d);
+  }
   return toResponse(d);
 };
 
@@ -69,7 +74,14 @@ export const mutate: Handler = async (req, lookups) => {
   }
   // Both sides carry the namespace (filled from the request when absent), so it is not in the diff.
   const input = withNamespace(s.object as V1PersistentVolumeClaim, req.namespace);
-  const { claim, warnings } = await defaultClaim(input, lookups.cached);
+  let { claim, warnings } = await defaultClaim(input, lookups.cached);
+  // No lineage for a clone or restore means the source was not found or not permitted in the
+  // caches (say a ReferenceGrant made a moment ago): derive again from the API itself.
+  const src = dataSourceOf(input);
+  if (lookups.direct && src && src.type !== "other" && !claim.metadata?.annotations?.[LINEAGE.sourceKind]) {
+    const direct = lookups.direct;
+    ({ claim, warnings } = await defaultClaim(input, direct).catch(() => ({ claim, warnings })));
+  }
   const patch = fastJsonPatch.compare(input as object, claim as object);
   return { response: { allowed: true, patch, warnings: warningsOf(warnings) }, findings: warnings };
 };

@@ -40,7 +40,7 @@ export class BadRequest extends Error {
 
 const OPERATIONS = new Set<Operation>(["CREATE", "UPDATE", "DELETE", "CONNECT"]);
 
-type Shape = "string" | "object" | "strings" | "objects";
+type Shape = "string" | "object" | "strings";
 
 // The fields the rules read, with the JSON type each must have when present (null = absent).
 const PVC_SHAPE: Record<string, Shape> = {
@@ -99,15 +99,12 @@ function checkShape(obj: unknown, shape: Record<string, Shape>, where: string): 
         ? typeof v === "string"
         : want === "object"
           ? isObject(v)
-          : want === "strings"
-            ? isObject(v) && Object.values(v).every((x) => typeof x === "string")
-            : Array.isArray(v) && v.every(isObject);
+          : isObject(v) && Object.values(v).every((x) => typeof x === "string");
     if (!ok) {
       const what = {
         string: "a string",
         object: "an object",
         strings: "a map of strings",
-        objects: "a list of objects",
       };
       throw new BadRequest(`${where}.${path} must be ${what[want]}`);
     }

@@ -69,7 +69,7 @@ const MKFS: Record<FsType, (dev: string) => [string, string[]]> = {
 /** Creates, formats and mounts a loop filesystem inside `session`'s dir. */
 export async function mountLoopFs(session: Session, fs: FsType, opts: LoopFsOptions = {}): Promise<LoopFs> {
   const run = opts.exec ?? defaultExec;
-  const size = opts.sizeBytes ?? 2 * GiB;
+  const size = Math.ceil((opts.sizeBytes ?? 2 * GiB) / 2 ** 20) * 2 ** 20;
   const base = `${opts.name ?? fs}-${randomBytes(4).toString("hex")}`;
   const image = session.path(`${base}.img`);
   const mountpoint = session.path(base);

@@ -20,7 +20,7 @@ import {
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Backend, BackendKind, Exec } from "../../src/driver/backends/backend.ts";
-import { isSubvolume, qgroupLimit } from "../../src/driver/backends/btrfs.ts";
+import { isSubvolume } from "../../src/driver/backends/btrfs.ts";
 import { detectKind, openBackend, PROBE_PREFIX } from "../../src/driver/backends/index.ts";
 import { ExecError, exec } from "../../src/driver/exec.ts";
 import { startFixture } from "../env/fixture.ts";
@@ -319,10 +319,29 @@ describe("btrfs specifics", () => {
     expect(await readdir(root)).toEqual(["plain"]);
   });
 
-  it("gives a volume room for its requested size plus metadata", () => {
-    expect(qgroupLimit(16 * MiB)).toBe(20 * MiB);
-    expect(qgroupLimit(2 ** 30)).toBe(2 ** 30 + 16 * MiB);
-    expect(qgroupLimit(2 ** 40)).toBe(2 ** 40 + 256 * MiB);
+  it("removes the subvolume again when its size limit cannot be set", async () => {
+    const root = await dataDir("btrfs");
+    const noLimit: Exec = (cmd, args, opts) =>
+      cmd === "btrfs" && args[0] === "qgroup" && args[1] === "limit"
+        ? Promise.reject(new Error("ERROR: unable to limit requested quota group: Invalid argument"))
+        : exec(cmd, args, opts);
+    const b = await openBackend("btrfs", root, noLimit);
+    expect(b.enforcesSize).toBe(true);
+    await expect(b.createVolume(path.join(root, "v"), 64 * MiB)).rejects.toThrow(/unable to limit/);
+    expect(await readdir(root)).toEqual([]);
+  });
+
+  it("records sizes only, and says so, when quotas cannot be turned on", async () => {
+    const root = await dataDir("btrfs");
+    const noQuota: Exec = (cmd, args, opts) =>
+      cmd === "btrfs" && (args[0] === "quota" || args[0] === "qgroup")
+        ? Promise.reject(new Error("ERROR: quota command failed: Operation not permitted"))
+        : exec(cmd, args, opts);
+    const b = await openBackend("btrfs", root, noQuota);
+    expect(b.enforcesSize).toBe(false);
+    await b.createVolume(path.join(root, "v"), MiB);
+    await writeFile(path.join(root, "v", "more-than-asked"), randomBytes(4 * MiB));
+    expect(await isSubvolume(path.join(root, "v"))).toBe(true);
   });
 });
 

@@ -4,12 +4,19 @@
 // every volume and snapshot that was acknowledged are unchanged.
 import { createHash, randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
-import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
+import { mkdir, open, readdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { status } from "@grpc/grpc-js";
 import { afterEach, describe, expect, it } from "vitest";
 import { assets } from "../env/assets.ts";
-import { CsiCallError, type CsiClient, connectCsi, MOUNT_CAP, type Msg } from "../env/csi-client.ts";
+import {
+  BLOCK_CAP,
+  CsiCallError,
+  type CsiClient,
+  connectCsi,
+  MOUNT_CAP,
+  type Msg,
+} from "../env/csi-client.ts";
 import { registerDriverCleanup, spawnDriver } from "../env/csi-sanity.ts";
 import { type FsType, leftoversUnder, mountLoopFs } from "../env/loopfs.ts";
 import type { Proc, Session as SessionT } from "../env/session.ts";
@@ -46,6 +53,8 @@ interface Known {
   sum: string;
   /** Source volumes are never deleted (they feed snapshots and clones). */
   source?: boolean;
+  /** A block volume (or a snapshot of one): its data is the file disk.img. */
+  block?: boolean;
 }
 
 type Op =
@@ -118,16 +127,28 @@ describe("driver crash safety", () => {
           res = await retryAborted(() =>
             client.call("Controller", "CreateVolume", {
               name: o.name,
-              volume_capabilities: [MOUNT_CAP],
-              capacity_range: { required_bytes: String(64 * MiB) },
+              volume_capabilities: [o.from.block ? BLOCK_CAP : MOUNT_CAP],
+              capacity_range: { required_bytes: String(o.from.block ? 8 * MiB : 64 * MiB) },
               volume_content_source: content,
             }),
           );
         }
         const k: Known =
           o.op === "snapshot"
-            ? { kind: "snapshot", id: res.snapshot.snapshot_id, name: o.name, sum: o.from.sum }
-            : { kind: "volume", id: res.volume.volume_id, name: o.name, sum: o.from.sum };
+            ? {
+                kind: "snapshot",
+                id: res.snapshot.snapshot_id,
+                name: o.name,
+                sum: o.from.sum,
+                block: o.from.block,
+              }
+            : {
+                kind: "volume",
+                id: res.volume.volume_id,
+                name: o.name,
+                sum: o.from.sum,
+                block: o.from.block,
+              };
         // A copy holds exactly its source's data.
         expect(await treeSum(dirOf(k)), `${o.op} ${o.name} from ${o.from.name}`).toBe(o.from.sum);
         known.set(k.id, k);
@@ -188,6 +209,27 @@ describe("driver crash safety", () => {
         await mkdir(path.join(dir, "small"));
         for (let f = 0; f < 40; f++) await writeFile(path.join(dir, "small", `f${f}`), randomBytes(1000 + f));
         known.set(id, { kind: "volume", id, name: `source-${i}`, sum: await treeSum(dir), source: true });
+      }
+      // And a block volume, its device content written into its sparse file.
+      {
+        const res = await client!.call("Controller", "CreateVolume", {
+          name: "source-block",
+          volume_capabilities: [BLOCK_CAP],
+          capacity_range: { required_bytes: String(8 * MiB) },
+        });
+        const id = res.volume.volume_id as string;
+        const dir = path.join(dataDir, "volumes", id);
+        const fh = await open(path.join(dir, "disk.img"), "r+");
+        await fh.write(randomBytes(3 * MiB), 0, 3 * MiB, 2 * MiB);
+        await fh.close();
+        known.set(id, {
+          kind: "volume",
+          id,
+          name: "source-block",
+          sum: await treeSum(dir),
+          source: true,
+          block: true,
+        });
       }
 
       let pending: Op[] = [];

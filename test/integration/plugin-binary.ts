@@ -1,9 +1,10 @@
 // The built plugin for the integration tests: scripts/build.ts's bundle + executable steps into
-// a temp dir keyed by a hash of the sources, so one test run (and the next, when nothing
-// changed) builds it once. A new build removes the older ones.
+// the project's cache (~/.cache/kubectl-vol/plugin-build/<hash of the sources>, or under
+// $KUBECTL_VOL_CACHE), so one test run (and the next, when nothing changed) builds it once. A
+// new build removes the older ones.
 import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { bundle, executable, root } from "../../scripts/build.ts";
@@ -27,24 +28,33 @@ function sourceHash(): string {
   return h.digest("hex").slice(0, 16);
 }
 
-const PREFIX = "kubectl-vol-plugin-build-";
+const CACHE = path.join(
+  process.env.KUBECTL_VOL_CACHE ?? path.join(os.homedir(), ".cache/kubectl-vol"),
+  "plugin-build",
+);
 
 /** The folder holding kubectl-vol and kubectl_complete-vol, built if needed. */
 export async function builtPlugin(): Promise<string> {
-  const dir = path.join(os.tmpdir(), `${PREFIX}${sourceHash()}`);
+  mkdirSync(CACHE, { recursive: true });
+  const dir = path.join(CACHE, sourceHash());
   if (existsSync(path.join(dir, "kubectl-vol"))) return dir;
   const tmp = `${dir}.${process.pid}.tmp`;
   rmSync(tmp, { recursive: true, force: true });
-  await bundle(tmp);
-  await executable(tmp);
+  try {
+    await bundle(tmp);
+    await executable(tmp);
+  } catch (err) {
+    rmSync(tmp, { recursive: true, force: true });
+    throw err;
+  }
   if (existsSync(path.join(dir, "kubectl-vol"))) {
     rmSync(tmp, { recursive: true, force: true }); // another worker won the race
   } else {
     rmSync(dir, { recursive: true, force: true });
     renameSync(tmp, dir);
   }
-  for (const old of readdirSync(os.tmpdir()).filter((d) => d.startsWith(PREFIX))) {
-    const p = path.join(os.tmpdir(), old);
+  for (const old of readdirSync(CACHE)) {
+    const p = path.join(CACHE, old);
     if (p !== dir && !old.endsWith(".tmp") && statSync(p).mtimeMs < statSync(dir).mtimeMs) {
       rmSync(p, { recursive: true, force: true });
     }

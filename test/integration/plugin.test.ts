@@ -3,6 +3,7 @@
 // pinned kubectl's plugin mechanism; the objects it creates are read back from the API server;
 // waiting is tested against objects whose status this test advances through the status
 // subresource. No CSI driver runs, so nothing else changes the objects.
+import { spawn } from "node:child_process";
 import { writeFile } from "node:fs/promises";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -253,6 +254,40 @@ describe("snapshot", () => {
     const r = await vol(["snapshot", "db", "--name", "db-ctx", "--kubeconfig", kc]);
     expect(r.code, r.stderr).toBe(0);
     expect(await get("volumesnapshot", "db-ctx")).toBeDefined();
+    // --context picks another context of the same kubeconfig (and its namespace).
+    await cp.kubectl([
+      "config",
+      "set-context",
+      "other",
+      "--cluster=kubectl-vol-test",
+      "--user=admin",
+      "--namespace=default",
+      `--kubeconfig=${kc}`,
+    ]);
+    const other = await kvol(["list", "--kubeconfig", kc, "--context", "other", "-o", "name"]);
+    expect(other.code, other.stderr).toBe(0);
+    expect(other.stdout).toBe("");
+    expect(other.stderr).toBe("No resources found in default namespace.\n");
+    const shop = await kvol(["list", "--kubeconfig", kc, "-o", "name"]);
+    expect(shop.stdout).toContain("volumesnapshot.snapshot.storage.k8s.io/db-ctx\n");
+    const missing = await vol(["list", "--kubeconfig", kc, "--context", "nope"]);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toContain('context "nope" does not exist in the kubeconfig');
+  });
+
+  it("with --wait and -o json prints the object once it is ready", async () => {
+    const run = vol(["snapshot", "db", "-n", NS, "--name", "snap-json", "--wait", "-o", "json"]);
+    await waitUntil(
+      "snap-json to exist",
+      async () => (await get("volumesnapshot", "snap-json")) !== undefined,
+      30_000,
+    );
+    await readySnapshot("snap-json", "1Gi");
+    const r = await run;
+    expect(r.code, r.stderr).toBe(0);
+    const printed = JSON.parse(r.stdout);
+    expect(printed.metadata.name).toBe("snap-json");
+    expect(printed.status).toMatchObject({ readyToUse: true, restoreSize: "1Gi" });
   });
 
   it("--dry-run=client prints the object and --dry-run=server validates it; neither creates anything", async () => {
@@ -331,7 +366,9 @@ describe("snapshot", () => {
     }
     const several = await kvol(["snapshot", "zvol", "-n", NS]);
     expect(several.code).toBe(1);
-    expect(several.stderr).toMatch(/z\.csi\.example.*"z-a", "z-b".*pass --class with one of: z-a, z-b/);
+    expect(several.stderr).toBe(
+      'error: driver "z.csi.example" has several VolumeSnapshotClasses (z-a, z-b) and none is the default: pass --class with one of them, or mark one with snapshot.storage.kubernetes.io/is-default-class: "true"\n',
+    );
     const { stdout } = await cp.kubectl(["get", "volumesnapshot", "-n", NS, "-o", "name"]);
     expect(stdout).not.toMatch(/nope|plain|pending|zvol/);
   });
@@ -386,6 +423,65 @@ describe("snapshot", () => {
   });
 });
 
+describe("waiting, interrupted and on a terminal", () => {
+  it("Ctrl-C while waiting stops at once with exit 1 and leaves the created object", async () => {
+    const child = spawn(
+      path.join(dist, "kubectl-vol"),
+      ["snapshot", "db", "-n", NS, "--name", "snap-int", "--wait"],
+      {
+        env,
+        stdio: ["ignore", "pipe", "pipe"],
+      },
+    );
+    let stderr = "";
+    child.stderr.on("data", (d) => {
+      stderr += d;
+    });
+    const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
+    try {
+      await waitUntil(
+        "the first state line",
+        async () => stderr.includes("volumesnapshot/snap-int:"),
+        30_000,
+      );
+      const t0 = Date.now();
+      child.kill("SIGINT");
+      expect(await exited).toBe(1);
+      expect(Date.now() - t0).toBeLessThan(5_000);
+      expect(stderr).toContain(
+        "error: interrupted while waiting for volumesnapshot/snap-int to be ready to use; it was created and is left as it is",
+      );
+      expect(await get("volumesnapshot", "snap-int")).toBeDefined();
+    } finally {
+      child.kill("SIGKILL");
+    }
+  });
+
+  it("on a terminal redraws a spinner line, coloured unless NO_COLOR is set", async () => {
+    // script(1) gives the executable a pseudo-terminal.
+    const onTty = async (extraEnv: Record<string, string>, name: string) => {
+      const cmd = `${path.join(dist, "kubectl-vol")} snapshot db -n ${NS} --name ${name} --wait --timeout 1s`;
+      return runCommand("/usr/bin/script", ["-qec", cmd, "/dev/null"], {
+        ...env,
+        PATH: `${env.PATH}:/usr/bin:/bin`,
+        TERM: "xterm",
+        ...extraEnv,
+      });
+    };
+    const plain = await onTty({ NO_COLOR: "1" }, "snap-tty1");
+    expect(plain.code).toBe(1); // timed out: nothing makes it ready
+    expect(plain.stdout).toContain(
+      "\r\x1b[Kvolumesnapshot/snap-tty1: not ready: waiting for the snapshot controller",
+    );
+    expect(plain.stdout).toMatch(
+      /[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏] volumesnapshot\/snap-tty1: not ready: waiting for the snapshot controller \(\ds\)/,
+    );
+    expect(plain.stdout).not.toContain("\x1b[2m");
+    const coloured = await onTty({}, "snap-tty2");
+    expect(coloured.stdout).toContain("\x1b[2m");
+  });
+});
+
 describe("restore and clone", () => {
   it("restore sizes the claim max(source request, restoreSize) and takes the source's class and modes", async () => {
     await vol(["snapshot", "db", "-n", NS, "--name", "big"]);
@@ -428,6 +524,17 @@ describe("restore and clone", () => {
       storageClassName: "fast2",
       resources: { requests: { storage: "5Gi" } },
     });
+  });
+
+  it("restores a snapshot that is not ready yet with the rules' warning (the claim waits for it)", async () => {
+    await vol(["snapshot", "db", "-n", NS, "--name", "unready"]);
+    const r = await vol(["restore", "unready", "-n", NS, "--name", "from-unready"]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(
+      /^Warning: VolumeSnapshot "unready" in namespace "shop" is not ready yet: .* stays Pending/m,
+    );
+    expect(r.stdout).toBe("persistentvolumeclaim/from-unready created\n");
+    expect((await get("pvc", "from-unready"))?.spec.resources.requests.storage).toBe("1Gi"); // the source's request
   });
 
   it("clone defaults size, class, access modes and volume mode from the source and waits until Bound", async () => {
@@ -579,6 +686,16 @@ describe("list and tree", () => {
       "persistentvolumeclaim/manual",
       "persistentvolumeclaim/chain-c1",
     ]);
+    // The same bundles run under node too (the core then loads from the file next to the bundle).
+    const underNode = await runCommand(
+      process.execPath,
+      [path.join(dist, "kubectl-vol.cjs"), "list", "db", "-n", "chain", "-o", "name"],
+      {
+        ...env,
+      },
+    );
+    expect(underNode.code, underNode.stderr).toBe(0);
+    expect(underNode.stdout).toBe(names.stdout);
     const json = JSON.parse((await vol(["list", "-n", "chain", "-o", "json"])).stdout);
     expect(json.kind).toBe("List");
     expect(json.items).toHaveLength(7);

@@ -1,6 +1,6 @@
 // Pure parts of the CSI driver: name/id safety, locks, sizes, mount table parsing, error
 // mapping, log redaction, and the metadata store's crash handling (on a temp dir).
-import { mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { status } from "@grpc/grpc-js";
@@ -10,6 +10,7 @@ import { exclusive, KeyedLocks, shared } from "../../src/driver/locks.ts";
 import { makeLogger, redact } from "../../src/driver/log.ts";
 import { identityIn, mountAt, mountsOf, parseMountinfo } from "../../src/driver/mounts.ts";
 import { checkId, checkName, Layout, snapshotIdFor, volumeIdFor } from "../../src/driver/names.ts";
+import { findCsiProto, socketPathOf } from "../../src/driver/server.ts";
 import { isVolumeRecord, RecordStore, type VolumeRecord } from "../../src/driver/store.ts";
 import { checkCapability, checkHostPath, sizeFor } from "../../src/driver/validate.ts";
 
@@ -234,5 +235,39 @@ describe("metadata store", () => {
     expect(again.all().map((r) => r.id)).toEqual(["vol-b"]);
     expect(again.nextSeq()).toBe(3);
     expect((await readdir(dir)).sort()).toEqual(["vol-b.json", "vol-d.json.unreadable"]);
+  });
+});
+
+describe("start-up configuration", () => {
+  let dir: string | undefined;
+  afterEach(async () => {
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it("finds csi.proto by flag, environment, next to the bundle, then in the cache", async () => {
+    const d = await mkdtemp(path.join(os.tmpdir(), "vol-proto-"));
+    dir = d;
+    const bundle = path.join(d, "dist");
+    const cache = path.join(d, "cache");
+    const cached = path.join(cache, "files", "csi-spec-v1.12.0", "csi.proto");
+    await mkdir(path.dirname(cached), { recursive: true });
+    await mkdir(bundle);
+    await writeFile(cached, "");
+    const env = { KUBECTL_VOL_CACHE: cache };
+    expect(findCsiProto(undefined, env, bundle)).toBe(cached);
+    await writeFile(path.join(bundle, "csi.proto"), "");
+    expect(findCsiProto(undefined, env, bundle)).toBe(path.join(bundle, "csi.proto"));
+    expect(findCsiProto(undefined, { ...env, VOL_CSI_PROTO: cached }, bundle)).toBe(cached);
+    expect(findCsiProto(cached, env, bundle)).toBe(cached);
+    expect(() => findCsiProto(path.join(d, "missing.proto"), env, bundle)).toThrow(/--csi-proto/);
+    expect(() =>
+      findCsiProto(undefined, { KUBECTL_VOL_CACHE: path.join(d, "none") }, path.join(d, "x")),
+    ).toThrow(/bins\.sh csi-proto/);
+  });
+
+  it("accepts only unix:// endpoints with an absolute path", () => {
+    expect(socketPathOf("unix:///csi/csi.sock")).toBe("/csi/csi.sock");
+    expect(() => socketPathOf("tcp://127.0.0.1:10000")).toThrow(/unix/);
+    expect(() => socketPathOf("unix://relative.sock")).toThrow(/unix/);
   });
 });

@@ -121,7 +121,13 @@ describe("snapshotClassFor", () => {
 
   it("explains every other case with the fix", () => {
     expect(fails("w")).toBe('no VolumeSnapshotClass for driver "w": create one or pass --class');
-    expect(fails("z")).toMatch(/"z-a", "z-b".*pass --class with one of: z-a, z-b$/);
+    expect(fails("z")).toBe(
+      'driver "z" has several VolumeSnapshotClasses (z-a, z-b) and none is the default: pass --class with one of them, or mark one with snapshot.storage.kubernetes.io/is-default-class: "true"',
+    );
+    const twoDefaults = [cls("q-1", "q", true), cls("q-2", "q", true)];
+    expect(() => snapshotClassFor("q", twoDefaults, undefined, "db", "shop")).toThrow(
+      'driver "q" has several default VolumeSnapshotClasses (q-1, q-2): pass --class with one of them',
+    );
     expect(fails("x", "z-a")).toMatch(/VolumeSnapshotClass "z-a" is for driver "z", not "x"/);
     expect(fails("x", "nope")).toMatch(/VolumeSnapshotClass "nope" does not exist/);
     expect(fails(undefined)).toMatch(/CSI driver of PVC "db" in namespace "shop" is unknown.*pass --class/);

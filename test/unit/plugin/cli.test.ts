@@ -1,6 +1,10 @@
 // The command line without a cluster: parsing, validation and the error handler. A verb that
 // gets past validation needs the API server, which the integration tests provide.
-import { describe, expect, it } from "vitest";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import net from "node:net";
+import os from "node:os";
+import path from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
 import { main } from "../../../src/plugin/cli.ts";
 
 async function run(argv: string[]) {
@@ -54,5 +58,60 @@ describe("help", () => {
     expect(verb.out).toContain("    --wait=false:");
     expect(verb.out).toMatch(/Usage:\n {2}kubectl vol restore SNAPSHOT \[--name N\]/);
     expect((await run(["list", "--", "--help"])).code).not.toBe(0); // after "--" it is an argument
+  });
+});
+
+describe("talking to an API server that fails", () => {
+  const dirs: string[] = [];
+  const servers: net.Server[] = [];
+  afterAll(async () => {
+    for (const s of servers) s.close();
+    for (const d of dirs) await rm(d, { recursive: true, force: true });
+  });
+  async function kubeconfigFor(server: string): Promise<string> {
+    const dir = await mkdtemp(path.join(os.tmpdir(), "kubectl-vol-cli-"));
+    dirs.push(dir);
+    const file = path.join(dir, "kubeconfig");
+    await writeFile(
+      file,
+      `apiVersion: v1
+kind: Config
+clusters: [{name: c, cluster: {server: "${server}", insecure-skip-tls-verify: true}}]
+users: [{name: u, user: {token: t}}]
+contexts: [{name: x, context: {cluster: c, user: u, namespace: shop}}]
+current-context: x
+`,
+    );
+    return file;
+  }
+
+  it("gives up after --request-timeout on a server that never answers, exit 1", async () => {
+    const silent = net.createServer(() => {}); // accepts, never answers
+    servers.push(silent);
+    await new Promise<void>((r) => silent.listen(0, "127.0.0.1", r));
+    const port = (silent.address() as net.AddressInfo).port;
+    const kc = await kubeconfigFor(`https://127.0.0.1:${port}`);
+    const t0 = Date.now();
+    const r = await run(["list", "--kubeconfig", kc, "--request-timeout", "1s"]);
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(
+      new RegExp(
+        `^error: listing .* in namespace "shop": the API server at https://127.0.0.1:${port} did not answer within 1s \\(--request-timeout\\)`,
+      ),
+    );
+    expect(Date.now() - t0).toBeLessThan(20_000);
+  });
+
+  it("says the server cannot be reached when nothing listens", async () => {
+    const probe = net.createServer();
+    await new Promise<void>((r) => probe.listen(0, "127.0.0.1", r));
+    const port = (probe.address() as net.AddressInfo).port;
+    await new Promise((r) => probe.close(r));
+    const kc = await kubeconfigFor(`https://127.0.0.1:${port}`);
+    const r = await run(["snapshot", "db", "--kubeconfig", kc]);
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(
+      /cannot reach the API server at https:\/\/127\.0\.0\.1:\d+ \(ECONNREFUSED\): check --kubeconfig and --context/,
+    );
   });
 });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { describeError, OperationError, UsageError } from "../../../src/plugin/errors.ts";
+import { renderList } from "../../../src/plugin/list.ts";
 import {
   asList,
   noResources,
@@ -98,5 +99,29 @@ describe("describeError", () => {
     });
     expect(describeError(new Error("boom")).code).toBe(1);
     expect(describeError("text").text).toBe("error: text");
+  });
+});
+
+describe("renderList", () => {
+  it("prints an empty List for json and yaml, and only the notice on stderr otherwise", () => {
+    const now = new Date();
+    for (const output of ["", "wide", "name"] as const) {
+      const err: string[] = [];
+      expect(
+        renderList([], { allNamespaces: false, output }, "shop", now, { write: (s) => err.push(s) }),
+      ).toBe("");
+      expect(err).toEqual(["No resources found in shop namespace.\n"]);
+    }
+    const err: string[] = [];
+    const json = renderList([], { allNamespaces: true, output: "json" }, undefined, now, {
+      write: (s) => err.push(s),
+    });
+    expect(JSON.parse(json)).toEqual({
+      apiVersion: "v1",
+      kind: "List",
+      items: [],
+      metadata: { resourceVersion: "" },
+    });
+    expect(err).toEqual([]);
   });
 });

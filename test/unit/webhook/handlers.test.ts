@@ -106,6 +106,19 @@ describe("validate", () => {
     expect(out.response).toEqual({ allowed: true, warnings: [] });
     const stillBad = await validate(decode(review(clone())), { cached: stale, direct: stale });
     expect(stillBad.response.allowed).toBe(false);
+    const down = { ...stale, pvc: () => Promise.reject(new Error("API down")) };
+    const cachedDenial = await validate(decode(review(clone())), { cached: stale, direct: down });
+    expect(cachedDenial.response.status?.message).toMatch(/^PVC "db" in namespace "shop" does not exist/);
+  });
+
+  it("answers a dry-run request exactly as a real one (no side effects to skip)", async () => {
+    const c = clone({ resources: { requests: { storage: "1Gi" } } });
+    const real = await validate(decode(review(c)), lookups);
+    const dry = await validate(decode(review(c, { dryRun: true })), lookups);
+    expect(dry).toEqual(real);
+    expect((await mutate(decode(review(c, { dryRun: true })), lookups)).response).toEqual(
+      (await mutate(decode(review(c)), lookups)).response,
+    );
   });
 
   it("allows an UPDATE and a DELETE without reading anything", async () => {
@@ -182,6 +195,35 @@ describe("mutate", () => {
       (await mutate(decode(review(clone(), { operation: "UPDATE", oldObject: clone() })), lookups)).response,
     ).toEqual({
       allowed: true,
+    });
+  });
+
+  it("derives again from the API when the caches do not show the source yet", async () => {
+    const cross = apiClaim(
+      "x",
+      {
+        storageClassName: "fast",
+        dataSourceRef: { kind: "PersistentVolumeClaim", name: "db", namespace: "shop" },
+      },
+      "dev",
+    );
+    const grant = {
+      metadata: { name: "g", namespace: "shop" },
+      spec: {
+        from: [{ group: "", kind: "PersistentVolumeClaim", namespace: "dev" }],
+        to: [{ group: "", kind: "PersistentVolumeClaim" }],
+      },
+    };
+    const stale = memoryLookup(world());
+    expect((await mutate(decode(review(cross)), { cached: stale })).response.patch).toEqual([]);
+    const out = await mutate(decode(review(cross)), {
+      cached: stale,
+      direct: memoryLookup(world({ referenceGrants: [grant] })),
+    });
+    expect(out.response.patch).toContainEqual({
+      op: "add",
+      path: "/spec/resources",
+      value: { requests: { storage: "10Gi" } },
     });
   });
 
