@@ -7,7 +7,8 @@ import { mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } 
 import os from "node:os";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { startControlPlane } from "../test/env/control-plane.ts";
+import { pluginPath } from "../test/e2e/scenarios.ts";
+import { startSystem } from "../test/env/system.ts";
 
 // KUBECTL_VOL_CLUSTER_DIR moves the cluster's state (tests use their own).
 const base =
@@ -24,6 +25,8 @@ interface State {
   pid: number;
   kubeconfig: string;
   server: string;
+  /** A folder holding the `kubectl-vol` plugin, to put on PATH. */
+  bin: string;
 }
 
 function readState(): State | undefined {
@@ -46,7 +49,9 @@ function alive(pid: number): boolean {
 async function up(): Promise<number> {
   const existing = readState();
   if (existing && alive(existing.pid)) {
-    console.log(`cluster already running (pid ${existing.pid}, ${existing.server})`);
+    console.log(
+      `cluster already running (pid ${existing.pid}, ${existing.server}); plugin folder ${existing.bin}`,
+    );
     console.log(existing.kubeconfig);
     return 0;
   }
@@ -64,7 +69,11 @@ async function up(): Promise<number> {
     const s = readState();
     if (s && s.pid === child.pid) {
       console.log(`cluster is up: ${s.server}`);
-      console.log(`try: kubectl --kubeconfig ${s.kubeconfig} version`);
+      console.log(
+        "nodes node-a and node-b run the vol-csi driver (btrfs) with the upstream sidecars; the webhook is on",
+      );
+      console.log(`try:  export KUBECONFIG=${s.kubeconfig} PATH=${s.bin}:$PATH`);
+      console.log("      kubectl get nodes,storageclass,volumesnapshotclass && kubectl vol --help");
       console.log(s.kubeconfig);
       return 0;
     }
@@ -78,19 +87,25 @@ async function up(): Promise<number> {
 }
 
 async function serve(): Promise<number> {
-  const cp = await startControlPlane({ controllerManager: true, scheduler: true, parentDir: base });
+  const sys = await startSystem({
+    fs: process.env.KUBECTL_VOL_CLUSTER_FS === "dir" ? "dir" : "btrfs",
+    parentDir: base,
+    log: (l) => console.log(l),
+  });
+  const cp = sys.cp;
+  const bin = await pluginPath(cp.session.path("bin"));
   let stopping = false;
   const stop = async () => {
     if (stopping) return;
     stopping = true;
     console.log("stopping the control plane");
-    await cp.stop();
+    await sys.stop();
     rmSync(stateFile, { force: true });
     process.exit(0);
   };
   process.on("SIGTERM", stop);
   process.on("SIGINT", stop);
-  const state: State = { pid: process.pid, kubeconfig: cp.kubeconfig, server: cp.server };
+  const state: State = { pid: process.pid, kubeconfig: cp.kubeconfig, server: cp.server, bin };
   writeFileSync(`${stateFile}.tmp`, JSON.stringify(state));
   renameSync(`${stateFile}.tmp`, stateFile);
   console.log(`control plane ready at ${cp.server}; kubeconfig ${cp.kubeconfig}`);

@@ -29,6 +29,17 @@ describe("cluster:up and cluster:down", () => {
       serverVersion: { gitVersion: string };
     };
     expect(v.serverVersion.gitVersion).toMatch(/^v1\.36\./);
+    // The whole system: simulated nodes with our driver registered, our classes, and the plugin.
+    const nodes = await run(kubectl, ["--kubeconfig", kubeconfig, "get", "csinodes", "-o", "name"]);
+    expect(nodes.stdout.split("\n").filter(Boolean).sort()).toEqual([
+      "csinode.storage.k8s.io/node-a",
+      "csinode.storage.k8s.io/node-b",
+    ]);
+    const { bin } = JSON.parse((await run("cat", [path.join(dir, "state.json")])).stdout) as { bin: string };
+    const vol = await run(kubectl, ["--kubeconfig", kubeconfig, "vol", "list", "-A"], {
+      env: { ...process.env, PATH: `${bin}:${process.env.PATH}` },
+    });
+    expect(vol.stdout + vol.stderr).toMatch(/No resources found/);
 
     const again = await run(process.execPath, [script, "up"], { env });
     expect(again.stdout.trimEnd().split("\n").at(-1)).toBe(kubeconfig);
