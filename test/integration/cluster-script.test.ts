@@ -36,7 +36,7 @@ describe("cluster:up and cluster:down", () => {
       "csinode.storage.k8s.io/node-b",
     ]);
     const { bin } = JSON.parse((await run("cat", [path.join(dir, "state.json")])).stdout) as { bin: string };
-    const vol = await run(kubectl, ["--kubeconfig", kubeconfig, "vol", "list", "-A"], {
+    const vol = await run(kubectl, ["vol", "list", "-A", "--kubeconfig", kubeconfig], {
       env: { ...process.env, PATH: `${bin}:${process.env.PATH}` },
     });
     expect(vol.stdout + vol.stderr).toMatch(/No resources found/);
