@@ -100,35 +100,11 @@ function coreCodeCache(node: string, dist: string): void {
 }
 
 export async function executable(dist: string): Promise<string> {
-  const config = path.join(dist, "sea-config.json");
-  const blob = path.join(dist, "sea-prep.blob");
-  writeFileSync(
-    config,
-    JSON.stringify({
-      main: path.join(dist, "kubectl-vol.cjs"),
-      output: blob,
-      disableExperimentalSEAWarning: true,
-      useCodeCache: true,
-      assets: {
-        [CORE_ASSET]: path.join(dist, CORE_ASSET),
-        [CORE_CACHE_ASSET]: path.join(dist, CORE_CACHE_ASSET),
-      },
-    }),
-  );
-  const node = nodeBinary();
-  coreCodeCache(node, dist);
-  execFileSync(node, ["--experimental-sea-config", config], { stdio: ["ignore", "ignore", "inherit"] });
-  const exe = path.join(dist, "kubectl-vol");
-  rmSync(exe, { force: true });
-  copyFileSync(node, exe);
-  chmodSync(exe, 0o755);
-  // postject ships no types; its API is inject(file, resourceName, data, { sentinelFuse }).
-  const { inject } = createRequire(import.meta.url)("postject") as {
-    inject(file: string, name: string, data: Buffer, opts: { sentinelFuse: string }): Promise<void>;
-  };
-  await inject(exe, "NODE_SEA_BLOB", readFileSync(blob), { sentinelFuse: SENTINEL_FUSE });
-  rmSync(blob);
-  rmSync(config);
+  coreCodeCache(nodeBinary(), dist);
+  const exe = await sea(dist, "kubectl-vol", path.join(dist, "kubectl-vol.cjs"), {
+    [CORE_ASSET]: path.join(dist, CORE_ASSET),
+    [CORE_CACHE_ASSET]: path.join(dist, CORE_CACHE_ASSET),
+  });
   const complete = path.join(dist, "kubectl_complete-vol");
   writeFileSync(
     complete,
@@ -187,6 +163,61 @@ function csiProto(dist: string): void {
     );
 }
 
+/** The servers (the driver and the webhook) as single-file executables, for the container image. */
+const SERVERS = {
+  "vol-csi": `import { runDriverCli } from "./src/driver/cli.ts";
+runDriverCli(process.argv.slice(2)).then((code) => { process.exitCode = code; });`,
+  "vol-webhook": `import { runBootstrapCli } from "./src/webhook/bootstrap.ts";
+import { main } from "./src/webhook/main.ts";
+const [first, ...rest] = process.argv.slice(2);
+(first === "bootstrap-certs" ? runBootstrapCli(rest) : main(process.argv.slice(2))).then((code) => {
+  process.exitCode = code;
+});`,
+} as const;
+
+export async function servers(dist: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const [name, contents] of Object.entries(SERVERS)) {
+    const cjs = path.join(dist, `${name}.cjs`);
+    await build({
+      ...common,
+      stdin: { contents, resolveDir: root, loader: "ts", sourcefile: `${name}.ts` },
+      outfile: cjs,
+    });
+    out.push(await sea(dist, name, cjs, {}));
+  }
+  return out;
+}
+
+/** Node's single executable application: a copy of the node binary with `main` injected. */
+async function sea(
+  dist: string,
+  name: string,
+  main: string,
+  assets: Record<string, string>,
+): Promise<string> {
+  const config = path.join(dist, `${name}.sea-config.json`);
+  const blob = path.join(dist, `${name}.sea-prep.blob`);
+  writeFileSync(
+    config,
+    JSON.stringify({ main, output: blob, disableExperimentalSEAWarning: true, useCodeCache: true, assets }),
+  );
+  const node = nodeBinary();
+  execFileSync(node, ["--experimental-sea-config", config], { stdio: ["ignore", "ignore", "inherit"] });
+  const exe = path.join(dist, name);
+  rmSync(exe, { force: true });
+  copyFileSync(node, exe);
+  chmodSync(exe, 0o755);
+  // postject ships no types; its API is inject(file, resourceName, data, { sentinelFuse }).
+  const { inject } = createRequire(import.meta.url)("postject") as {
+    inject(file: string, name: string, data: Buffer, opts: { sentinelFuse: string }): Promise<void>;
+  };
+  await inject(exe, "NODE_SEA_BLOB", readFileSync(blob), { sentinelFuse: SENTINEL_FUSE });
+  rmSync(blob);
+  rmSync(config);
+  return exe;
+}
+
 async function mainBuild(): Promise<void> {
   const pluginOnly = process.argv.includes("--plugin-only");
   const dist = path.join(root, "dist");
@@ -196,6 +227,7 @@ async function mainBuild(): Promise<void> {
   if (!pluginOnly) {
     krew(dist);
     csiProto(dist);
+    await servers(dist);
   }
   console.log(`built ${path.relative(root, exe)} in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
 }

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Builds the container image of kubectl-vol FROM scratch out of `npm run build` output: the
+# single-file executables (/vol-csi, /vol-webhook, /kubectl-vol), csi.proto, the host tools the
+# driver runs (mount, losetup, cp, btrfs, xfs_quota, ...) and every shared library `ldd` lists
+# for them. No base image is pulled.
+#
+#   scripts/image.sh [TAG]     default tag: localhost/kubectl-vol:v0.1.0
+set -euo pipefail
+cd "$(dirname "$0")/.."
+tag=${1:-localhost/kubectl-vol:v0.1.0}
+dist=dist
+for f in vol-csi vol-webhook kubectl-vol csi.proto; do
+  [ -e "$dist/$f" ] || { echo "image: $dist/$f is missing: run 'npm run build' first" >&2; exit 1; }
+done
+command -v buildah >/dev/null || { echo "image: buildah is needed (apt-get install buildah)" >&2; exit 1; }
+
+rootfs=$dist/image-rootfs
+rm -rf "$rootfs" && mkdir -p "$rootfs"/{tmp,csi,etc,usr/sbin,usr/bin,dev,proc,sys,var/lib/kubectl-vol}
+chmod 1777 "$rootfs/tmp"
+cp "$dist/vol-csi" "$dist/vol-webhook" "$dist/kubectl-vol" "$dist/csi.proto" "$rootfs/"
+printf 'root:x:0:0:root:/:/sbin/nologin\nnonroot:x:65532:65532:nonroot:/:/sbin/nologin\n' >"$rootfs/etc/passwd"
+printf 'root:x:0:\nnonroot:x:65532:\n' >"$rootfs/etc/group"
+
+# The tools the driver runs, at the paths it finds them by (PATH inside the image).
+tools=(mount umount losetup findmnt setpriv cp du stat sync btrfs xfs_quota mkdir rm mv)
+for t in "${tools[@]}"; do
+  p=$(command -v "$t") || { echo "image: host tool $t is missing (install btrfs-progs, xfsprogs, util-linux)" >&2; exit 1; }
+  real=$(readlink -f "$p")
+  install -D -m 0755 "$real" "$rootfs/usr/bin/$t"
+done
+# Every shared library of every executable, at its own path (the loader included).
+for exe in "$rootfs"/vol-csi "$rootfs"/vol-webhook "$rootfs"/kubectl-vol "$rootfs"/usr/bin/*; do
+  ldd "$exe" 2>/dev/null | grep -o '/[^ )]*' | while read -r lib; do
+    [ -e "$rootfs$lib" ] || install -D -m 0644 "$(readlink -f "$lib")" "$rootfs$lib"
+  done
+done
+chmod 0755 "$rootfs"/lib*/ld-linux* "$rootfs"/lib*/*/ld-linux* 2>/dev/null || true
+
+buildah build --quiet -f Containerfile -t "$tag" "$rootfs" >/dev/null
+echo "built $tag ($(du -sh "$rootfs" | cut -f1) uncompressed)"
