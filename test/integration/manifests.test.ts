@@ -3,7 +3,9 @@
 // each overlay.
 import { readdir } from "node:fs/promises";
 import path from "node:path";
+import { loadAllYaml } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { webhookClusterRole } from "../../src/webhook/config.ts";
 import { assets, repoRoot } from "../env/assets.ts";
 import { type ControlPlane, startControlPlane } from "../env/control-plane.ts";
 
@@ -49,6 +51,25 @@ describe("manifests", () => {
     const images = [...stdout.matchAll(/image: (\S+)/g)].map((m) => m[1] ?? "");
     expect(images.length).toBeGreaterThanOrEqual(7);
     for (const image of images) expect(image).toMatch(/:v\d+\.\d+\.\d+$/);
+  });
+
+  it("grants the webhook exactly what its caches watch", async () => {
+    const { stdout } = await cp.kubectl(["kustomize", path.join(repoRoot, "manifests/base")]);
+    const docs = loadAllYaml(stdout) as {
+      kind: string;
+      metadata: { name: string };
+      rules?: { apiGroups: string[]; resources: string[]; verbs: string[] }[];
+    }[];
+    const role = docs.find((d) => d.kind === "ClusterRole" && d.metadata.name === "vol-webhook");
+    const flat = (rules: { apiGroups?: string[]; resources?: string[]; verbs?: string[] }[] = []) =>
+      rules
+        .flatMap((r) =>
+          (r.apiGroups ?? []).flatMap((g) =>
+            (r.resources ?? []).map((res) => `${g}/${res}:${[...(r.verbs ?? [])].sort().join(",")}`),
+          ),
+        )
+        .sort();
+    expect(flat(role?.rules)).toEqual(flat(webhookClusterRole().rules));
   });
 
   it("leaves kube-system and our own namespace out of the webhook", async () => {
