@@ -21,9 +21,16 @@ export function machine(): Record<string, unknown> {
   } catch {
     // keep os.release()
   }
+  let virtualMachine = false;
+  try {
+    virtualMachine = /^flags\s*:.*\bhypervisor\b/m.test(readFileSync("/proc/cpuinfo", "utf8"));
+  } catch {
+    // not Linux: unknown, say no
+  }
   return {
     date: new Date().toISOString(),
     cpus: os.cpus().length,
+    virtualMachine,
     cpuModel: os.cpus()[0]?.model ?? "unknown",
     memoryGiB: Math.round(os.totalmem() / 2 ** 30),
     kernel,

@@ -71,7 +71,13 @@ function maxSize(...sizes: (string | number | undefined)[]): bigint | undefined 
  * another namespace unless a ReferenceGrant permits it (checkClaim reports that denial).
  */
 export async function defaultClaim(claim: V1PersistentVolumeClaim, lookup: Lookup): Promise<Defaulted> {
-  const out = structuredClone(claim);
+  // Copy on write: only `metadata` and `spec` are copied (one level), and every change below
+  // replaces a nested object instead of changing it, so the input is never modified and the
+  // untouched parts (managedFields, say) stay shared — which keeps the webhook's JSON Patch
+  // diff from walking them.
+  const out: V1PersistentVolumeClaim = { ...claim };
+  if (claim.metadata) out.metadata = { ...claim.metadata };
+  if (claim.spec) out.spec = { ...claim.spec };
   const warnings: Finding[] = [];
   const src = dataSourceOf(out);
   if (!src || src.type === "other") return { claim: out, warnings };
@@ -81,23 +87,18 @@ export async function defaultClaim(claim: V1PersistentVolumeClaim, lookup: Looku
   if (!facts) return { claim: out, warnings };
 
   out.spec ??= {};
-  const request = out.spec.resources?.requests?.storage;
+  const spec = out.spec;
+  const setRequest = (storage: string) => {
+    spec.resources = { ...spec.resources, requests: { ...spec.resources?.requests, storage } };
+  };
+  const request = spec.resources?.requests?.storage;
   if (request === undefined) {
-    if (facts.defaultSize !== undefined) {
-      out.spec.resources ??= {};
-      out.spec.resources.requests = {
-        ...out.spec.resources.requests,
-        storage: formatBytes(facts.defaultSize),
-      };
-    }
+    if (facts.defaultSize !== undefined) setRequest(formatBytes(facts.defaultSize));
   } else {
     const req = parseQuantity(request);
     if (req !== undefined && facts.minSize !== undefined && req < facts.minSize) {
       const raised = formatBytes(facts.minSize);
-      out.spec.resources = {
-        ...out.spec.resources,
-        requests: { ...out.spec.resources?.requests, storage: raised },
-      };
+      setRequest(raised);
       warnings.push({
         rule: facts.sizeRule,
         severity: "warn",
@@ -105,9 +106,9 @@ export async function defaultClaim(claim: V1PersistentVolumeClaim, lookup: Looku
       });
     }
   }
-  if (!out.spec.volumeMode && facts.volumeMode) out.spec.volumeMode = facts.volumeMode;
-  if (out.spec.storageClassName === undefined && facts.storageClassName) {
-    out.spec.storageClassName = facts.storageClassName;
+  if (!spec.volumeMode && facts.volumeMode) spec.volumeMode = facts.volumeMode;
+  if (spec.storageClassName === undefined && facts.storageClassName) {
+    spec.storageClassName = facts.storageClassName;
   }
   const lineage: Record<string, string> = lineageAnnotations(src, facts.object, facts.snapshotOf);
   const current = out.metadata?.annotations ?? {};

@@ -5,7 +5,7 @@ import { readdir } from "node:fs/promises";
 import path from "node:path";
 import { loadAllYaml } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { webhookClusterRole } from "../../src/webhook/config.ts";
+import { WEBHOOK_ENV, WEBHOOK_NODE_FLAGS, webhookClusterRole } from "../../src/webhook/config.ts";
 import { assets, repoRoot } from "../env/assets.ts";
 import { type ControlPlane, startControlPlane } from "../env/control-plane.ts";
 
@@ -70,6 +70,21 @@ describe("manifests", () => {
         )
         .sort();
     expect(flat(role?.rules)).toEqual(flat(webhookClusterRole().rules));
+  });
+
+  it("runs the webhook with the Node flags and environment it is benchmarked with", async () => {
+    const { stdout } = await cp.kubectl(["kustomize", path.join(repoRoot, "manifests/base")]);
+    const docs = loadAllYaml(stdout) as {
+      kind: string;
+      metadata: { name: string };
+      spec?: {
+        template?: { spec?: { containers?: { name: string; env?: { name: string; value?: string }[] }[] } };
+      };
+    }[];
+    const deployment = docs.find((d) => d.kind === "Deployment" && d.metadata.name === "vol-webhook");
+    const container = deployment?.spec?.template?.spec?.containers?.find((c) => c.name === "webhook");
+    const env = Object.fromEntries((container?.env ?? []).map((e) => [e.name, e.value]));
+    expect(env).toEqual({ NODE_OPTIONS: WEBHOOK_NODE_FLAGS.join(" "), ...WEBHOOK_ENV });
   });
 
   it("leaves kube-system and our own namespace out of the webhook", async () => {

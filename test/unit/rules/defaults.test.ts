@@ -27,6 +27,28 @@ describe("defaultClaim", () => {
     expect((await checkClaim(out, lookup)).allowed).toBe(true);
   });
 
+  it("never modifies its input, in any part it defaults (a deep-frozen claim throws on a write)", async () => {
+    const deepFreeze = <T>(o: T): T => {
+      if (o && typeof o === "object") {
+        for (const v of Object.values(o)) deepFreeze(v);
+        Object.freeze(o);
+      }
+      return o;
+    };
+    for (const kind of ["PersistentVolumeClaim", "VolumeSnapshot"]) {
+      const c = noRequest(kind, kind === "VolumeSnapshot" ? "db-snap" : "db");
+      c.spec!.resources = { limits: { storage: "50Gi" } };
+      delete c.spec!.volumeMode;
+      c.metadata!.annotations = { team: "shop" };
+      const before = structuredClone(c);
+      const { claim: out } = await defaultClaim(deepFreeze(c), lookup);
+      expect(c).toEqual(before);
+      expect(out.spec?.resources).toEqual({ limits: { storage: "50Gi" }, requests: { storage: "10Gi" } });
+      expect(out.metadata?.annotations?.team).toBe("shop");
+      expect(out.metadata?.annotations?.[LINEAGE.sourceName]).toBeDefined();
+    }
+  });
+
   it("raises a smaller request with a warning", async () => {
     const input = fromSource("VolumeSnapshot", "db-snap", { resources: { requests: { storage: "1Gi" } } });
     const { claim: out, warnings } = await defaultClaim(input, lookup);

@@ -1,0 +1,3 @@
+module kubectl-vol/bench/loadgen
+
+go 1.22
