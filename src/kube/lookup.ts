@@ -13,8 +13,6 @@ import type {
 } from "../rules/types.ts";
 import { type Clients, SNAPSHOT_GROUP, SNAPSHOT_VERSION, statusCode } from "./client.ts";
 
-const DEFAULT_CLASS = "storageclass.kubernetes.io/is-default-class";
-
 /** A 404 that means "this API is not served" rather than "this object does not exist". */
 export function isMissingApi(err: unknown): boolean {
   if (statusCode(err) !== 404) return false;
@@ -84,12 +82,7 @@ export function apiLookup(c: Clients): Lookup {
     storageClass: memo((name: string) =>
       orUndefined<V1StorageClass>(c.storage.readStorageClass({ name }), "storage.k8s.io/v1"),
     ),
-    defaultStorageClass: async () => {
-      const marked = (await storageClasses()).filter(
-        (sc) => sc.metadata?.annotations?.[DEFAULT_CLASS] === "true",
-      );
-      return marked.length === 1 ? marked[0] : undefined;
-    },
+    storageClasses,
     volumeSnapshot: memo(
       async (namespace: string, name: string) =>
         (await orUndefined(

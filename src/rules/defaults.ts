@@ -11,6 +11,7 @@ import {
   pvcName,
   restoreSizeOf,
   snapshotName,
+  storageClassForDriver,
   volumeModeOf,
 } from "./source.ts";
 import { type Defaulted, type Finding, LINEAGE_PREFIX, type Lookup } from "./types.ts";
@@ -60,7 +61,8 @@ function maxSize(...sizes: (string | number | undefined)[]): bigint | undefined 
  * - no volumeMode → the source's (note: the API server defaults volumeMode to Filesystem
  *   before admission, so through the API this applies only to objects built by the plugin);
  * - no storageClassName at all (the API server sets the default class first when one exists)
- *   → the source's class;
+ *   → the source's class; for a restore whose snapshotted claim is gone, the class of the
+ *   snapshot's CSI driver (storageClassForDriver: its default class, else its only class);
  * - lineage annotations (LINEAGE) recording the source;
  * - no `volume.kubernetes.io/selected-node` → the node that holds the source, when the source
  *   lives on one node (node-local storage: the source PVC's selected node, or the node whose
@@ -107,8 +109,11 @@ export async function defaultClaim(claim: V1PersistentVolumeClaim, lookup: Looku
     }
   }
   if (!spec.volumeMode && facts.volumeMode) spec.volumeMode = facts.volumeMode;
-  if (spec.storageClassName === undefined && facts.storageClassName) {
-    spec.storageClassName = facts.storageClassName;
+  if (spec.storageClassName === undefined) {
+    const cls =
+      facts.storageClassName ??
+      (facts.driver ? await storageClassForDriver(lookup, facts.driver) : undefined);
+    if (cls) spec.storageClassName = cls;
   }
   const lineage: Record<string, string> = lineageAnnotations(src, facts.object, facts.snapshotOf);
   const current = out.metadata?.annotations ?? {};
@@ -134,6 +139,8 @@ interface Facts {
   minSize?: bigint;
   volumeMode?: "Filesystem" | "Block";
   storageClassName?: string;
+  /** The CSI driver holding the source's data, when no claim says which class it came from. */
+  driver?: string;
   object: { metadata?: { uid?: string } };
   snapshotOf?: string;
 }
@@ -164,6 +171,7 @@ function sourceFacts(s: Sources): Facts | undefined {
       minSize: restore,
       volumeMode: mode,
       storageClassName: s.snapshotPvc?.spec?.storageClassName || undefined,
+      driver: s.snapshotPvc ? undefined : s.content?.spec?.driver,
       object: s.snapshot,
       node:
         s.content?.metadata.labels?.[SNAPSHOT_MANAGED_BY] ||

@@ -51,7 +51,7 @@
 //   PVC "db" in namespace "shop" is Pending, not Bound: a clone needs a Bound source
 export { checkClaim, readSources, type Sources, sourcePermitted } from "./claim.ts";
 export { defaultClaim, LINEAGE, lineageAnnotations, SELECTED_NODE, SNAPSHOT_MANAGED_BY } from "./defaults.ts";
-export { isDefaultStorageClass, memoryLookup, type Objects } from "./memory-lookup.ts";
+export { memoryLookup, type Objects } from "./memory-lookup.ts";
 export { compareQuantities, formatBytes, parseQuantity } from "./quantity.ts";
 export { checkSnapshot, chooseSnapshotClass, isDefaultSnapshotClass } from "./snapshot.ts";
 export {
@@ -63,11 +63,14 @@ export {
   type DataSource,
   DEFAULT_SNAPSHOT_CLASS_ANNOTATION,
   dataSourceOf,
+  defaultStorageClass,
   GATEWAY_API_GROUP,
+  isDefaultStorageClass,
   POPULATOR_API_GROUP,
   pvcName,
   SNAPSHOT_API_GROUP,
   snapshotName,
+  storageClassForDriver,
   volumeDriver,
 } from "./source.ts";
 export * from "./types.ts";

@@ -23,23 +23,13 @@ export interface Objects {
   populatorKinds?: PopulatorKind[];
 }
 
-const DEFAULT_CLASS = "storageclass.kubernetes.io/is-default-class";
-
-export function isDefaultStorageClass(sc: V1StorageClass): boolean {
-  const a = sc.metadata?.annotations ?? {};
-  return a[DEFAULT_CLASS] === "true" || a["storageclass.beta.kubernetes.io/is-default-class"] === "true";
-}
-
 export function memoryLookup(o: Objects): Lookup {
   const ns = (m: { namespace?: string } | undefined) => m?.namespace || "default";
   const lookup: Lookup = {
     pvc: async (namespace, name) =>
       o.pvcs?.find((p) => ns(p.metadata) === namespace && p.metadata?.name === name),
     storageClass: async (name) => o.storageClasses?.find((c) => c.metadata?.name === name),
-    defaultStorageClass: async () => {
-      const d = (o.storageClasses ?? []).filter(isDefaultStorageClass);
-      return d.length === 1 ? d[0] : undefined;
-    },
+    storageClasses: async () => o.storageClasses ?? [],
     volumeSnapshot: async (namespace, name) =>
       o.volumeSnapshots?.find((s) => ns(s.metadata) === namespace && s.metadata.name === name),
     volumeSnapshotContent: async (name) => o.volumeSnapshotContents?.find((c) => c.metadata.name === name),

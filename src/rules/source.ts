@@ -163,6 +163,31 @@ export type ClaimClass =
   /** No class named and no default class. */
   | { kind: "no-default" };
 
+const DEFAULT_CLASS = "storageclass.kubernetes.io/is-default-class";
+
+export function isDefaultStorageClass(sc: V1StorageClass): boolean {
+  const a = sc.metadata?.annotations ?? {};
+  return a[DEFAULT_CLASS] === "true" || a["storageclass.beta.kubernetes.io/is-default-class"] === "true";
+}
+
+/** The StorageClass marked default, if exactly one is (a claim with no class gets it). */
+export async function defaultStorageClass(lookup: Lookup): Promise<V1StorageClass | undefined> {
+  const marked = (await lookup.storageClasses()).filter(isDefaultStorageClass);
+  return marked.length === 1 ? marked[0] : undefined;
+}
+
+/**
+ * The StorageClass a new claim for `driver` would use when nothing else says: the default class
+ * when its provisioner is `driver`, else the only class whose provisioner is `driver`.
+ */
+export async function storageClassForDriver(lookup: Lookup, driver: string): Promise<string | undefined> {
+  const classes = await lookup.storageClasses();
+  const mine = classes.filter((c) => c.provisioner === driver);
+  const def = mine.filter(isDefaultStorageClass);
+  const pick = def.length === 1 ? def[0] : mine.length === 1 ? mine[0] : undefined;
+  return pick?.metadata?.name;
+}
+
 export async function claimClass(claim: V1PersistentVolumeClaim, lookup: Lookup): Promise<ClaimClass> {
   const name = claim.spec?.storageClassName;
   if (name === "") return { kind: "none" };
@@ -170,7 +195,7 @@ export async function claimClass(claim: V1PersistentVolumeClaim, lookup: Lookup)
     const sc = await lookup.storageClass(name);
     return sc ? { kind: "class", name, class: sc } : { kind: "missing", name };
   }
-  const def = await lookup.defaultStorageClass();
+  const def = await defaultStorageClass(lookup);
   return def?.metadata?.name
     ? { kind: "class", name: def.metadata.name, class: def }
     : { kind: "no-default" };

@@ -78,8 +78,8 @@ export interface PopulatorKind {
 export interface Lookup {
   pvc(namespace: string, name: string): Promise<V1PersistentVolumeClaim | undefined>;
   storageClass(name: string): Promise<V1StorageClass | undefined>;
-  /** The StorageClass marked default, if exactly one is (a claim with no class gets it). */
-  defaultStorageClass(): Promise<V1StorageClass | undefined>;
+  /** Every StorageClass (the default one and the ones of a driver are found among them). */
+  storageClasses(): Promise<V1StorageClass[]>;
   volumeSnapshot(namespace: string, name: string): Promise<VolumeSnapshot | undefined>;
   volumeSnapshotContent(name: string): Promise<VolumeSnapshotContent | undefined>;
   volumeSnapshotClasses(): Promise<VolumeSnapshotClass[]>;

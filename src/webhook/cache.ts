@@ -9,7 +9,6 @@ import type { Connection } from "../kube/connection.ts";
 import { ApiError, getJson, watchStream } from "../kube/rest.ts";
 import {
   GATEWAY_API_GROUP,
-  isDefaultStorageClass,
   type Lookup,
   POPULATOR_API_GROUP,
   type PopulatorKind,
@@ -412,12 +411,7 @@ export class KubeCache {
       pvc: (ns, name) => this.one<V1PersistentVolumeClaim>("pvcs", name, ns, direct),
       persistentVolume: (name) => this.one<V1PersistentVolume>("pvs", name, undefined, direct),
       storageClass: (name) => this.one<V1StorageClass>("storageClasses", name, undefined, direct),
-      defaultStorageClass: async () => {
-        const d = ((await this.all<V1StorageClass>("storageClasses", undefined, direct)) ?? []).filter(
-          isDefaultStorageClass,
-        );
-        return d.length === 1 ? d[0] : undefined;
-      },
+      storageClasses: async () => (await this.all<V1StorageClass>("storageClasses", undefined, direct)) ?? [],
       volumeSnapshot: (ns, name) => this.one<VolumeSnapshot>("volumeSnapshots", name, ns, direct),
       volumeSnapshotContent: (name) =>
         this.one<VolumeSnapshotContent>("volumeSnapshotContents", name, undefined, direct),

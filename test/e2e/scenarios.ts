@@ -367,21 +367,14 @@ export const deleteSource: Scenario = {
       60_000,
     );
     ctx.say(`the source claim and its volume ${pv} are gone`);
+    // No flags: the size comes from the snapshot's restoreSize, the class from its CSI driver.
     await must(
       ctx,
-      "kubectl vol restore keepsake --name revived --size 1Gi --storage-class vol-local --wait",
-      ctx.vol([
-        "restore",
-        "keepsake",
-        "--name",
-        "revived",
-        "--size",
-        "1Gi",
-        "--storage-class",
-        "vol-local",
-        "--wait",
-      ]),
+      "kubectl vol restore keepsake --name revived --wait",
+      ctx.vol(["restore", "keepsake", "--name", "revived", "--wait"]),
     );
+    const cls = await ctx.kubectl(["get", "pvc", "revived", "-o", "jsonpath={.spec.storageClassName}"]);
+    expectThat(cls.stdout === "vol-local", "the restore should get the driver's class", cls.stdout);
     const r = await readIn(ctx, "revived", "data.txt");
     expectThat(r.text === "keep me\n", "the restore should hold the deleted claim's data", r.text);
   },

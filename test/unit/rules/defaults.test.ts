@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { checkClaim, defaultClaim, LINEAGE, memoryLookup } from "../../../src/rules/index.ts";
-import { claim, fromSource, snapshot, world } from "./fixtures.ts";
+import { claim, DRIVER, fromSource, OTHER, snapshot, storageClass, world } from "./fixtures.ts";
 
 const noRequest = (kind: string, name: string) => {
   const c = fromSource(kind, name);
@@ -139,5 +139,43 @@ describe("defaultClaim", () => {
       expect(out).toEqual(input);
       expect(warnings).toEqual([]);
     }
+  });
+
+  describe("the class of a restore whose snapshotted claim is gone", () => {
+    const gone = (classes: ReturnType<typeof storageClass>[]) =>
+      memoryLookup(world({ pvcs: [], storageClasses: classes }));
+    const restore = () => {
+      const c = fromSource("VolumeSnapshot", "db-snap");
+      delete c.spec!.storageClassName;
+      return c;
+    };
+
+    it("is the snapshot driver's default class", async () => {
+      const l = gone([
+        storageClass("slow", OTHER),
+        storageClass("fast", DRIVER, true),
+        storageClass("x", DRIVER),
+      ]);
+      expect((await defaultClaim(restore(), l)).claim.spec?.storageClassName).toBe("fast");
+    });
+
+    it("else the driver's only class, even when the cluster's default is another driver's", async () => {
+      const l = gone([storageClass("slow", OTHER, true), storageClass("local", DRIVER)]);
+      const { claim: out } = await defaultClaim(restore(), l);
+      expect(out.spec?.storageClassName).toBe("local");
+      expect((await checkClaim(out, l)).allowed).toBe(true);
+    });
+
+    it("is left to the API server when the driver has several classes and none is default", async () => {
+      const l = gone([storageClass("a", DRIVER), storageClass("b", DRIVER)]);
+      expect((await defaultClaim(restore(), l)).claim.spec?.storageClassName).toBeUndefined();
+    });
+
+    it("is not looked for while the claim exists: its class is used", async () => {
+      const l = memoryLookup(
+        world({ storageClasses: [storageClass("fast", DRIVER), storageClass("z", DRIVER, true)] }),
+      );
+      expect((await defaultClaim(restore(), l)).claim.spec?.storageClassName).toBe("fast");
+    });
   });
 });
