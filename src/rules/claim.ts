@@ -118,13 +118,23 @@ async function driverFindings(
 ): Promise<Finding[]> {
   const me = claimName(claim);
   const cls = await claimClass(claim, lookup);
-  const wanted = sourceDriver ? ` whose provisioner is "${sourceDriver}"` : "";
+  // The fix names the classes there are for the source's driver (read only when denying or warning).
+  const wanted = async () => {
+    if (!sourceDriver) return "";
+    const names = (await lookup.storageClasses())
+      .filter((c) => c.provisioner === sourceDriver && c.metadata?.name)
+      .map((c) => `"${c.metadata?.name}"`)
+      .sort();
+    const such =
+      names.length > 0 ? `, such as ${names.slice(0, 3).join(" or ")}` : " (there is none yet: create one)";
+    return ` whose provisioner is "${sourceDriver}"${such}`;
+  };
   switch (cls.kind) {
     case "none":
       return [
         deny(
           rule,
-          `${me} sets storageClassName: "" (no dynamic provisioning), so nothing would copy the data of ${what}: name a StorageClass${wanted}`,
+          `${me} sets storageClassName: "" (no dynamic provisioning), so nothing would copy the data of ${what}: name a StorageClass${await wanted()}`,
         ),
       ];
     case "missing":
@@ -138,7 +148,7 @@ async function driverFindings(
       return [
         warn(
           rule,
-          `${me} names no StorageClass and there is no default class, so it stays Pending: name a StorageClass${wanted}`,
+          `${me} names no StorageClass and there is no default class, so it stays Pending: name a StorageClass${await wanted()}`,
         ),
       ];
     case "class":
@@ -149,7 +159,7 @@ async function driverFindings(
         return [
           deny(
             rule,
-            `${me} would be provisioned by "${cls.class.provisioner}" (StorageClass "${cls.name}") but ${what} is on driver "${sourceDriver}": use a StorageClass whose provisioner is "${sourceDriver}"`,
+            `${me} would be provisioned by "${cls.class.provisioner}" (StorageClass "${cls.name}") but ${what} is on driver "${sourceDriver}": use a StorageClass${await wanted()}`,
           ),
         ];
       }

@@ -506,7 +506,7 @@ describe("validating webhook, alone", () => {
       ],
       [
         fromPvc("elsewhere"),
-        `PVC "copy" in namespace "shop" would be provisioned by "${DRIVER}" (StorageClass "fast") but its source PVC "elsewhere" in namespace "shop" is on driver "${OTHER}": use a StorageClass whose provisioner is "${OTHER}"`,
+        `PVC "copy" in namespace "shop" would be provisioned by "${DRIVER}" (StorageClass "fast") but its source PVC "elsewhere" in namespace "shop" is on driver "${OTHER}": use a StorageClass whose provisioner is "${OTHER}", such as "slow"`,
       ],
       // No volumeMode here: the API server defaults it to Filesystem before any webhook runs,
       // so the webhook cannot fill it in from the source; it explains the fix instead.
@@ -540,7 +540,7 @@ describe("validating webhook, alone", () => {
       ],
       [
         fromSnapshot("other-snap"),
-        `PVC "restored" in namespace "shop" would be provisioned by "${DRIVER}" (StorageClass "fast") but its source VolumeSnapshot "other-snap" in namespace "shop" is on driver "${OTHER}": use a StorageClass whose provisioner is "${OTHER}"`,
+        `PVC "restored" in namespace "shop" would be provisioned by "${DRIVER}" (StorageClass "fast") but its source VolumeSnapshot "other-snap" in namespace "shop" is on driver "${OTHER}": use a StorageClass whose provisioner is "${OTHER}", such as "slow"`,
       ],
       [
         fromSnapshot("db-snap", { resources: { requests: { storage: "5Gi" } } }),

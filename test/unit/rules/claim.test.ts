@@ -177,7 +177,7 @@ describe("checkClaim: clone", () => {
       {
         rule: "clone-driver",
         severity: "deny",
-        message: `PVC "new" in namespace "shop" would be provisioned by "${DRIVER}" (StorageClass "fast") but its source PVC "elsewhere" in namespace "shop" is on driver "${OTHER}": use a StorageClass whose provisioner is "${OTHER}"`,
+        message: `PVC "new" in namespace "shop" would be provisioned by "${DRIVER}" (StorageClass "fast") but its source PVC "elsewhere" in namespace "shop" is on driver "${OTHER}": use a StorageClass whose provisioner is "${OTHER}", such as "slow"`,
       },
     ]);
   });
@@ -212,7 +212,18 @@ describe("checkClaim: clone", () => {
   it('denies storageClassName: "" (nothing would copy the data)', async () => {
     const d = await checkClaim(fromSource("PersistentVolumeClaim", "db", { storageClassName: "" }), lookup);
     expect(denied(d)[0]?.message).toMatch(
-      /storageClassName: "" \(no dynamic provisioning\).*whose provisioner is "vol.csi.kubectl.io"$/,
+      /storageClassName: "" \(no dynamic provisioning\).*whose provisioner is "vol.csi.kubectl.io", such as "fast"$/,
+    );
+  });
+
+  it("says to create a class when the source's driver has none", async () => {
+    // The source's driver comes from its volume; no StorageClass is left for it.
+    const w = world({ storageClasses: [storageClass("fast", DRIVER, true)] });
+    w.pvcs!.find((p) => p.metadata?.name === "elsewhere")!.spec!.volumeName = "pv-elsewhere";
+    w.pvs = [{ metadata: { name: "pv-elsewhere" }, spec: { csi: { driver: OTHER, volumeHandle: "h" } } }];
+    const d = await checkClaim(fromSource("PersistentVolumeClaim", "elsewhere"), memoryLookup(w));
+    expect(denied(d)[0]?.message).toMatch(
+      new RegExp(`use a StorageClass whose provisioner is "${OTHER}" \\(there is none yet: create one\\)$`),
     );
   });
 
@@ -350,7 +361,7 @@ describe("checkClaim: restore", () => {
       memoryLookup(world({ volumeSnapshotContents: [content("snapcontent-1", OTHER)] })),
     );
     expect(denied(d)[0]?.message).toBe(
-      `PVC "new" in namespace "shop" would be provisioned by "${DRIVER}" (StorageClass "fast") but its source VolumeSnapshot "db-snap" in namespace "shop" is on driver "${OTHER}": use a StorageClass whose provisioner is "${OTHER}"`,
+      `PVC "new" in namespace "shop" would be provisioned by "${DRIVER}" (StorageClass "fast") but its source VolumeSnapshot "db-snap" in namespace "shop" is on driver "${OTHER}": use a StorageClass whose provisioner is "${OTHER}", such as "slow"`,
     );
   });
 
