@@ -4,7 +4,7 @@
 // waiting is tested against objects whose status this test advances through the status
 // subresource. No CSI driver runs, so nothing else changes the objects.
 import { spawn } from "node:child_process";
-import { writeFile } from "node:fs/promises";
+import { mkdir, symlink, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { assets } from "../env/assets.ts";
@@ -755,5 +755,21 @@ describe("completion through kubectl's plugin protocol", () => {
     expect(snaps.stdout).toMatch(/^chain-s2$/m);
     const formats = await runCommand(path.join(dist, "kubectl_complete-vol"), ["list", "-o", ""], env);
     expect(formats.stdout).toBe("json\nyaml\nname\nwide\n:4\n");
+  });
+
+  it("completes through a link named kubectl_complete-vol to the executable, as a krew install makes", async () => {
+    // krew links only kubectl-vol into its bin folder; the caveat in its manifest adds this link.
+    const bin = path.join(cp.session.dir, "krew-bin");
+    await mkdir(bin, { recursive: true });
+    await symlink(path.join(dist, "kubectl-vol"), path.join(bin, "kubectl-vol"));
+    await symlink("kubectl-vol", path.join(bin, "kubectl_complete-vol"));
+    const krewEnv = { ...env, PATH: `${bin}:${path.dirname(kubectlBin)}` };
+    const pvcs = await runCommand(
+      kubectlBin,
+      ["__complete", "vol", "snapshot", "-n", "chain", "chain-"],
+      krewEnv,
+    );
+    expect(pvcs.stdout.split("\n").filter((l) => !l.startsWith(":"))).toEqual(["chain-c1", "chain-r1", ""]);
+    expect(pvcs.stdout.trim().split("\n").at(-1)).toBe(":4");
   });
 });
