@@ -1,7 +1,7 @@
 // Flags of vol-csi, and the process around the server: JSON logs, SIGTERM/SIGINT → clean stop.
 import os from "node:os";
 import { parseArgs } from "node:util";
-import { isLevel, makeLogger } from "./log.ts";
+import { createLogger, isLevel } from "../kube/log.ts";
 import { DEFAULT_DRIVER_NAME, startDriver } from "./server.ts";
 
 const USAGE = `Usage: vol-csi [flags]
@@ -48,7 +48,7 @@ export async function runDriverCli(argv: string[]): Promise<number> {
     );
     return 2;
   }
-  const log = makeLogger(level);
+  const log = createLogger({ level, base: { component: "vol-csi" } });
   let driver: Awaited<ReturnType<typeof startDriver>>;
   try {
     driver = await startDriver(

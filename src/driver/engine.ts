@@ -9,8 +9,8 @@
 // (never deleting it). The caller holds the per-id locks.
 import { lstat, mkdir, open, readdir, realpath, rename, stat } from "node:fs/promises";
 import path from "node:path";
+import type { Logger } from "../kube/log.ts";
 import type { Backend } from "./backends/backend.ts";
-import type { Logger } from "./log.ts";
 import { identityIn, type Mounter, mountsOf, readMounts } from "./mounts.ts";
 import { BLOCK_FILE, isSnapshotId, isVolumeId, Layout, TMP_PREFIX, TRASH_PREFIX } from "./names.ts";
 import {

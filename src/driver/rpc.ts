@@ -2,8 +2,9 @@
 // errors turned into gRPC statuses (CsiError keeps its code; anything else is INTERNAL with a
 // one-line message, the stack only in the log), in-flight calls counted for a clean shutdown.
 import type { ServerUnaryCall, sendUnaryData, UntypedServiceImplementation } from "@grpc/grpc-js";
+import type { Logger } from "../kube/log.ts";
 import { Code, CsiError, toStatus } from "./errors.ts";
-import { type Logger, redact } from "./log.ts";
+import { redact } from "./redact.ts";
 
 // biome-ignore lint/suspicious/noExplicitAny: requests and responses are plain objects decoded by proto-loader
 export type Message = Record<string, any>;

@@ -6,7 +6,7 @@
 import { randomBytes } from "node:crypto";
 import { mkdir, open, readdir, readFile, rename, unlink } from "node:fs/promises";
 import path from "node:path";
-import type { Logger } from "./log.ts";
+import type { Logger } from "../kube/log.ts";
 
 export type RecordState = "creating" | "ready" | "deleting";
 export type AccessType = "mount" | "block";

@@ -6,6 +6,7 @@
 // and is looked for again periodically.
 import type { V1PersistentVolume, V1PersistentVolumeClaim, V1StorageClass } from "@kubernetes/client-node";
 import type { Connection } from "../kube/connection.ts";
+import { errorMessage, type Logger, silentLogger } from "../kube/log.ts";
 import { ApiError, getJson, watchStream } from "../kube/rest.ts";
 import {
   GATEWAY_API_GROUP,
@@ -18,7 +19,6 @@ import {
   type VolumeSnapshotClass,
   type VolumeSnapshotContent,
 } from "../rules/index.ts";
-import { errorMessage, type Logger, silentLogger } from "./log.ts";
 
 interface Resource {
   group: string;

@@ -1,8 +1,8 @@
 // The webhook process: flags, the caches, the HTTPS server, and a clean stop on SIGTERM/SIGINT.
 import { parseArgs } from "node:util";
 import { type Connection, connect } from "../kube/connection.ts";
+import { createLogger, errorMessage, isLevel } from "../kube/log.ts";
 import { KubeCache } from "./cache.ts";
-import { createLogger, errorMessage, type Level } from "./log.ts";
 import { startWebhookServer } from "./server.ts";
 
 const USAGE = `Usage: vol-webhook --tls-cert-file FILE --tls-private-key-file FILE [options]
@@ -57,11 +57,10 @@ export async function main(argv: string[]): Promise<number> {
   const port = Number(values.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535)
     return usage(`--port ${values.port} is not a port number`);
-  const level = values["log-level"] as Level;
-  if (!["debug", "info", "warn", "error"].includes(level))
-    return usage(`--log-level ${level} is not one of debug, info, warn, error`);
+  const level = String(values["log-level"]);
+  if (!isLevel(level)) return usage(`--log-level ${level} is not one of debug, info, warn, error`);
 
-  const log = createLogger(undefined, level, { component: "vol-webhook" });
+  const log = createLogger({ level, base: { component: "vol-webhook" } });
   let conn: Connection;
   try {
     conn = await connect({

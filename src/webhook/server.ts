@@ -5,9 +5,9 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import https from "node:https";
 import type { AddressInfo } from "node:net";
+import { errorMessage, type Logger, silentLogger } from "../kube/log.ts";
 import type { Finding } from "../rules/index.ts";
 import { type Handler, type Lookups, mutate, validate } from "./handlers.ts";
-import { errorMessage, type Logger, silentLogger } from "./log.ts";
 import { Metrics } from "./metrics.ts";
 import { type AdmissionRequest, BadRequest, decodeReview, encodeReview } from "./review.ts";
 import { type CertReloader, readKeyPair, reloadCertificates } from "./tls.ts";

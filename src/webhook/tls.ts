@@ -3,7 +3,7 @@
 import { readFileSync, type StatWatcher, unwatchFile, watchFile } from "node:fs";
 import type { Server } from "node:https";
 import { createSecureContext } from "node:tls";
-import { errorMessage, type Logger } from "./log.ts";
+import { errorMessage, type Logger } from "../kube/log.ts";
 
 export interface KeyPair {
   cert: Buffer;

@@ -7,12 +7,13 @@ import { status } from "@grpc/grpc-js";
 import { afterEach, describe, expect, it } from "vitest";
 import { CsiError, toStatus } from "../../src/driver/errors.ts";
 import { exclusive, KeyedLocks, shared } from "../../src/driver/locks.ts";
-import { makeLogger, redact } from "../../src/driver/log.ts";
 import { identityIn, mountAt, mountsOf, parseMountinfo } from "../../src/driver/mounts.ts";
 import { checkId, checkName, Layout, snapshotIdFor, volumeIdFor } from "../../src/driver/names.ts";
+import { redact } from "../../src/driver/redact.ts";
 import { findCsiProto, socketPathOf } from "../../src/driver/server.ts";
 import { isVolumeRecord, RecordStore, type VolumeRecord } from "../../src/driver/store.ts";
 import { checkCapability, checkHostPath, sizeFor } from "../../src/driver/validate.ts";
+import { createLogger } from "../../src/kube/log.ts";
 
 function codeOf(fn: () => unknown): status | "ok" {
   try {
@@ -192,7 +193,7 @@ describe("errors and logs", () => {
     expect(JSON.stringify(redact(req))).not.toContain("hunter2");
     expect(redact(req)).toMatchObject({ name: "v", secrets: { password: "***" }, parameters: { a: "b" } });
     const lines: string[] = [];
-    const log = makeLogger("info", (l) => lines.push(l));
+    const log = createLogger({ level: "info", write: (l) => lines.push(l) });
     log.debug("hidden");
     log.info("rpc", { method: "CreateVolume", request: redact(req) });
     expect(lines).toHaveLength(1);
@@ -210,7 +211,7 @@ describe("metadata store", () => {
   afterEach(async () => {
     if (dir) await rm(dir, { recursive: true, force: true });
   });
-  const silent = makeLogger("error", () => undefined);
+  const silent = createLogger({ level: "error", write: () => undefined });
   const rec = (id: string, seq: number): VolumeRecord => ({
     id,
     name: id,

@@ -1,4 +1,5 @@
-// Structured logs: one JSON object per line, one line per event.
+// Structured logs for the driver and the webhook: one JSON object per line, one line per event,
+// on stdout unless told otherwise.
 export type Level = "debug" | "info" | "warn" | "error";
 const RANK: Record<Level, number> = { debug: 10, info: 20, warn: 30, error: 40 };
 
@@ -10,11 +11,20 @@ export interface Logger {
   enabled(level: Level): boolean;
 }
 
+export function isLevel(s: string): s is Level {
+  return Object.hasOwn(RANK, s);
+}
+
 export function createLogger(
-  write: (line: string) => void = (l) => process.stdout.write(l),
-  min: Level = "info",
-  base: Record<string, unknown> = {},
+  opts: {
+    /** The lowest level written (default info). */
+    level?: Level;
+    write?: (line: string) => void;
+    /** Fields on every line, such as the component. */
+    base?: Record<string, unknown>;
+  } = {},
 ): Logger {
+  const { level: min = "info", write = (l) => process.stdout.write(l), base = {} } = opts;
   const emit = (level: Level, msg: string, fields?: Record<string, unknown>) => {
     if (RANK[level] < RANK[min]) return;
     let line: string;
