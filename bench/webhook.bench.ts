@@ -302,9 +302,14 @@ function load(loadgen: string, args: string[], pinned: boolean, measuring = () =
   return new Promise((resolve, reject) => {
     const child = spawn(cmd[0] as string, cmd.slice(1), { stdio: ["ignore", "pipe", "inherit"] });
     let out = "";
+    let started = false;
     child.stdout.on("data", (d: Buffer) => {
       out += d.toString();
-      if (out.startsWith("measuring\n") && !out.includes("{")) measuring();
+      // Once only: a second reset would drop server figures of the measured phase.
+      if (!started && out.startsWith("measuring\n")) {
+        started = true;
+        measuring();
+      }
     });
     child.once("spawn", () => renice(child.pid as number));
     child.once("error", reject);
