@@ -19,11 +19,11 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type { Backend, BackendKind } from "../src/driver/backends/backend.ts";
 import { openBackend } from "../src/driver/backends/index.ts";
 import { exec } from "../src/driver/exec.ts";
-import { assets } from "../test/env/assets.ts";
-import { connectCsi, MOUNT_CAP, type Msg } from "../test/env/csi-client.ts";
-import { registerDriverCleanup, spawnDriver } from "../test/env/csi-sanity.ts";
-import { type FsType, leftoversUnder, mountLoopFs } from "../test/env/loopfs.ts";
-import { Session } from "../test/env/session.ts";
+import { assets } from "../src/localcluster/assets.ts";
+import { connectCsi, MOUNT_CAP, type Msg } from "../src/localcluster/csi-client.ts";
+import { registerDriverCleanup, spawnDriver } from "../src/localcluster/csi-sanity.ts";
+import { type FsType, leftoversUnder, mountLoopFs } from "../src/localcluster/loopfs.ts";
+import { Session } from "../src/localcluster/session.ts";
 import { machine, median } from "./machine.ts";
 
 const GiB = 2 ** 30;

@@ -11,12 +11,12 @@ import os from "node:os";
 import path from "node:path";
 import { monitorEventLoopDelay, PerformanceObserver } from "node:perf_hooks";
 import type { KubernetesObject, V1PersistentVolumeClaim } from "@kubernetes/client-node";
+import { createCA } from "../src/localcluster/certs.ts";
+import { Session } from "../src/localcluster/session.ts";
 import { fixedCache, KubeCache } from "../src/webhook/cache.ts";
 import { WEBHOOK_ENV, WEBHOOK_NODE_FLAGS } from "../src/webhook/config.ts";
 import { startWebhookServer } from "../src/webhook/server.ts";
 import { readKeyPair } from "../src/webhook/tls.ts";
-import { createCA } from "../test/env/certs.ts";
-import { Session } from "../test/env/session.ts";
 import { apiClaim, review } from "../test/unit/webhook/reviews.ts";
 import { machine, median, percentile } from "./machine.ts";
 

@@ -92,7 +92,7 @@ kube_replaces() {
   echo ")"
 }
 
-KUBE_BINS=(kube-apiserver kube-controller-manager kube-scheduler kubectl)
+KUBE_BINS=(kube-apiserver kube-controller-manager kube-scheduler kubectl kubelet)
 ensure_kube() {
   local all=1 b
   for b in "${KUBE_BINS[@]}"; do from_assets "$b" || all=0; done
@@ -140,6 +140,18 @@ ensure_sidecars() {
   emit snapshot-controller "$cache/bin/csi-snapshotter-$SNAPSHOTTER_VERSION"
 }
 
+# containerd (daemon, ctr and the runc shim) for the local cluster's real nodes.
+CONTAINERD_BINS=(containerd ctr containerd-shim-runc-v2)
+ensure_containerd() {
+  local b all=1
+  for b in "${CONTAINERD_BINS[@]}"; do from_assets "$b" || all=0; done
+  if [ $all = 1 ]; then for b in "${CONTAINERD_BINS[@]}"; do emit "$b" "$assets"; done; return; fi
+  local mod=github.com/containerd/containerd/v2
+  build_module "containerd-$CONTAINERD_VERSION" "" "-X $mod/version.Version=$CONTAINERD_VERSION" \
+    "$mod@$CONTAINERD_VERSION" -- "$mod/cmd/containerd" "$mod/cmd/ctr" "$mod/cmd/containerd-shim-runc-v2"
+  for b in "${CONTAINERD_BINS[@]}"; do emit "$b" "$cache/bin/containerd-$CONTAINERD_VERSION"; done
+}
+
 # Source files taken from pinned modules (never committed): the snapshot CRDs and csi.proto.
 module_dir() { GOFLAGS=-mod=mod go mod download -json "$1" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p'; }
 # module_yaml NAME MODULE@VERSION SUBDIR: the *.yaml of SUBDIR in that module, into the cache.
@@ -177,8 +189,22 @@ ensure_csi_proto() {
   printf 'csi-proto=%s\n' "$out/csi.proto"
 }
 
+# The kubelet's plugin registration API (the driver registers itself: node-driver-registrar
+# cannot be built here), from the pinned k8s.io/kubelet module.
+ensure_kubelet_proto() {
+  local out="$cache/files/kubelet-$KUBERNETES_STAGING_VERSION"
+  if [ ! -f "$out/pluginregistration.proto" ]; then
+    local dir
+    dir=$(cd "$cache/work" && module_dir "k8s.io/kubelet@$KUBERNETES_STAGING_VERSION")
+    local f="$dir/pkg/apis/pluginregistration/v1/api.proto"
+    [ -f "$f" ] || die "no pkg/apis/pluginregistration/v1/api.proto in k8s.io/kubelet@$KUBERNETES_STAGING_VERSION"
+    mkdir -p "$out" && cp "$f" "$out/p.tmp" && chmod u+w "$out/p.tmp" && mv "$out/p.tmp" "$out/pluginregistration.proto"
+  fi
+  printf 'kubelet-proto=%s\n' "$out/pluginregistration.proto"
+}
+
 parts=("$@")
-[ ${#parts[@]} -gt 0 ] || parts=(crds cert-manager-crds csi-proto etcd kube csi-sanity sidecars)
+[ ${#parts[@]} -gt 0 ] || parts=(crds cert-manager-crds csi-proto kubelet-proto etcd kube containerd csi-sanity sidecars)
 for p in "${parts[@]}"; do
   case "$p" in
     etcd) ensure_etcd ;;
@@ -188,6 +214,8 @@ for p in "${parts[@]}"; do
     crds) ensure_crds ;;
     cert-manager-crds) ensure_cert_manager_crds ;;
     csi-proto) ensure_csi_proto ;;
-    *) die "unknown part '$p' (known: etcd kube csi-sanity sidecars crds cert-manager-crds csi-proto)" ;;
+    kubelet-proto) ensure_kubelet_proto ;;
+    containerd) ensure_containerd ;;
+    *) die "unknown part '$p' (known: etcd kube containerd csi-sanity sidecars crds cert-manager-crds csi-proto kubelet-proto)" ;;
   esac
 done

@@ -7,8 +7,8 @@ import { mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } 
 import os from "node:os";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { pluginPath } from "../test/e2e/scenarios.ts";
-import { startSystem } from "../test/env/system.ts";
+import { pluginPath } from "../src/localcluster/scenarios.ts";
+import { startSystem } from "../src/localcluster/system.ts";
 
 // KUBECTL_VOL_CLUSTER_DIR moves the cluster's state (tests use their own).
 const base =

@@ -4,8 +4,8 @@
 // `kubectl vol` — replaying the snapshot-and-restore walkthrough, a clone, the webhook at work,
 // and the lineage.
 
-import { clone, lineage, makeCtx, walkthrough, webhook } from "../test/e2e/scenarios.ts";
-import { startSystem } from "../test/env/system.ts";
+import { clone, lineage, makeCtx, walkthrough, webhook } from "../src/localcluster/scenarios.ts";
+import { startSystem } from "../src/localcluster/system.ts";
 
 const color = process.stdout.isTTY && !process.env.NO_COLOR;
 const bold = (s: string) => (color ? `\x1b[1m${s}\x1b[0m` : s);

@@ -3,8 +3,8 @@
 // 1 if any spec failed. Needs root (loop devices, mounts).
 //   node scripts/sanity.ts [btrfs|xfs|ext4 ...] [--block-only|--mount-only] [--focus REGEX]
 import { parseArgs } from "node:util";
-import { type AccessType, runSanity, type SanityResult } from "../test/env/csi-sanity.ts";
-import { type FsType, leftoversUnder } from "../test/env/loopfs.ts";
+import { type AccessType, runSanity, type SanityResult } from "../src/localcluster/csi-sanity.ts";
+import { type FsType, leftoversUnder } from "../src/localcluster/loopfs.ts";
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,

@@ -6,8 +6,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need_apt=()
-for tool in mkfs.btrfs:btrfs-progs mkfs.xfs:xfsprogs mkfs.ext4:e2fsprogs openssl:openssl setpriv:util-linux losetup:mount buildah:buildah podman:podman runc:runc; do
-  command -v "${tool%%:*}" >/dev/null 2>&1 || need_apt+=("${tool#*:}")
+for tool in mkfs.btrfs:btrfs-progs mkfs.xfs:xfsprogs mkfs.ext4:e2fsprogs openssl:openssl setpriv:util-linux losetup:mount buildah:buildah podman:podman runc:runc iptables:iptables /bin/busybox:busybox-static /usr/lib/cni/bridge:containernetworking-plugins; do
+  t=${tool%%:*}
+  if [ "${t#/}" != "$t" ]; then [ -x "$t" ] || need_apt+=("${tool#*:}"); else command -v "$t" >/dev/null 2>&1 || need_apt+=("${tool#*:}"); fi
 done
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "[setup] installing with apt: ${need_apt[*]}"

@@ -3,8 +3,8 @@
 // spec is skipped only because the driver does not advertise that capability.
 import { describe, expect, it } from "vitest";
 import { CONTROLLER_CAPS, NODE_CAPS, PLUGIN_SERVICES } from "../../src/driver/capabilities.ts";
-import { runSanity } from "../env/csi-sanity.ts";
-import { leftoversUnder } from "../env/loopfs.ts";
+import { runSanity } from "../../src/localcluster/csi-sanity.ts";
+import { leftoversUnder } from "../../src/localcluster/loopfs.ts";
 
 /** Why a spec may be skipped: the capability the driver does not advertise. */
 const NOT_ADVERTISED: { pattern: RegExp; capability: string; advertised: boolean }[] = [

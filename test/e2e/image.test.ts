@@ -8,9 +8,9 @@ import { mkdir } from "node:fs/promises";
 import path from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { assets, repoRoot } from "../env/assets.ts";
-import { connectCsi, MOUNT_CAP } from "../env/csi-client.ts";
-import { Session, waitUntil } from "../env/session.ts";
+import { assets, repoRoot } from "../../src/localcluster/assets.ts";
+import { connectCsi, MOUNT_CAP } from "../../src/localcluster/csi-client.ts";
+import { Session, waitUntil } from "../../src/localcluster/session.ts";
 
 const run = promisify(execFile);
 const TAG = "localhost/kubectl-vol:e2e-test";

@@ -1,8 +1,8 @@
 // The whole system end to end: the upstream snapshot-controller and CSI sidecars against our
 // driver on two simulated nodes and our webhook, driven by `kubectl vol` and `kubectl apply`.
 import { afterAll, beforeAll, describe, it } from "vitest";
-import { type System, startSystem } from "../env/system.ts";
-import { type Ctx, makeCtx, scenarios } from "./scenarios.ts";
+import { type Ctx, makeCtx, scenarios } from "../../src/localcluster/scenarios.ts";
+import { type System, startSystem } from "../../src/localcluster/system.ts";
 
 let sys: System;
 let ctx: Ctx;

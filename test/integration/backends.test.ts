@@ -23,9 +23,9 @@ import type { Backend, BackendKind, Exec } from "../../src/driver/backends/backe
 import { isSubvolume } from "../../src/driver/backends/btrfs.ts";
 import { detectKind, openBackend, PROBE_PREFIX } from "../../src/driver/backends/index.ts";
 import { ExecError, exec } from "../../src/driver/exec.ts";
+import { type FsType, type LoopFs, leftoversUnder, mountLoopFs } from "../../src/localcluster/loopfs.ts";
+import { Session, waitUntil } from "../../src/localcluster/session.ts";
 import { startFixture } from "../env/fixture.ts";
-import { type FsType, type LoopFs, leftoversUnder, mountLoopFs } from "../env/loopfs.ts";
-import { Session, waitUntil } from "../env/session.ts";
 import { fileHash, treeHash } from "../env/treehash.ts";
 
 const MiB = 2 ** 20;

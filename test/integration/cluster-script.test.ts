@@ -5,7 +5,7 @@ import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import { afterAll, describe, expect, it } from "vitest";
-import { assets, repoRoot } from "../env/assets.ts";
+import { assets, repoRoot } from "../../src/localcluster/assets.ts";
 
 const run = promisify(execFile);
 const dir = mkdtempSync(path.join(os.tmpdir(), "kubectl-vol-cluster-test-"));

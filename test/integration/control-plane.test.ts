@@ -5,8 +5,8 @@ import { existsSync } from "node:fs";
 import path from "node:path";
 import { CoreV1Api, CustomObjectsApi, KubeConfig, VersionApi } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type ControlPlane, startControlPlane } from "../env/control-plane.ts";
-import { waitUntil } from "../env/session.ts";
+import { type ControlPlane, startControlPlane } from "../../src/localcluster/control-plane.ts";
+import { waitUntil } from "../../src/localcluster/session.ts";
 
 const pvc = (name: string, extra: Record<string, unknown> = {}) => ({
   apiVersion: "v1",

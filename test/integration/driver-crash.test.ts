@@ -8,7 +8,7 @@ import { mkdir, open, readdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { status } from "@grpc/grpc-js";
 import { afterEach, describe, expect, it } from "vitest";
-import { assets } from "../env/assets.ts";
+import { assets } from "../../src/localcluster/assets.ts";
 import {
   BLOCK_CAP,
   CsiCallError,
@@ -16,11 +16,11 @@ import {
   connectCsi,
   MOUNT_CAP,
   type Msg,
-} from "../env/csi-client.ts";
-import { registerDriverCleanup, spawnDriver } from "../env/csi-sanity.ts";
-import { type FsType, leftoversUnder, mountLoopFs } from "../env/loopfs.ts";
-import type { Proc, Session as SessionT } from "../env/session.ts";
-import { Session } from "../env/session.ts";
+} from "../../src/localcluster/csi-client.ts";
+import { registerDriverCleanup, spawnDriver } from "../../src/localcluster/csi-sanity.ts";
+import { type FsType, leftoversUnder, mountLoopFs } from "../../src/localcluster/loopfs.ts";
+import type { Proc, Session as SessionT } from "../../src/localcluster/session.ts";
+import { Session } from "../../src/localcluster/session.ts";
 
 const MiB = 2 ** 20;
 

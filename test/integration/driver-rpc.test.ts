@@ -8,12 +8,18 @@ import { mkdir, readdir, readFile, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { status } from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { assets } from "../env/assets.ts";
-import { BLOCK_CAP, type CsiClient, connectCsi, MOUNT_CAP, type Msg } from "../env/csi-client.ts";
-import { registerDriverCleanup, spawnDriver } from "../env/csi-sanity.ts";
-import { leftoversUnder, mountLoopFs } from "../env/loopfs.ts";
-import type { Proc } from "../env/session.ts";
-import { Session } from "../env/session.ts";
+import { assets } from "../../src/localcluster/assets.ts";
+import {
+  BLOCK_CAP,
+  type CsiClient,
+  connectCsi,
+  MOUNT_CAP,
+  type Msg,
+} from "../../src/localcluster/csi-client.ts";
+import { registerDriverCleanup, spawnDriver } from "../../src/localcluster/csi-sanity.ts";
+import { leftoversUnder, mountLoopFs } from "../../src/localcluster/loopfs.ts";
+import type { Proc } from "../../src/localcluster/session.ts";
+import { Session } from "../../src/localcluster/session.ts";
 
 const MiB = 2 ** 20;
 let s: Session;

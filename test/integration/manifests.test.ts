@@ -5,9 +5,9 @@ import { readdir } from "node:fs/promises";
 import path from "node:path";
 import { loadAllYaml } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { assets, repoRoot } from "../../src/localcluster/assets.ts";
+import { type ControlPlane, startControlPlane } from "../../src/localcluster/control-plane.ts";
 import { WEBHOOK_ENV, WEBHOOK_NODE_FLAGS, webhookClusterRole } from "../../src/webhook/config.ts";
-import { assets, repoRoot } from "../env/assets.ts";
-import { type ControlPlane, startControlPlane } from "../env/control-plane.ts";
 
 let cp: ControlPlane;
 beforeAll(async () => {

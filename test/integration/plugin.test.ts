@@ -7,9 +7,9 @@ import { spawn } from "node:child_process";
 import { mkdir, symlink, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { assets } from "../env/assets.ts";
-import { type ControlPlane, startControlPlane } from "../env/control-plane.ts";
-import { waitUntil } from "../env/session.ts";
+import { assets } from "../../src/localcluster/assets.ts";
+import { type ControlPlane, startControlPlane } from "../../src/localcluster/control-plane.ts";
+import { waitUntil } from "../../src/localcluster/session.ts";
 import { builtPlugin, type Result, runCommand } from "./plugin-binary.ts";
 
 const NS = "shop";

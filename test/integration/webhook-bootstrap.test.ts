@@ -6,8 +6,8 @@ import { readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { repoRoot } from "../env/assets.ts";
-import { type ControlPlane, startControlPlane } from "../env/control-plane.ts";
+import { repoRoot } from "../../src/localcluster/assets.ts";
+import { type ControlPlane, startControlPlane } from "../../src/localcluster/control-plane.ts";
 
 const run = promisify(execFile);
 let cp: ControlPlane;

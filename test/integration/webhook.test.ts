@@ -23,6 +23,10 @@ import {
 } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connect } from "../../src/kube/connection.ts";
+import { repoRoot } from "../../src/localcluster/assets.ts";
+import { createCA } from "../../src/localcluster/certs.ts";
+import { type ControlPlane, startControlPlane } from "../../src/localcluster/control-plane.ts";
+import { freePort, type Proc, Session, waitUntil } from "../../src/localcluster/session.ts";
 import { LINEAGE } from "../../src/rules/index.ts";
 import { KubeCache } from "../../src/webhook/cache.ts";
 import {
@@ -32,10 +36,6 @@ import {
   WEBHOOK_NODE_FLAGS,
   webhookClusterRole,
 } from "../../src/webhook/config.ts";
-import { repoRoot } from "../env/assets.ts";
-import { createCA } from "../env/certs.ts";
-import { type ControlPlane, startControlPlane } from "../env/control-plane.ts";
-import { freePort, type Proc, Session, waitUntil } from "../env/session.ts";
 
 const DRIVER = "vol.csi.kubectl.io";
 const OTHER = "other.csi.example.com";

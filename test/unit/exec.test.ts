@@ -5,7 +5,7 @@ import { readdir, readFile } from "node:fs/promises";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { ExecError, exec, makeExec } from "../../src/driver/exec.ts";
-import { waitUntil } from "../env/session.ts";
+import { waitUntil } from "../../src/localcluster/session.ts";
 
 async function failure(p: Promise<unknown>): Promise<ExecError> {
   const err = await p.then(

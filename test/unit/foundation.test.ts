@@ -6,7 +6,7 @@ import { promisify } from "node:util";
 import { KubeConfig } from "@kubernetes/client-node";
 import { afterEach, describe, expect, it } from "vitest";
 import { apiMessage, contextNamespace, loadKubeConfig, statusCode } from "../../src/kube/client.ts";
-import { parseAssetLines, repoRoot } from "../env/assets.ts";
+import { parseAssetLines, repoRoot } from "../../src/localcluster/assets.ts";
 
 const run = promisify(execFile);
 const tmp: string[] = [];

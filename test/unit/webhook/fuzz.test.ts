@@ -4,10 +4,10 @@
 import { copyFile } from "node:fs/promises";
 import https from "node:https";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createCA } from "../../../src/localcluster/certs.ts";
+import { Session } from "../../../src/localcluster/session.ts";
 import { memoryLookup } from "../../../src/rules/index.ts";
 import { startWebhookServer, type WebhookServer } from "../../../src/webhook/server.ts";
-import { createCA } from "../../env/certs.ts";
-import { Session } from "../../env/session.ts";
 import { world } from "../rules/fixtures.ts";
 import { type Answer, post } from "./https-client.ts";
 import { apiClaim, review } from "./reviews.ts";

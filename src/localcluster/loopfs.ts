@@ -6,8 +6,8 @@
 // been given since) and unmounts before it detaches.
 import { randomBytes } from "node:crypto";
 import { mkdir, open, readFile } from "node:fs/promises";
-import type { Exec } from "../../src/driver/backends/backend.ts";
-import { exec as defaultExec } from "../../src/driver/exec.ts";
+import type { Exec } from "../driver/backends/backend.ts";
+import { exec as defaultExec } from "../driver/exec.ts";
 import type { Session } from "./session.ts";
 
 export type FsType = "btrfs" | "xfs" | "ext4";

@@ -1,14 +1,14 @@
 // The end-to-end scenarios, shared by `npm run demo` (which prints each step) and the e2e test
 // (which runs them all). Each step runs what a person would type — `kubectl vol …` and
-// `kubectl apply` — against the local system of test/env/system.ts, and checks the result; a
+// `kubectl apply` — against the local system of src/localcluster/system.ts, and checks the result; a
 // check that fails throws with what was expected and what came back.
 import { execFile } from "node:child_process";
 import { chmod, mkdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { promisify } from "node:util";
-import { assets, repoRoot } from "../env/assets.ts";
-import { waitUntil } from "../env/session.ts";
-import type { System } from "../env/system.ts";
+import { assets, repoRoot } from "./assets.ts";
+import { waitUntil } from "./session.ts";
+import type { System } from "./system.ts";
 
 const run = promisify(execFile);
 
