@@ -1,0 +1,176 @@
+import { describe, expect, it } from "vitest";
+import {
+  buildScheduledSnapshot,
+  KEEP_ANNOTATION,
+  SCHEDULE_LABEL,
+  SLOT_ANNOTATION,
+  snapshotName,
+} from "../../../src/controller/names.ts";
+import { retention, type Snap } from "../../../src/controller/retention.ts";
+import { PRODUCTION_RULES, parseScheduleDuration, specProblems } from "../../../src/controller/spec.ts";
+
+const H = 3_600_000;
+const NOW = Date.parse("2026-12-01T12:00:00Z");
+
+type State = "ready" | "failed" | "pending";
+function snap(
+  name: string,
+  hoursAgo: number,
+  state: State,
+  extra: Partial<Snap["metadata"]> = {},
+  claim = "db",
+): Snap {
+  return {
+    metadata: {
+      name,
+      labels: { [SCHEDULE_LABEL]: "nightly" },
+      annotations: { [SLOT_ANNOTATION]: new Date(NOW - hoursAgo * H).toISOString() },
+      ...extra,
+    },
+    spec: { source: { persistentVolumeClaimName: claim } },
+    status:
+      state === "ready"
+        ? { readyToUse: true }
+        : state === "failed"
+          ? { readyToUse: false, error: { message: "driver refused" } }
+          : { readyToUse: false },
+  };
+}
+const sched = (keep?: number, maxAge?: string) => ({ metadata: { name: "nightly" }, spec: { keep, maxAge } });
+
+describe("retention", () => {
+  it("keeps the newest `keep` ready snapshots and deletes the rest", () => {
+    const list = [
+      snap("s1", 4, "ready"),
+      snap("s2", 3, "ready"),
+      snap("s3", 2, "ready"),
+      snap("s4", 1, "ready"),
+    ];
+    expect(retention(sched(2), list, NOW)).toEqual({ kept: ["s4", "s3"], delete: ["s1", "s2"] });
+  });
+
+  it("never deletes the newest ready snapshot while later ones fail, and failures do not count as kept", () => {
+    const list = [
+      snap("s1", 5, "ready"),
+      snap("s2", 4, "ready"),
+      snap("f3", 3, "failed"),
+      snap("f4", 2, "failed"),
+      snap("f5", 1, "failed"),
+    ];
+    const r = retention(sched(2), list, NOW);
+    expect(r.kept).toEqual(["s2", "s1"]);
+    // Two ready ones are kept as asked; the oldest failure beyond `keep` goes.
+    expect(r.delete).toEqual(["f3"]);
+    // keep: 1 — still the newest ready one, not a failure.
+    expect(retention(sched(1), list, NOW)).toEqual({ kept: ["s2"], delete: ["f3", "f4", "s1"] });
+  });
+
+  it("keeps the newest ready snapshot even when maxAge says all are too old", () => {
+    const list = [snap("s1", 50, "ready"), snap("s2", 49, "ready"), snap("f3", 48, "failed")];
+    expect(retention(sched(undefined, "1d"), list, NOW)).toEqual({ kept: ["s2"], delete: ["f3", "s1"] });
+  });
+
+  it("deletes a not-ready snapshot only when a newer one is ready (superseded)", () => {
+    const list = [snap("p1", 3, "pending"), snap("s2", 2, "ready"), snap("p3", 1, "pending")];
+    expect(retention(sched(5), list, NOW)).toEqual({ kept: ["s2"], delete: ["p1"] });
+  });
+
+  it("leaves alone what it did not make, what a user pinned, and what is being deleted", () => {
+    const list = [
+      snap("mine-old", 3, "ready"),
+      snap("pinned", 2.5, "ready", { annotations: { [KEEP_ANNOTATION]: "true" } }),
+      snap("relabelled", 2.2, "ready", { labels: { [SCHEDULE_LABEL]: "other" } }),
+      snap("unlabelled", 2.1, "ready", { labels: {} }),
+      snap("going", 2.05, "ready", { deletionTimestamp: "2026-12-01T11:00:00Z" }),
+      snap("mine-new", 2, "ready"),
+    ];
+    expect(retention(sched(1), list, NOW)).toEqual({ kept: ["mine-new"], delete: ["mine-old"] });
+  });
+
+  it("counts each claim apart (a selector schedule)", () => {
+    const list = [
+      snap("a1", 2, "ready", {}, "a"),
+      snap("a2", 1, "ready", {}, "a"),
+      snap("b1", 2, "ready", {}, "b"),
+      snap("b2", 1, "failed", {}, "b"),
+    ];
+    expect(retention(sched(1), list, NOW)).toEqual({ kept: ["a2", "b1"], delete: ["a1"] });
+  });
+});
+
+describe("scheduled snapshot names and objects", () => {
+  const slot = Date.parse("2026-12-01T03:00:00Z");
+  it("derives the name from the schedule, the claim (selector schedules) and the slot", () => {
+    expect(snapshotName("db-nightly", undefined, slot)).toBe("db-nightly-20261201-030000");
+    expect(snapshotName("all", "db", slot)).toBe("all-db-20261201-030000");
+    expect(snapshotName("all", "db", slot)).toBe(snapshotName("all", "db", slot));
+    expect(snapshotName("all", "db", slot + 1000)).not.toBe(snapshotName("all", "db", slot));
+  });
+  it("keeps long names valid and apart", () => {
+    const a = snapshotName("s", "a".repeat(250), slot);
+    const b = snapshotName("s", `${"a".repeat(249)}b`, slot);
+    expect(a.length).toBeLessThanOrEqual(253);
+    expect(a).not.toBe(b);
+    expect(a).toMatch(/^[a-z0-9][-a-z0-9.]*-[0-9a-f]{10}-20261201-030000$/);
+  });
+  it("labels the snapshot with its schedule and records slot and lineage", () => {
+    const s = buildScheduledSnapshot({
+      schedule: { metadata: { name: "all", namespace: "shop" } },
+      claim: { metadata: { name: "db", uid: "u1" } },
+      single: false,
+      slot,
+      className: "vol-snapshots",
+    });
+    expect(s.metadata).toEqual({
+      name: "all-db-20261201-030000",
+      namespace: "shop",
+      labels: { "vol.kubectl.io/schedule": "all" },
+      annotations: {
+        "vol.kubectl.io/source-kind": "PersistentVolumeClaim",
+        "vol.kubectl.io/source-name": "db",
+        "vol.kubectl.io/source-namespace": "shop",
+        "vol.kubectl.io/source-uid": "u1",
+        "vol.kubectl.io/schedule-slot": "2026-12-01T03:00:00.000Z",
+      },
+    });
+    expect(s.spec).toEqual({
+      volumeSnapshotClassName: "vol-snapshots",
+      source: { persistentVolumeClaimName: "db" },
+    });
+  });
+});
+
+describe("spec checks", () => {
+  it("reads durations with s, m, h and d", () => {
+    expect(parseScheduleDuration("1h30m")).toBe(5_400_000);
+    expect(parseScheduleDuration("7d")).toBe(7 * 86_400_000);
+    expect(parseScheduleDuration("1.5h")).toBeUndefined();
+    expect(parseScheduleDuration("")).toBeUndefined();
+  });
+  it("accepts a good spec", () => {
+    expect(specProblems({ claim: "db", every: "1h", keep: 24 })).toEqual([]);
+    expect(
+      specProblems({ selector: {}, cron: "0 3 * * *", timeZone: "Europe/Berlin", maxAge: "7d" }),
+    ).toEqual([]);
+  });
+  it("names every problem", () => {
+    expect(specProblems({ claim: "db", selector: {}, every: "1h", cron: "0 3 * * *" })).toEqual([
+      "give exactly one of spec.claim and spec.selector",
+      "give exactly one of spec.every and spec.cron",
+      "give spec.keep or spec.maxAge (or both): without either every snapshot would be kept forever",
+    ]);
+    expect(specProblems({ claim: "db", every: "10s", keep: 0 })).toEqual([
+      'spec.every "10s" is shorter than the minimum of 60s',
+      "spec.keep 0 must be a whole number of at least 1",
+    ]);
+    expect(specProblems({ claim: "db", cron: "0 3 * *", timeZone: "Mars/Olympus", keep: 1 })).toEqual([
+      'spec.cron: "0 3 * *" has 4 fields: a cron expression has 5 (minute hour day-of-month month day-of-week)',
+      'spec.timeZone: "Mars/Olympus" is not a known time zone: use an IANA name such as Europe/Berlin or UTC',
+    ]);
+  });
+  it("a shorter minimum interval when the controller's flag allows it", () => {
+    expect(
+      specProblems({ claim: "db", every: "10s", keep: 1 }, { ...PRODUCTION_RULES, minIntervalMs: 1000 }),
+    ).toEqual([]);
+  });
+});
