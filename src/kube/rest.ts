@@ -1,4 +1,4 @@
-// Plain JSON GETs and watches against the API server by path, over a Connection: the same
+// Plain JSON requests and watches against the API server by path, over a Connection: the same
 // object shapes for any group (core, built-in or CRD), without a typed client.
 import https from "node:https";
 import type { Connection } from "./connection.ts";
@@ -23,10 +23,17 @@ function statusMessage(text: string): string {
   }
 }
 
-async function request(conn: Connection, path: string, timeoutMs: number, signal?: AbortSignal) {
+async function request(
+  conn: Connection,
+  path: string,
+  timeoutMs: number,
+  signal?: AbortSignal,
+  method = "GET",
+  contentType?: string,
+) {
   const opts: https.RequestOptions = {
-    method: "GET",
-    headers: { accept: "application/json" },
+    method,
+    headers: { accept: "application/json", ...(contentType ? { "content-type": contentType } : {}) },
     timeout: timeoutMs,
     agent,
     signal,
@@ -53,30 +60,49 @@ export async function getJson<T>(conn: Connection, path: string, timeoutMs = 10_
 }
 
 async function getJsonOnce<T>(conn: Connection, path: string, timeoutMs: number): Promise<T | undefined> {
-  const req = await request(conn, path, timeoutMs);
+  try {
+    return await sendJson<T>(conn, "GET", path, undefined, { timeoutMs });
+  } catch (err) {
+    if (err instanceof ApiError && err.code === 404) return undefined;
+    throw err;
+  }
+}
+
+/**
+ * A request with an optional JSON body (`contentType` for patches); resolves with the parsed
+ * answer of a 2xx, rejects with ApiError carrying the HTTP status (404, 409, ...) otherwise.
+ */
+export async function sendJson<T>(
+  conn: Connection,
+  method: "GET" | "POST" | "PUT" | "PATCH" | "DELETE",
+  path: string,
+  body?: unknown,
+  opts: { contentType?: string; timeoutMs?: number } = {},
+): Promise<T> {
+  const timeoutMs = opts.timeoutMs ?? 10_000;
+  const contentType = body === undefined ? undefined : (opts.contentType ?? "application/json");
+  const req = await request(conn, path, timeoutMs, undefined, method, contentType);
   return new Promise((resolve, reject) => {
     req.on("response", (res) => {
       const chunks: Buffer[] = [];
       res.on("data", (c: Buffer) => chunks.push(c));
-      res.on("error", (err) => reject(new ApiError(0, `GET ${path}: ${err.message}`)));
+      res.on("error", (err) => reject(new ApiError(0, `${method} ${path}: ${err.message}`)));
       res.on("end", () => {
         const text = Buffer.concat(chunks).toString("utf8");
-        if (res.statusCode === 404) return resolve(undefined);
-        if (res.statusCode !== 200) {
-          return reject(
-            new ApiError(res.statusCode ?? 0, `GET ${path}: ${res.statusCode} ${statusMessage(text)}`),
-          );
+        const code = res.statusCode ?? 0;
+        if (code < 200 || code > 299) {
+          return reject(new ApiError(code, `${method} ${path}: ${code} ${statusMessage(text)}`));
         }
         try {
           resolve(JSON.parse(text) as T);
         } catch (err) {
-          reject(new ApiError(0, `GET ${path}: the answer is not JSON (${(err as Error).message})`));
+          reject(new ApiError(0, `${method} ${path}: the answer is not JSON (${(err as Error).message})`));
         }
       });
     });
     req.on("timeout", () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
-    req.on("error", (err) => reject(new ApiError(0, `GET ${path}: ${err.message}`)));
-    req.end();
+    req.on("error", (err) => reject(new ApiError(0, `${method} ${path}: ${err.message}`)));
+    req.end(body === undefined ? undefined : JSON.stringify(body));
   });
 }
 

@@ -2,6 +2,7 @@
 // plugin and the webhook's mutation record the source in the rules' LINEAGE annotations;
 // objects made by hand fall back to spec.dataSource(Ref) / spec.source. Pure.
 import type { V1PersistentVolumeClaim } from "@kubernetes/client-node";
+import { SCHEDULE_LABEL } from "../controller/names.ts";
 import { dataSourceOf, LINEAGE } from "../rules/index.ts";
 import type { VolumeSnapshot } from "../rules/types.ts";
 
@@ -47,6 +48,11 @@ export function itemNamespace(item: Item): string {
 }
 export function itemSource(item: Item): Ref | undefined {
   return item.kind === "PersistentVolumeClaim" ? claimSource(item.obj) : snapshotSource(item.obj);
+}
+
+/** The SnapshotSchedule that made a snapshot (its label), if one did. */
+export function scheduleOf(item: Item): string | undefined {
+  return item.kind === "VolumeSnapshot" ? item.obj.metadata.labels?.[SCHEDULE_LABEL] || undefined : undefined;
 }
 
 export interface TreeNode {

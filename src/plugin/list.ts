@@ -13,6 +13,7 @@ import {
   toJson,
   toYaml,
 } from "./printers.ts";
+import { scheduleColumns } from "./schedule.ts";
 import { type Args, type RunContext, stringArg, type Verb } from "./verb.ts";
 
 export interface ListOptions {
@@ -85,6 +86,6 @@ export function renderList(
   if (o.output === "name")
     return items.map((i) => `${fullName(i.kind, i.obj.metadata?.name ?? "")}\n`).join("");
   const id = (i: Item) => i;
-  const cols = itemColumns(id, itemLabel, now);
+  const cols = [...itemColumns(id, itemLabel, now), ...scheduleColumns(id, items)];
   return table(o.allNamespaces ? [namespaceColumn(id), ...cols] : cols, items, o.output === "wide");
 }

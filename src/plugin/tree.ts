@@ -4,6 +4,7 @@ import { OperationError, UsageError } from "./errors.ts";
 import { inventory, itemColumns, itemLabel } from "./inventory.ts";
 import { type Item, lineageTree, type TreeNode } from "./lineage.ts";
 import { parseOutput, table } from "./printers.ts";
+import { scheduleColumns } from "./schedule.ts";
 import { type Args, type RunContext, stringArg, type Verb } from "./verb.ts";
 
 export interface TreeOptions {
@@ -58,16 +59,11 @@ export const tree: Verb<TreeOptions> = {
     const root = items.find((i) => i.kind === "PersistentVolumeClaim" && i.obj.metadata?.name === o.pvc);
     if (!root) throw new OperationError(`PVC "${o.pvc}" not found in namespace "${ns}"`);
     const rows = treeRows(lineageTree(root, items));
-    ctx.out.write(
-      table(
-        itemColumns(
-          (r: TreeRow) => r.item,
-          (r) => `${r.prefix}${itemLabel(r.item)}`,
-          ctx.now,
-        ),
-        rows,
-        o.wide,
-      ),
-    );
+    const get = (r: TreeRow) => r.item;
+    const cols = [
+      ...itemColumns(get, (r) => `${r.prefix}${itemLabel(r.item)}`, ctx.now),
+      ...scheduleColumns(get, rows),
+    ];
+    ctx.out.write(table(cols, rows, o.wide));
   },
 };

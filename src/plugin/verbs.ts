@@ -2,11 +2,12 @@
 import { clone } from "./clone.ts";
 import { list } from "./list.ts";
 import { restore } from "./restore.ts";
+import { schedule } from "./schedule.ts";
 import { snapshot } from "./snapshot.ts";
 import { tree } from "./tree.ts";
 import type { FlagSpec, Verb } from "./verb.ts";
 
-export const VERBS = [snapshot, clone, restore, list, tree] as Verb[];
+export const VERBS = [snapshot, clone, restore, list, tree, schedule] as Verb[];
 
 /** kubectl's global flags. */
 export const GLOBAL_FLAGS: Record<string, FlagSpec> = {

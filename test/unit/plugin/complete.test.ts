@@ -5,7 +5,7 @@ import { complete, globalsFromWords, plan } from "../../../src/plugin/complete.t
 describe("completion plan", () => {
   it("offers verbs first, with their summaries", () => {
     const p = plan([""]);
-    expect(p.values.map(([v]) => v)).toEqual(["snapshot", "clone", "restore", "list", "tree"]);
+    expect(p.values.map(([v]) => v)).toEqual(["snapshot", "clone", "restore", "list", "tree", "schedule"]);
     expect(p.values[0]![1]).toMatch(/VolumeSnapshot/);
     expect(plan(["sn"]).prefix).toBe("sn");
   });

@@ -1,0 +1,113 @@
+// The leader's loop: a pass reconciles every SnapshotSchedule; a pass runs when a schedule or a
+// scheduled snapshot changes (watches), when the earliest slot or follow-up falls due (a
+// timer), and at least every resync period. Each pass reads the world afresh, so a missed
+// event costs only time, never a slot.
+import type { Connection } from "../kube/connection.ts";
+import { errorMessage, type Logger } from "../kube/log.ts";
+import { watchStream } from "../kube/rest.ts";
+import type { ControllerApi } from "./api.ts";
+import type { ControllerMetrics } from "./metrics.ts";
+import { SCHEDULE_LABEL } from "./names.ts";
+import { reconcileSchedule } from "./reconcile.ts";
+import { SCHEDULE_GROUP, SCHEDULE_PLURAL, SCHEDULE_VERSION, type SpecRules } from "./spec.ts";
+
+export interface LoopOptions {
+  api: ControllerApi;
+  conn: Connection;
+  rules: SpecRules;
+  log: Logger;
+  metrics: ControllerMetrics;
+  resyncMs: number;
+  /** Called after every pass (for /healthz). */
+  onPass?: (at: number) => void;
+}
+
+const WATCHES = [
+  `/apis/${SCHEDULE_GROUP}/${SCHEDULE_VERSION}/${SCHEDULE_PLURAL}?watch=1&allowWatchBookmarks=false`,
+  `/apis/snapshot.storage.k8s.io/v1/volumesnapshots?watch=1&labelSelector=${encodeURIComponent(SCHEDULE_LABEL)}`,
+];
+
+/** Keeps a watch open until `signal` aborts, calling `kick` on every event. */
+async function keepWatching(
+  conn: Connection,
+  path: string,
+  kick: () => void,
+  signal: AbortSignal,
+  log: Logger,
+): Promise<void> {
+  while (!signal.aborted) {
+    try {
+      await watchStream(conn, path, () => kick(), signal, 120_000);
+    } catch (err) {
+      if (!signal.aborted) log.debug("watch ended, reopening", { path, error: errorMessage(err) });
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+  }
+}
+
+/** Runs passes until `signal` aborts (leadership lost or the process stopping). */
+export async function runLoop(o: LoopOptions, signal: AbortSignal): Promise<void> {
+  let wake: (() => void) | undefined;
+  let kicked = false;
+  const kick = () => {
+    kicked = true;
+    wake?.();
+  };
+  const watches = WATCHES.map((p) => keepWatching(o.conn, p, kick, signal, o.log));
+  signal.addEventListener("abort", kick, { once: true });
+  const backoff = new Map<string, number>();
+  while (!signal.aborted) {
+    kicked = false;
+    const started = Date.now();
+    let wakeAt = started + o.resyncMs;
+    try {
+      const schedules = await o.api.listSchedules();
+      for (const s of schedules) {
+        if (signal.aborted) break;
+        const key = `${s.metadata.namespace}/${s.metadata.name}`;
+        try {
+          const out = await reconcileSchedule(
+            { api: o.api, rules: o.rules, log: o.log, metrics: o.metrics, now: Date.now() },
+            s,
+          );
+          backoff.delete(key);
+          if (out.wakeAt !== undefined) wakeAt = Math.min(wakeAt, out.wakeAt);
+        } catch (err) {
+          // An API failure: try this schedule again soon, backing off to the resync period.
+          const delay = Math.min(o.resyncMs, (backoff.get(key) ?? 500) * 2);
+          backoff.set(key, delay);
+          wakeAt = Math.min(wakeAt, Date.now() + delay);
+          o.metrics.reconcileError();
+          o.log.warn("reconcile failed, retrying", {
+            schedule: key,
+            error: errorMessage(err),
+            retryInMs: delay,
+          });
+        }
+      }
+    } catch (err) {
+      o.metrics.reconcileError();
+      o.log.warn("cannot list SnapshotSchedules", { error: errorMessage(err) });
+      wakeAt = Math.min(wakeAt, Date.now() + 2000);
+    }
+    o.metrics.pass((Date.now() - started) / 1000);
+    o.onPass?.(Date.now());
+    if (signal.aborted) break;
+    if (kicked) {
+      // Events arrived during the pass: another pass, after a moment to let them settle.
+      await new Promise((r) => setTimeout(r, 100));
+      continue;
+    }
+    await new Promise<void>((resolve) => {
+      const t = setTimeout(resolve, Math.max(0, wakeAt - Date.now()));
+      wake = () => {
+        clearTimeout(t);
+        resolve();
+      };
+    });
+    wake = undefined;
+    // Let a burst of events settle into one pass.
+    if (kicked && !signal.aborted) await new Promise((r) => setTimeout(r, 100));
+  }
+  await Promise.all(watches);
+}

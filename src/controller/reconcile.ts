@@ -1,0 +1,317 @@
+// One reconcile of one SnapshotSchedule, level-triggered: read the spec, the status and the
+// snapshots the schedule made, then move one step — take the due slot (if any), prune what
+// retention says, write the status. Every step is safe to repeat: a slot's snapshot has a name
+// derived from the slot (a retry or a second replica finds it instead of making another), and a
+// delete names the uid it decided on.
+import type { V1PersistentVolumeClaim } from "@kubernetes/client-node";
+import type { Logger } from "../kube/log.ts";
+import { chooseSnapshotClass, volumeDriver } from "../rules/index.ts";
+import type { Lookup, VolumeSnapshot } from "../rules/types.ts";
+import type { ControllerApi } from "./api.ts";
+import type { ControllerMetrics } from "./metrics.ts";
+import { buildScheduledSnapshot, SCHEDULE_LABEL, SLOT_ANNOTATION } from "./names.ts";
+import { isReady, retention } from "./retention.ts";
+import { dueSlot, timing } from "./slots.ts";
+import {
+  type Condition,
+  type Result,
+  type ScheduleStatus,
+  type SnapshotSchedule,
+  type SpecRules,
+  specProblems,
+} from "./spec.ts";
+
+export interface ReconcileContext {
+  api: ControllerApi;
+  rules: SpecRules;
+  log: Logger;
+  metrics: ControllerMetrics;
+  now: number;
+}
+
+export interface Outcome {
+  /** When this schedule wants the next reconcile (ms since the epoch), if at a given time. */
+  wakeAt?: number;
+  status: ScheduleStatus;
+}
+
+/** What one run of one slot did: failures of single claims, one sentence each. */
+interface RunReport {
+  failures: string[];
+  claims: number;
+}
+
+function rulesLookup(api: ControllerApi): Pick<Lookup, "storageClass" | "persistentVolume"> {
+  return { storageClass: (n) => api.storageClass(n), persistentVolume: (n) => api.persistentVolume(n) };
+}
+
+/** The class for a snapshot of `pvc`: spec.snapshotClassName, else the driver's default, else its only. */
+async function classFor(
+  api: ControllerApi,
+  s: SnapshotSchedule,
+  pvc: V1PersistentVolumeClaim,
+): Promise<{ ok: true; name: string } | { ok: false; message: string }> {
+  const driver = await volumeDriver(pvc, rulesLookup(api) as Lookup);
+  const classes = await api.snapshotClasses();
+  const named = s.spec.snapshotClassName;
+  if (!driver) {
+    if (named && classes.some((c) => c.metadata.name === named)) return { ok: true, name: named };
+    return {
+      ok: false,
+      message: `the CSI driver of PVC "${pvc.metadata?.name}" is unknown (no CSI volume, no StorageClass): set spec.snapshotClassName`,
+    };
+  }
+  const choice = chooseSnapshotClass(driver, classes, named);
+  return choice.ok ? { ok: true, name: choice.class.metadata.name } : { ok: false, message: choice.message };
+}
+
+async function claimsOf(ctx: ReconcileContext, s: SnapshotSchedule): Promise<V1PersistentVolumeClaim[]> {
+  const ns = s.metadata.namespace ?? "";
+  if (s.spec.claim) {
+    const pvc = await ctx.api.readClaim(ns, s.spec.claim);
+    return pvc ? [pvc] : [];
+  }
+  return ctx.api.listClaims(ns, s.spec.selector ?? {});
+}
+
+/** Takes `slot` for every claim; throws only on API failures worth a retry of the whole run. */
+async function run(ctx: ReconcileContext, s: SnapshotSchedule, slot: number): Promise<RunReport> {
+  const ns = s.metadata.namespace ?? "";
+  const claims = await claimsOf(ctx, s);
+  const failures: string[] = [];
+  if (claims.length === 0) {
+    failures.push(
+      s.spec.claim
+        ? `PVC "${s.spec.claim}" not found in namespace "${ns}": create it or fix spec.claim`
+        : `the selector matches no PVC in namespace "${ns}": label the claims or fix spec.selector`,
+    );
+  }
+  for (const pvc of claims) {
+    const name = pvc.metadata?.name ?? "";
+    if (pvc.metadata?.deletionTimestamp) continue;
+    if (pvc.status?.phase !== "Bound") {
+      failures.push(
+        `PVC "${name}" is ${pvc.status?.phase ?? "Pending"}, not Bound: it cannot be snapshotted yet`,
+      );
+      continue;
+    }
+    const cls = await classFor(ctx.api, s, pvc);
+    if (!cls.ok) {
+      failures.push(cls.message);
+      continue;
+    }
+    const body = buildScheduledSnapshot({
+      schedule: s,
+      claim: pvc,
+      single: Boolean(s.spec.claim),
+      slot,
+      className: cls.name,
+    });
+    const created = await ctx.api.createSnapshot(body);
+    if (created) {
+      ctx.metrics.snapshotCreated();
+      ctx.log.info("snapshot created", {
+        schedule: `${ns}/${s.metadata.name}`,
+        snapshot: body.metadata.name,
+        claim: name,
+        slot: new Date(slot).toISOString(),
+      });
+      continue;
+    }
+    // The name exists: ours from an earlier try (fine), or someone else's (say so, touch nothing).
+    const existing = await ctx.api.readSnapshot(ns, body.metadata.name);
+    if (existing && existing.metadata.labels?.[SCHEDULE_LABEL] !== s.metadata.name) {
+      failures.push(
+        `VolumeSnapshot "${body.metadata.name}" exists and was not made by this schedule: rename or delete it`,
+      );
+    }
+  }
+  return { failures, claims: claims.length };
+}
+
+/** The result of the last run, read from its snapshots. */
+function resultOf(
+  lastRun: number | undefined,
+  snaps: VolumeSnapshot[],
+  runFailures: string[] | undefined,
+  previous: ScheduleStatus | undefined,
+): { result: Result; reason: string; message: string } {
+  if (lastRun === undefined) return { result: "Running", reason: "Waiting", message: "no slot has come yet" };
+  if (runFailures?.length) return { result: "Failed", reason: "RunFailed", message: runFailures.join("; ") };
+  const slotIso = new Date(lastRun).toISOString();
+  // What the run itself reported (a claim missing, a class refused) stands until the next run.
+  if (runFailures === undefined && previous?.reason === "RunFailed" && previous.lastRunTime === slotIso) {
+    return { result: "Failed", reason: "RunFailed", message: previous.message ?? "" };
+  }
+  const mine = snaps.filter((x) => x.metadata.annotations?.[SLOT_ANNOTATION] === slotIso);
+  if (mine.length === 0) {
+    return {
+      result: "Failed",
+      reason: "SnapshotMissing",
+      message: `no snapshot of the slot ${slotIso} exists`,
+    };
+  }
+  const failed = mine.filter((x) => x.status?.error?.message);
+  if (failed.length > 0) {
+    return {
+      result: "Failed",
+      reason: "SnapshotFailed",
+      message: failed
+        .map((x) => `VolumeSnapshot "${x.metadata.name}": ${x.status?.error?.message}`)
+        .join("; "),
+    };
+  }
+  const waiting = mine.filter((x) => !isReady(x));
+  if (waiting.length > 0) {
+    return {
+      result: "Running",
+      reason: "SnapshotNotReady",
+      message: `waiting for ${waiting.map((x) => `"${x.metadata.name}"`).join(", ")} to be ready to use`,
+    };
+  }
+  return {
+    result: "Succeeded",
+    reason: "SnapshotsReady",
+    message: `${mine.length} snapshot${mine.length === 1 ? "" : "s"} ready to use`,
+  };
+}
+
+function condition(
+  previous: Condition[] | undefined,
+  c: Omit<Condition, "lastTransitionTime">,
+  now: number,
+): Condition {
+  const old = previous?.find((p) => p.type === c.type);
+  const same = old && old.status === c.status && old.reason === c.reason;
+  return { ...c, lastTransitionTime: same ? old.lastTransitionTime : new Date(now).toISOString() };
+}
+
+export async function reconcileSchedule(ctx: ReconcileContext, s: SnapshotSchedule): Promise<Outcome> {
+  const ns = s.metadata.namespace ?? "";
+  const prev = s.status;
+  const generation = s.metadata.generation;
+  const problems = specProblems(s.spec, ctx.rules);
+  const base: ScheduleStatus = {
+    observedGeneration: generation,
+    lastRunTime: prev?.lastRunTime,
+    kept: prev?.kept ?? [],
+    keptCount: prev?.keptCount ?? 0,
+  };
+  if (problems.length > 0) {
+    const message = problems.join("; ");
+    return finish(ctx, s, {
+      ...base,
+      result: "Invalid",
+      reason: "InvalidSpec",
+      message,
+      conditions: [
+        condition(
+          prev?.conditions,
+          { type: "Ready", status: "False", reason: "InvalidSpec", message, observedGeneration: generation },
+          ctx.now,
+        ),
+      ],
+    });
+  }
+  if (s.spec.suspend) {
+    const message = "suspended: no snapshot is taken or deleted until spec.suspend is false";
+    return finish(ctx, s, {
+      ...base,
+      result: "Suspended",
+      reason: "Suspended",
+      message,
+      conditions: [
+        condition(
+          prev?.conditions,
+          { type: "Ready", status: "False", reason: "Suspended", message, observedGeneration: generation },
+          ctx.now,
+        ),
+      ],
+    });
+  }
+
+  const t = timing(s.spec);
+  const created = new Date(s.metadata.creationTimestamp ?? ctx.now).getTime();
+  const lastRun = prev?.lastRunTime ? Date.parse(prev.lastRunTime) : undefined;
+  const due = dueSlot(t, ctx.now, created, lastRun);
+  let report: RunReport | undefined;
+  let ranSlot = lastRun;
+  if (due.slot !== undefined) {
+    report = await run(ctx, s, due.slot);
+    ranSlot = due.slot;
+    ctx.metrics.run(report.failures.length ? "failed" : "taken");
+  }
+
+  const snaps = await ctx.api.listScheduleSnapshots(ns, s.metadata.name);
+  const r = retention(s, snaps, ctx.now);
+  const byName = new Map(snaps.map((x) => [x.metadata.name, x]));
+  for (const name of r.delete) {
+    await ctx.api.deleteSnapshot(ns, name, byName.get(name)?.metadata.uid);
+    ctx.metrics.snapshotDeleted();
+    ctx.log.info("snapshot pruned", { schedule: `${ns}/${s.metadata.name}`, snapshot: name });
+  }
+  const res = resultOf(ranSlot, snaps, report?.failures, prev);
+  const status: ScheduleStatus = {
+    ...base,
+    lastRunTime: ranSlot === undefined ? undefined : new Date(ranSlot).toISOString(),
+    nextRunTime: due.next === undefined ? undefined : new Date(due.next).toISOString(),
+    ...res,
+    kept: r.kept,
+    keptCount: r.kept.length,
+    conditions: [
+      condition(
+        prev?.conditions,
+        {
+          type: "Ready",
+          status: "True",
+          reason: "Scheduled",
+          message: `next run at ${due.next === undefined ? "(none)" : new Date(due.next).toISOString()}`,
+          observedGeneration: generation,
+        },
+        ctx.now,
+      ),
+    ],
+  };
+  const outcome = await finish(ctx, s, status);
+  // A run still waiting for its snapshots is looked at again soon (the snapshot watch usually
+  // comes first).
+  const soon = res.result === "Running" ? ctx.now + 5_000 : undefined;
+  return {
+    ...outcome,
+    wakeAt: Math.min(due.next ?? Number.POSITIVE_INFINITY, soon ?? Number.POSITIVE_INFINITY),
+  };
+}
+
+const STATUS_KEYS = [
+  "observedGeneration",
+  "lastRunTime",
+  "nextRunTime",
+  "result",
+  "reason",
+  "message",
+  "kept",
+  "keptCount",
+  "conditions",
+] as const;
+
+/** Writes the status when it changed (a merge patch; absent fields are removed). */
+async function finish(ctx: ReconcileContext, s: SnapshotSchedule, status: ScheduleStatus): Promise<Outcome> {
+  const patch: Record<string, unknown> = {};
+  for (const k of STATUS_KEYS) patch[k] = status[k] ?? null;
+  const before: Record<string, unknown> = {};
+  for (const k of STATUS_KEYS) before[k] = s.status?.[k] ?? null;
+  if (JSON.stringify(patch) !== JSON.stringify(before)) {
+    await ctx.api.patchStatus(s.metadata.namespace ?? "", s.metadata.name, patch as ScheduleStatus);
+    if (status.result !== s.status?.result || status.lastRunTime !== s.status?.lastRunTime) {
+      ctx.log.info("schedule status", {
+        schedule: `${s.metadata.namespace}/${s.metadata.name}`,
+        result: status.result,
+        reason: status.reason,
+        message: status.message,
+        lastRunTime: status.lastRunTime,
+        nextRunTime: status.nextRunTime,
+      });
+    }
+  }
+  return { status };
+}

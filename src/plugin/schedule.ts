@@ -1,0 +1,460 @@
+// kubectl vol schedule CLAIM|-l SELECTOR --every 1h --keep 24: creates or updates a
+// SnapshotSchedule (vol.kubectl.io/v1alpha1) that vol-controller runs; --suspend / --resume;
+// --list shows the schedules with their last and next run. The object is built by a pure
+// function (buildSchedule); the pre-flight warns about a selector that matches nothing and
+// refuses a class of another driver, as the webhook does.
+import { CronError, checkTimeZone, parseCron } from "../controller/cron.ts";
+import {
+  type LabelSelector,
+  matchesSelector,
+  PRODUCTION_RULES,
+  parseScheduleDuration,
+  SCHEDULE_GROUP,
+  SCHEDULE_KIND,
+  SCHEDULE_VERSION,
+  type ScheduleSpec,
+  type SnapshotSchedule,
+  selectorString,
+  specProblems,
+} from "../controller/spec.ts";
+import { volumeDriver } from "../rules/index.ts";
+import type { Cluster } from "./cluster.ts";
+import { OperationError, UsageError } from "./errors.ts";
+import { formatAge, invalidName } from "./format.ts";
+import { type Item, scheduleOf } from "./lineage.ts";
+import { snapshotClassFor } from "./preflight.ts";
+import {
+  asList,
+  type Column,
+  noResources,
+  type OutputFormat,
+  parseOutput,
+  table,
+  toJson,
+  toYaml,
+} from "./printers.ts";
+import {
+  type Args,
+  createFlags,
+  type DryRunMode,
+  dryRunArg,
+  type RunContext,
+  stringArg,
+  type Verb,
+} from "./verb.ts";
+
+const VERB = "schedule";
+const RESOURCE = `snapshotschedule.${SCHEDULE_GROUP}`;
+
+/** What the command line asks to change; undefined fields are left as they are. */
+export type ScheduleChanges = ScheduleSpec;
+
+export interface ScheduleOptions {
+  list: boolean;
+  allNamespaces: boolean;
+  /** The schedule's name: --name, else the claim's. */
+  name?: string;
+  changes: ScheduleChanges;
+  output: OutputFormat;
+  dryRun: DryRunMode;
+}
+
+/** kubectl's -l syntax: k=v, k==v, k!=v, k in (a,b), k notin (a,b), k, !k; comma-separated. */
+export function parseSelector(text: string): LabelSelector {
+  const terms: string[] = [];
+  let depth = 0;
+  let cur = "";
+  for (const ch of text) {
+    if (ch === "(") depth++;
+    if (ch === ")") depth--;
+    if (ch === "," && depth === 0) {
+      terms.push(cur);
+      cur = "";
+    } else cur += ch;
+  }
+  terms.push(cur);
+  const out: Required<LabelSelector> = { matchLabels: {}, matchExpressions: [] };
+  const KEY = "([\\w./-]+)";
+  const forms: [RegExp, (m: RegExpExecArray) => void][] = [
+    [
+      new RegExp(`^${KEY}\\s+(in|notin)\\s+\\(([^)]*)\\)$`),
+      (m) =>
+        out.matchExpressions.push({
+          key: m[1]!,
+          operator: m[2] === "in" ? "In" : "NotIn",
+          values: m[3]!
+            .split(",")
+            .map((v) => v.trim())
+            .filter(Boolean),
+        }),
+    ],
+    [
+      new RegExp(`^${KEY}\\s*!=\\s*([\\w.-]*)$`),
+      (m) => out.matchExpressions.push({ key: m[1]!, operator: "NotIn", values: [m[2]!] }),
+    ],
+    [
+      new RegExp(`^${KEY}\\s*==?\\s*([\\w.-]*)$`),
+      (m) => {
+        out.matchLabels[m[1]!] = m[2]!;
+      },
+    ],
+    [new RegExp(`^!\\s*${KEY}$`), (m) => out.matchExpressions.push({ key: m[1]!, operator: "DoesNotExist" })],
+    [new RegExp(`^${KEY}$`), (m) => out.matchExpressions.push({ key: m[1]!, operator: "Exists" })],
+  ];
+  for (const raw of terms.map((t) => t.trim())) {
+    if (!raw) throw new UsageError(`invalid selector "${text}": an empty term`, VERB);
+    const hit = forms.map(([re, use]) => [re.exec(raw), use] as const).find(([m]) => m);
+    if (!hit) {
+      throw new UsageError(
+        `invalid selector term "${raw}": use k=v, k!=v, k in (a,b), k notin (a,b), k or !k`,
+        VERB,
+      );
+    }
+    hit[1](hit[0] as RegExpExecArray);
+  }
+  const sel: LabelSelector = {};
+  if (Object.keys(out.matchLabels).length) sel.matchLabels = out.matchLabels;
+  if (out.matchExpressions.length) sel.matchExpressions = out.matchExpressions;
+  return sel;
+}
+
+/**
+ * The schedule to write: `existing` with the changes applied (a target, a timing replaces the
+ * other kind), or a new one. Pure; never modifies `existing`.
+ */
+export function buildSchedule(
+  namespace: string,
+  name: string,
+  changes: ScheduleChanges,
+  existing?: SnapshotSchedule,
+): SnapshotSchedule {
+  const base: SnapshotSchedule = existing
+    ? (JSON.parse(JSON.stringify(existing)) as SnapshotSchedule)
+    : {
+        apiVersion: `${SCHEDULE_GROUP}/${SCHEDULE_VERSION}`,
+        kind: SCHEDULE_KIND,
+        metadata: { name, namespace },
+        spec: {},
+      };
+  const spec: ScheduleSpec = base.spec;
+  // A target or a timing replaces the other kind (and a period has no time zone).
+  if (changes.claim !== undefined) delete spec.selector;
+  if (changes.selector !== undefined) delete spec.claim;
+  if (changes.every !== undefined) {
+    delete spec.cron;
+    delete spec.timeZone;
+  }
+  if (changes.cron !== undefined) delete spec.every;
+  for (const [k, v] of Object.entries(changes) as [keyof ScheduleSpec, never][]) {
+    if (v !== undefined) spec[k] = v;
+  }
+  if (changes.suspend === false) delete spec.suspend;
+  delete base.status;
+  return base;
+}
+
+function durationFlag(args: Args, key: string): string | undefined {
+  const v = stringArg(args, key);
+  if (v !== undefined && parseScheduleDuration(v) === undefined)
+    throw new UsageError(`invalid value "${v}" for --${key}: give a duration such as 30m, 1h or 7d`, VERB);
+  return v;
+}
+
+/** The SCHEDULE column of list and tree, there only when some row was made by a schedule. */
+export function scheduleColumns<R>(get: (r: R) => Item, rows: R[]): Column<R>[] {
+  if (!rows.some((r) => scheduleOf(get(r)) !== undefined)) return [];
+  return [{ header: "SCHEDULE", cell: (r) => scheduleOf(get(r)) ?? "" }];
+}
+
+function target(s: SnapshotSchedule): string {
+  if (s.spec.claim) return `pvc/${s.spec.claim}`;
+  const sel = selectorString(s.spec.selector ?? {});
+  return sel ? `-l ${sel}` : "(every claim)";
+}
+
+function when(s: SnapshotSchedule): string {
+  if (s.spec.every) return `every ${s.spec.every}`;
+  return `cron ${s.spec.cron ?? ""}${s.spec.timeZone ? ` (${s.spec.timeZone})` : ""}`;
+}
+
+/** The --list table; pure. */
+export function renderSchedules(
+  items: SnapshotSchedule[],
+  allNamespaces: boolean,
+  now: Date,
+  wide: boolean,
+): string {
+  const cols: Column<SnapshotSchedule>[] = [
+    ...(allNamespaces
+      ? [{ header: "NAMESPACE", cell: (s: SnapshotSchedule) => s.metadata.namespace ?? "" }]
+      : []),
+    { header: "NAME", cell: (s) => s.metadata.name },
+    { header: "TARGET", cell: target },
+    { header: "SCHEDULE", cell: when },
+    {
+      header: "KEEP",
+      cell: (s) => [s.spec.keep, s.spec.maxAge && `max ${s.spec.maxAge}`].filter(Boolean).join(", "),
+    },
+    { header: "LAST", cell: (s) => (s.status?.lastRunTime ? formatAge(s.status.lastRunTime, now) : "") },
+    {
+      header: "NEXT",
+      cell: (s) =>
+        s.spec.suspend
+          ? "suspended"
+          : s.status?.nextRunTime
+            ? `in ${formatAge(now, new Date(s.status.nextRunTime))}`
+            : "",
+    },
+    { header: "KEPT", cell: (s) => String(s.status?.keptCount ?? 0) },
+    { header: "RESULT", cell: (s) => s.status?.result ?? "" },
+    { header: "MESSAGE", priority: 1, cell: (s) => s.status?.message ?? "" },
+  ];
+  return table(cols, items, wide);
+}
+
+export const schedule: Verb<ScheduleOptions> = {
+  name: VERB,
+  summary: "Take snapshots of claims on a schedule, keeping the newest",
+  usage:
+    "kubectl vol schedule CLAIM|-l SELECTOR --every D|--cron EXPR [--time-zone Z] [--keep N] [--max-age D] [--name N] [--class C] [--suspend|--resume] | --list [options]",
+  positional: {
+    name: "claim",
+    describe: "the claim to snapshot",
+    required: false,
+    completes: "persistentvolumeclaims",
+  },
+  flags: {
+    selector: {
+      alias: "l",
+      type: "string",
+      describe: "Snapshot every claim matching this label selector (each its own snapshots); needs --name",
+    },
+    every: {
+      type: "string",
+      describe: "Take a snapshot every period (e.g. 30m, 1h, 1d), at multiples of it since 1970-01-01T00:00Z",
+    },
+    cron: {
+      type: "string",
+      describe: "Take snapshots at the times of a 5-field cron expression (e.g. '0 3 * * *')",
+    },
+    "time-zone": { type: "string", describe: "IANA time zone of --cron (default UTC)" },
+    keep: {
+      type: "string",
+      describe: "How many ready snapshots to keep per claim (the newest ready one is never deleted)",
+    },
+    "max-age": {
+      type: "string",
+      describe: "Delete ready snapshots older than this (e.g. 7d), never the newest ready one",
+    },
+    name: { type: "string", describe: "Name of the schedule (default: the claim's name)" },
+    class: {
+      type: "string",
+      describe:
+        "VolumeSnapshotClass to use (default: the default class of each claim's CSI driver, else its only class)",
+      completes: "volumesnapshotclasses",
+    },
+    suspend: {
+      type: "boolean",
+      default: false,
+      describe: "Pause the schedule: no snapshot is taken or deleted",
+    },
+    resume: {
+      type: "boolean",
+      default: false,
+      describe: "Resume a suspended schedule (a missed slot runs once)",
+    },
+    list: { type: "boolean", default: false, describe: "List the schedules with their last and next run" },
+    "all-namespaces": {
+      alias: "A",
+      type: "boolean",
+      default: false,
+      describe: "With --list: every namespace",
+    },
+    output: createFlags.output!,
+    "dry-run": createFlags["dry-run"]!,
+  },
+  examples: [
+    [
+      "kubectl vol schedule db-data --every 1h --keep 24",
+      "Snapshot db-data every hour, keeping the last 24 ready ones",
+    ],
+    [
+      "kubectl vol schedule -l backup=nightly --name nightly --cron '0 3 * * *' --time-zone Europe/Berlin --keep 7",
+      "Snapshot every claim labelled backup=nightly at 03:00 Berlin time, a week of them each",
+    ],
+    ["kubectl vol schedule db-data --suspend", "Pause the schedule db-data"],
+    ["kubectl vol schedule --list", "The schedules of the namespace with LAST, NEXT, KEPT and RESULT"],
+  ],
+  options(args: Args): ScheduleOptions {
+    const output = parseOutput(stringArg(args, "output"), VERB);
+    const dryRun = dryRunArg(args, VERB);
+    const claim = stringArg(args, "claim");
+    const selectorText = stringArg(args, "selector");
+    const list = args.list === true;
+    const allNamespaces = args["all-namespaces"] === true;
+    if (list) {
+      const extra = ["selector", "every", "cron", "time-zone", "keep", "max-age", "name", "class"].filter(
+        (k) => stringArg(args, k) !== undefined,
+      );
+      if (claim || extra.length || args.suspend === true || args.resume === true)
+        throw new UsageError(
+          `--list takes no claim and no other flag than -A and -o (got ${claim ? "a claim" : `--${extra[0] ?? "suspend"}`})`,
+          VERB,
+        );
+      return { list, allNamespaces, changes: {}, output, dryRun };
+    }
+    if (allNamespaces) throw new UsageError("--all-namespaces goes with --list only", VERB);
+    if (claim && selectorText !== undefined)
+      throw new UsageError("give a CLAIM or -l SELECTOR, not both", VERB);
+    const name = stringArg(args, "name") ?? claim;
+    if (selectorText !== undefined && stringArg(args, "name") === undefined)
+      throw new UsageError("a schedule for -l SELECTOR needs --name", VERB);
+    if (!name) throw new UsageError("CLAIM, or -l SELECTOR with --name, is required (or --list)", VERB);
+    const bad = invalidName(name);
+    if (bad || name.length > 63)
+      throw new UsageError(
+        `invalid schedule name "${name}": ${bad ?? "must be no more than 63 characters (it is a label value)"}`,
+        VERB,
+      );
+    const every = durationFlag(args, "every");
+    const cron = stringArg(args, "cron");
+    if (every !== undefined && cron !== undefined)
+      throw new UsageError("give --every or --cron, not both", VERB);
+    if (cron !== undefined) {
+      try {
+        parseCron(cron);
+      } catch (err) {
+        if (err instanceof CronError) throw new UsageError(`invalid --cron: ${err.message}`, VERB);
+        throw err;
+      }
+    }
+    const timeZone = stringArg(args, "time-zone");
+    if (timeZone !== undefined) {
+      if (every !== undefined) throw new UsageError("--time-zone goes with --cron, not --every", VERB);
+      try {
+        checkTimeZone(timeZone);
+      } catch (err) {
+        throw new UsageError(`invalid --time-zone: ${(err as Error).message}`, VERB);
+      }
+    }
+    const keepText = stringArg(args, "keep");
+    let keep: number | undefined;
+    if (keepText !== undefined) {
+      keep = Number(keepText);
+      if (!/^\d+$/.test(keepText) || keep < 1)
+        throw new UsageError(
+          `invalid value "${keepText}" for --keep: give a whole number of at least 1`,
+          VERB,
+        );
+    }
+    if (args.suspend === true && args.resume === true)
+      throw new UsageError("give --suspend or --resume, not both", VERB);
+    return {
+      list,
+      allNamespaces,
+      name,
+      changes: {
+        claim: claim || undefined,
+        selector: selectorText !== undefined ? parseSelector(selectorText) : undefined,
+        every,
+        cron,
+        timeZone,
+        keep,
+        maxAge: durationFlag(args, "max-age"),
+        snapshotClassName: stringArg(args, "class"),
+        suspend: args.suspend === true ? true : args.resume === true ? false : undefined,
+      },
+      output,
+      dryRun,
+    };
+  },
+  async run(o: ScheduleOptions, ctx: RunContext): Promise<void> {
+    const cluster = await ctx.cluster();
+    if (o.list) {
+      const items = await cluster.listSchedules(o.allNamespaces ? undefined : cluster.namespace);
+      items.sort(
+        (a, b) =>
+          (a.metadata.namespace ?? "").localeCompare(b.metadata.namespace ?? "") ||
+          a.metadata.name.localeCompare(b.metadata.name),
+      );
+      if (o.output === "json") return void ctx.out.write(toJson(asList(items)));
+      if (o.output === "yaml") return void ctx.out.write(toYaml(asList(items)));
+      if (items.length === 0)
+        return void ctx.err.write(noResources(o.allNamespaces ? undefined : cluster.namespace));
+      if (o.output === "name")
+        return void ctx.out.write(items.map((s) => `${RESOURCE}/${s.metadata.name}\n`).join(""));
+      return void ctx.out.write(renderSchedules(items, o.allNamespaces, ctx.now, o.output === "wide"));
+    }
+    const ns = cluster.namespace;
+    const name = o.name as string;
+    const existing = await cluster.readSchedule(ns, name);
+    const c = o.changes;
+    if (!existing) {
+      if (c.claim === undefined && c.selector === undefined)
+        throw new OperationError(
+          `SnapshotSchedule "${name}" not found in namespace "${ns}": give a CLAIM or -l SELECTOR to create it`,
+        );
+      if (c.every === undefined && c.cron === undefined)
+        throw new UsageError(`creating SnapshotSchedule "${name}" needs --every or --cron`, VERB);
+      if (c.keep === undefined && c.maxAge === undefined)
+        throw new UsageError(`creating SnapshotSchedule "${name}" needs --keep or --max-age (or both)`, VERB);
+    }
+    const obj = buildSchedule(ns, name, c, existing);
+    // The controller's own minimum decides (one minute unless it runs with --min-interval).
+    const problems = specProblems(obj.spec, { minIntervalMs: 1000 });
+    if (problems.length) throw new OperationError(`SnapshotSchedule "${name}": ${problems.join("; ")}`);
+    for (const w of await preflight(cluster, obj)) ctx.err.write(`Warning: ${w}\n`);
+    const verb = existing ? "configured" : "created";
+    const marker = o.dryRun === "client" ? " (dry run)" : o.dryRun === "server" ? " (server dry run)" : "";
+    const written = o.dryRun === "client" ? obj : await cluster.writeSchedule(ns, obj, o.dryRun === "server");
+    if (o.output === "json") ctx.out.write(toJson(written));
+    else if (o.output === "yaml") ctx.out.write(toYaml(written));
+    else if (o.output === "name") ctx.out.write(`${RESOURCE}/${name}\n`);
+    else ctx.out.write(`${RESOURCE}/${name} ${verb}${marker}\n`);
+  },
+};
+
+/**
+ * What the webhook would say too: a missing claim or a class of another driver stops the
+ * verb; a selector that matches nothing, and a period the controller only takes with a
+ * shorter --min-interval, are warnings.
+ */
+async function preflight(cluster: Cluster, s: SnapshotSchedule): Promise<string[]> {
+  const ns = cluster.namespace;
+  const warnings: string[] = [];
+  const every = s.spec.every ? parseScheduleDuration(s.spec.every) : undefined;
+  if (every !== undefined && every < PRODUCTION_RULES.minIntervalMs)
+    warnings.push(
+      `spec.every "${s.spec.every}" is below one minute: vol-controller takes it only when run with a shorter --min-interval`,
+    );
+  let claims: NonNullable<Awaited<ReturnType<Cluster["lookup"]["pvc"]>>>[];
+  if (s.spec.claim) {
+    const pvc = await cluster.lookup.pvc(ns, s.spec.claim);
+    if (!pvc)
+      throw new OperationError(
+        `PVC "${s.spec.claim}" not found in namespace "${ns}": create it first or fix the CLAIM`,
+      );
+    claims = [pvc];
+  } else {
+    const sel = s.spec.selector ?? {};
+    claims = (await cluster.listClaims(ns)).filter((p) => matchesSelector(p.metadata?.labels ?? {}, sel));
+    if (claims.length === 0)
+      warnings.push(
+        `the selector "${selectorString(sel)}" matches no PVC in namespace "${ns}" yet: runs fail until a claim carries those labels`,
+      );
+  }
+  const classes = await cluster.lookup.volumeSnapshotClasses();
+  for (const pvc of claims) {
+    const driver = await volumeDriver(pvc, cluster.lookup);
+    snapshotClassFor(driver, classes, s.spec.snapshotClassName, pvc.metadata?.name ?? "", ns);
+  }
+  if (
+    claims.length === 0 &&
+    s.spec.snapshotClassName &&
+    !classes.some((c) => c.metadata.name === s.spec.snapshotClassName)
+  )
+    throw new OperationError(
+      `VolumeSnapshotClass "${s.spec.snapshotClassName}" not found: list the classes with 'kubectl get volumesnapshotclass'`,
+    );
+  return warnings;
+}
