@@ -294,13 +294,22 @@ const STATUS_KEYS = [
   "conditions",
 ] as const;
 
+/** JSON with object keys sorted: the API server sends its objects' keys in its own order. */
+function stableJson(v: unknown): string {
+  return JSON.stringify(v, (_k, x: unknown) =>
+    x && typeof x === "object" && !Array.isArray(x)
+      ? Object.fromEntries(Object.entries(x).sort(([a], [b]) => a.localeCompare(b)))
+      : x,
+  );
+}
+
 /** Writes the status when it changed (a merge patch; absent fields are removed). */
 async function finish(ctx: ReconcileContext, s: SnapshotSchedule, status: ScheduleStatus): Promise<Outcome> {
   const patch: Record<string, unknown> = {};
   for (const k of STATUS_KEYS) patch[k] = status[k] ?? null;
   const before: Record<string, unknown> = {};
   for (const k of STATUS_KEYS) before[k] = s.status?.[k] ?? null;
-  if (JSON.stringify(patch) !== JSON.stringify(before)) {
+  if (stableJson(patch) !== stableJson(before)) {
     await ctx.api.patchStatus(s.metadata.namespace ?? "", s.metadata.name, patch as ScheduleStatus);
     if (status.result !== s.status?.result || status.lastRunTime !== s.status?.lastRunTime) {
       ctx.log.info("schedule status", {

@@ -3,11 +3,10 @@
 // --list shows the schedules with their last and next run. The object is built by a pure
 // function (buildSchedule); the pre-flight warns about a selector that matches nothing and
 // refuses a class of another driver, as the webhook does.
+import { checkSchedule } from "../controller/check.ts";
 import { CronError, checkTimeZone, parseCron } from "../controller/cron.ts";
 import {
   type LabelSelector,
-  matchesSelector,
-  PRODUCTION_RULES,
   parseScheduleDuration,
   SCHEDULE_GROUP,
   SCHEDULE_KIND,
@@ -15,14 +14,11 @@ import {
   type ScheduleSpec,
   type SnapshotSchedule,
   selectorString,
-  specProblems,
 } from "../controller/spec.ts";
-import { volumeDriver } from "../rules/index.ts";
-import type { Cluster } from "./cluster.ts";
 import { OperationError, UsageError } from "./errors.ts";
 import { formatAge, invalidName } from "./format.ts";
 import { type Item, scheduleOf } from "./lineage.ts";
-import { snapshotClassFor } from "./preflight.ts";
+import { enforce } from "./preflight.ts";
 import {
   asList,
   type Column,
@@ -400,10 +396,9 @@ export const schedule: Verb<ScheduleOptions> = {
         throw new UsageError(`creating SnapshotSchedule "${name}" needs --keep or --max-age (or both)`, VERB);
     }
     const obj = buildSchedule(ns, name, c, existing);
-    // The controller's own minimum decides (one minute unless it runs with --min-interval).
-    const problems = specProblems(obj.spec, { minIntervalMs: 1000 });
-    if (problems.length) throw new OperationError(`SnapshotSchedule "${name}": ${problems.join("; ")}`);
-    for (const w of await preflight(cluster, obj)) ctx.err.write(`Warning: ${w}\n`);
+    // The webhook's checks (src/controller/check.ts): denials stop here, warnings are printed.
+    const decision = await checkSchedule(obj, cluster.lookup, () => cluster.listClaims(ns));
+    for (const w of enforce(decision)) ctx.err.write(`Warning: ${w}\n`);
     const verb = existing ? "configured" : "created";
     const marker = o.dryRun === "client" ? " (dry run)" : o.dryRun === "server" ? " (server dry run)" : "";
     const written = o.dryRun === "client" ? obj : await cluster.writeSchedule(ns, obj, o.dryRun === "server");
@@ -413,48 +408,3 @@ export const schedule: Verb<ScheduleOptions> = {
     else ctx.out.write(`${RESOURCE}/${name} ${verb}${marker}\n`);
   },
 };
-
-/**
- * What the webhook would say too: a missing claim or a class of another driver stops the
- * verb; a selector that matches nothing, and a period the controller only takes with a
- * shorter --min-interval, are warnings.
- */
-async function preflight(cluster: Cluster, s: SnapshotSchedule): Promise<string[]> {
-  const ns = cluster.namespace;
-  const warnings: string[] = [];
-  const every = s.spec.every ? parseScheduleDuration(s.spec.every) : undefined;
-  if (every !== undefined && every < PRODUCTION_RULES.minIntervalMs)
-    warnings.push(
-      `spec.every "${s.spec.every}" is below one minute: vol-controller takes it only when run with a shorter --min-interval`,
-    );
-  let claims: NonNullable<Awaited<ReturnType<Cluster["lookup"]["pvc"]>>>[];
-  if (s.spec.claim) {
-    const pvc = await cluster.lookup.pvc(ns, s.spec.claim);
-    if (!pvc)
-      throw new OperationError(
-        `PVC "${s.spec.claim}" not found in namespace "${ns}": create it first or fix the CLAIM`,
-      );
-    claims = [pvc];
-  } else {
-    const sel = s.spec.selector ?? {};
-    claims = (await cluster.listClaims(ns)).filter((p) => matchesSelector(p.metadata?.labels ?? {}, sel));
-    if (claims.length === 0)
-      warnings.push(
-        `the selector "${selectorString(sel)}" matches no PVC in namespace "${ns}" yet: runs fail until a claim carries those labels`,
-      );
-  }
-  const classes = await cluster.lookup.volumeSnapshotClasses();
-  for (const pvc of claims) {
-    const driver = await volumeDriver(pvc, cluster.lookup);
-    snapshotClassFor(driver, classes, s.spec.snapshotClassName, pvc.metadata?.name ?? "", ns);
-  }
-  if (
-    claims.length === 0 &&
-    s.spec.snapshotClassName &&
-    !classes.some((c) => c.metadata.name === s.spec.snapshotClassName)
-  )
-    throw new OperationError(
-      `VolumeSnapshotClass "${s.spec.snapshotClassName}" not found: list the classes with 'kubectl get volumesnapshotclass'`,
-    );
-  return warnings;
-}

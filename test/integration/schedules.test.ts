@@ -1,0 +1,496 @@
+// SnapshotSchedules end to end on the real system (src/localcluster/system.ts): etcd,
+// kube-apiserver, kube-controller-manager, the upstream snapshot-controller and csi-snapshotter,
+// our driver on loop-mounted btrfs — and vol-controller as real processes, each with the
+// ServiceAccount token and the RBAC of manifests/base/controller.yaml (so the least-privilege
+// rules are what these tests run with). Periods are seconds here (--min-interval=1s).
+import { execFile } from "node:child_process";
+import { writeFile } from "node:fs/promises";
+import http from "node:http";
+import path from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { promisify } from "node:util";
+import { loadAllYaml } from "@kubernetes/client-node";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { repoRoot } from "../../src/localcluster/assets.ts";
+import { freePort, type Proc, waitUntil } from "../../src/localcluster/session.ts";
+import { type System, startSystem } from "../../src/localcluster/system.ts";
+
+const run = promisify(execFile);
+const NS = "sched";
+const node24 = process.execPath;
+
+let sys: System;
+let saKubeconfig: string;
+let seq = 0;
+
+interface Snap {
+  metadata: {
+    name: string;
+    uid: string;
+    creationTimestamp: string;
+    deletionTimestamp?: string;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+  };
+  spec: { source: { persistentVolumeClaimName: string } };
+  status?: { readyToUse?: boolean; error?: { message?: string } };
+}
+interface Schedule {
+  status?: {
+    lastRunTime?: string;
+    nextRunTime?: string;
+    result?: string;
+    reason?: string;
+    message?: string;
+    kept?: string[];
+    keptCount?: number;
+  };
+}
+
+async function apply(obj: object): Promise<void> {
+  await sys.kubectl(["apply", "-f", "-"], JSON.stringify(obj));
+}
+
+/** The snapshots a schedule labelled, not being deleted, oldest slot first. */
+async function snapsOf(schedule: string): Promise<Snap[]> {
+  const { stdout } = await sys.kubectl([
+    "get",
+    "volumesnapshots",
+    "-n",
+    NS,
+    "-l",
+    `vol.kubectl.io/schedule=${schedule}`,
+    "-o",
+    "json",
+  ]);
+  return ((JSON.parse(stdout) as { items: Snap[] }).items ?? [])
+    .filter((s) => !s.metadata.deletionTimestamp)
+    .sort((a, b) => slotOf(a) - slotOf(b));
+}
+const slotOf = (s: Snap) => Date.parse(s.metadata.annotations?.["vol.kubectl.io/schedule-slot"] ?? "");
+const ready = (s: Snap) => s.status?.readyToUse === true;
+
+async function scheduleStatus(name: string): Promise<Schedule["status"]> {
+  const { stdout } = await sys.kubectl(["get", "snapshotschedule", name, "-n", NS, "-o", "json"]);
+  return (JSON.parse(stdout) as Schedule).status;
+}
+
+/** A bound claim on `node` (the scheduler's selected-node annotation, set as it would). */
+async function boundClaim(name: string, node: string): Promise<void> {
+  await apply({
+    apiVersion: "v1",
+    kind: "PersistentVolumeClaim",
+    metadata: {
+      name,
+      namespace: NS,
+      labels: { backup: "yes" },
+      annotations: { "volume.kubernetes.io/selected-node": node },
+    },
+    spec: {
+      storageClassName: "vol-local",
+      accessModes: ["ReadWriteOnce"],
+      resources: { requests: { storage: "64Mi" } },
+    },
+  });
+  await waitUntil(
+    `PVC ${name} Bound`,
+    async () =>
+      (await sys.kubectl(["get", "pvc", name, "-n", NS, "-o", "jsonpath={.status.phase}"])).stdout ===
+      "Bound",
+    90_000,
+  );
+}
+
+async function schedule(name: string, spec: object): Promise<void> {
+  await apply({
+    apiVersion: "vol.kubectl.io/v1alpha1",
+    kind: "SnapshotSchedule",
+    metadata: { name, namespace: NS },
+    spec,
+  });
+}
+
+interface Controller {
+  proc: Proc;
+  id: string;
+  port: number;
+}
+
+async function startController(): Promise<Controller> {
+  const id = `vol-controller-${++seq}`;
+  const port = await freePort();
+  const proc = sys.cp.session.start(id, node24, [
+    path.join(repoRoot, "cmd/vol-controller/main.ts"),
+    `--kubeconfig=${saKubeconfig}`,
+    "--leader-election-namespace=vol-system",
+    `--leader-election-id=${id}`,
+    "--lease-duration=3s",
+    "--renew-deadline=2s",
+    "--retry-period=1s",
+    "--resync-period=10s",
+    "--min-interval=1s",
+    "--bind-address=127.0.0.1",
+    `--port=${port}`,
+  ]);
+  await waitUntil(
+    `${id} /readyz`,
+    async () => {
+      if (!proc.running) throw new Error(`${id} exited:\n${proc.logTail()}`);
+      return (await httpGet(port, "/readyz")).code === 200;
+    },
+    30_000,
+    () => proc.logTail(),
+  );
+  return { proc, id, port };
+}
+
+function httpGet(port: number, p: string): Promise<{ code: number; body: string }> {
+  return new Promise((resolve) => {
+    http
+      .get({ host: "127.0.0.1", port, path: p, timeout: 2000 }, (res) => {
+        let body = "";
+        res.on("data", (c: Buffer) => {
+          body += c.toString();
+        });
+        res.on("end", () => resolve({ code: res.statusCode ?? 0, body }));
+      })
+      .on("error", () => resolve({ code: 0, body: "" }));
+  });
+}
+
+async function leaseHolder(): Promise<string> {
+  const { stdout } = await sys.kubectl([
+    "get",
+    "lease",
+    "vol-controller",
+    "-n",
+    "vol-system",
+    "-o",
+    "jsonpath={.spec.holderIdentity}",
+  ]);
+  return stdout;
+}
+
+/** `kubectl vol ...` from the source (Node 24), with the admin kubeconfig. */
+async function vol(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const r = await run(node24, [
+      path.join(repoRoot, "cmd/kubectl-vol/main.ts"),
+      "--kubeconfig",
+      sys.kubeconfig,
+      "-n",
+      NS,
+      ...args,
+    ]);
+    return { code: 0, ...r };
+  } catch (err) {
+    const e = err as { code?: number; stdout?: string; stderr?: string };
+    return { code: e.code ?? 1, stdout: e.stdout ?? "", stderr: e.stderr ?? "" };
+  }
+}
+
+/** The slot period of a schedule with `every: <n>s`, and slots as seconds for messages. */
+const period = (seconds: number) => seconds * 1000;
+const stamps = (list: Snap[]) => list.map((s) => new Date(slotOf(s)).toISOString().slice(11, 19));
+
+beforeAll(async () => {
+  sys = await startSystem({ fs: "btrfs", webhook: false });
+  await sys.kubectl(["apply", "-f", path.join(repoRoot, "manifests/base/snapshotschedule-crd.yaml")]);
+  await sys.kubectl(["create", "namespace", "vol-system"]);
+  await sys.kubectl(["create", "namespace", NS]);
+  // The controller's ServiceAccount and RBAC exactly as the base kustomization renders them.
+  const { stdout } = await sys.kubectl(["kustomize", path.join(repoRoot, "manifests/base")]);
+  const docs = loadAllYaml(stdout) as { kind: string; metadata: { name: string } }[];
+  const rbac = docs.filter(
+    (d) =>
+      d.metadata.name.startsWith("vol-controller") &&
+      ["ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding"].includes(d.kind),
+  );
+  expect(rbac.map((d) => d.kind).sort()).toEqual([
+    "ClusterRole",
+    "ClusterRoleBinding",
+    "Role",
+    "RoleBinding",
+    "ServiceAccount",
+  ]);
+  await sys.kubectl(["apply", "-f", "-"], JSON.stringify({ apiVersion: "v1", kind: "List", items: rbac }));
+  await sys.kubectl([
+    "wait",
+    "--for=condition=Established",
+    "--timeout=60s",
+    "crd/snapshotschedules.vol.kubectl.io",
+  ]);
+  const token = (
+    await sys.kubectl(["create", "token", "vol-controller", "-n", "vol-system", "--duration=2h"])
+  ).stdout.trim();
+  saKubeconfig = sys.cp.session.path("vol-controller.kubeconfig");
+  await writeFile(
+    saKubeconfig,
+    `apiVersion: v1
+kind: Config
+clusters: [{name: c, cluster: {server: "${sys.cp.server}", certificate-authority: "${sys.cp.ca.cert}"}}]
+users: [{name: vol-controller, user: {token: "${token}"}}]
+contexts: [{name: c, context: {cluster: c, user: vol-controller}}]
+current-context: c
+`,
+  );
+  await Promise.all([
+    boundClaim("db", "node-a"),
+    boundClaim("logs", "node-a"),
+    boundClaim("frail", "node-b"),
+  ]);
+}, 400_000);
+
+afterAll(async () => {
+  await sys?.stop();
+});
+
+describe.sequential("snapshot schedules", () => {
+  let leader: Controller;
+
+  it("the plugin validates and writes schedules: a missing claim and a class of another driver are refused, an empty selector is warned about", async () => {
+    await apply({
+      apiVersion: "snapshot.storage.k8s.io/v1",
+      kind: "VolumeSnapshotClass",
+      metadata: { name: "elsewhere" },
+      driver: "other.csi.example",
+      deletionPolicy: "Delete",
+    });
+    const missing = await vol(["schedule", "nope", "--every", "1h", "--keep", "3"]);
+    expect(missing).toMatchObject({ code: 1 });
+    expect(missing.stderr).toMatch(/PVC "nope" not found in namespace "sched"/);
+    const other = await vol(["schedule", "db", "--every", "1h", "--keep", "3", "--class", "elsewhere"]);
+    expect(other.code).toBe(1);
+    expect(other.stderr).toMatch(/elsewhere/);
+    expect(other.stderr).toMatch(/other\.csi\.example|vol\.kubectl\.io/);
+    const empty = await vol([
+      "schedule",
+      "-l",
+      "team=none",
+      "--name",
+      "none",
+      "--every",
+      "1h",
+      "--keep",
+      "3",
+    ]);
+    expect(empty.code).toBe(0);
+    expect(empty.stderr).toMatch(/Warning: the selector "team=none" matches no PVC in namespace "sched"/);
+    expect(empty.stdout).toBe("snapshotschedule.vol.kubectl.io/none created\n");
+    const suspend = await vol(["schedule", "none", "--suspend"]);
+    expect(suspend.stdout).toBe("snapshotschedule.vol.kubectl.io/none configured\n");
+    const { stdout } = await sys.kubectl(["get", "snapshotschedule", "none", "-n", NS, "-o", "json"]);
+    expect(JSON.parse(stdout).spec).toEqual({
+      selector: { matchLabels: { team: "none" } },
+      every: "1h",
+      keep: 3,
+      suspend: true,
+    });
+    // The CRD's own CEL rules refuse a schedule with both a claim and a selector.
+    await expect(schedule("both", { claim: "db", selector: {}, every: "1h", keep: 1 })).rejects.toMatchObject(
+      { stderr: expect.stringMatching(/exactly one of claim and selector/) },
+    );
+  }, 60_000);
+
+  it("a short period makes snapshots on time, prunes to keep, and honours the keep annotation", async () => {
+    leader = await startController();
+    const every = 6;
+    const made = await vol(["schedule", "db", "--every", `${every}s`, "--keep", "2"]);
+    expect(made.code).toBe(0);
+    expect(made.stderr).toMatch(/below one minute/);
+    // Five slots: five snapshots made, each within a few seconds of its slot, pruned to two.
+    await waitUntil(
+      "five slots of schedule db",
+      async () => (await scheduleStatus("db"))?.lastRunTime !== undefined && (await allSlots("db")).size >= 5,
+      60_000,
+      () => leader.proc.logTail(),
+      500,
+    );
+    await waitUntil(
+      "schedule db pruned to 2 ready snapshots",
+      async () => {
+        const list = await snapsOf("db");
+        return list.filter(ready).length === 2 && list.length <= 3;
+      },
+      20_000,
+      () => leader.proc.logTail(),
+    );
+    for (const [slot, created] of createdAt) {
+      if (!slot.startsWith("db/")) continue;
+      const lateness = created.created - created.slot;
+      expect(lateness, `${slot} taken ${lateness} ms after its slot`).toBeLessThan(4000);
+      expect(lateness).toBeGreaterThan(-1000); // never before (creationTimestamp has whole seconds)
+    }
+    const slots = [...(await allSlots("db"))].sort((a, b) => a - b);
+    for (let i = 1; i < slots.length; i++) expect(slots[i]! - slots[i - 1]!).toBe(period(every));
+    const st = await scheduleStatus("db");
+    expect(st).toMatchObject({ keptCount: 2, result: expect.stringMatching(/Succeeded|Running/) });
+    expect(Date.parse(st?.nextRunTime ?? "") - Date.parse(st?.lastRunTime ?? "")).toBe(period(every));
+    // kubectl get shows the printer columns.
+    const table = (await sys.kubectl(["get", "snapshotschedules", "-n", NS])).stdout;
+    expect(table.split("\n")[0]).toMatch(/^NAME\s+TARGET\s+LAST\s+NEXT\s+KEPT\s+RESULT\s+AGE$/);
+    expect(table).toMatch(/\ndb\s+db\s+\S+\s+\S+Z\s+2\s+(Succeeded|Running)\s/);
+
+    // Pin the oldest kept snapshot: it stays through later slots and no longer counts.
+    const pinned = (await snapsOf("db")).filter(ready)[0]!;
+    await sys.kubectl([
+      "annotate",
+      "volumesnapshot",
+      pinned.metadata.name,
+      "-n",
+      NS,
+      "vol.kubectl.io/keep=true",
+    ]);
+    const lastBefore = Date.parse((await scheduleStatus("db"))?.lastRunTime ?? "");
+    await waitUntil(
+      "three more slots",
+      async () =>
+        Date.parse((await scheduleStatus("db"))?.lastRunTime ?? "") >= lastBefore + 3 * period(every),
+      40_000,
+    );
+    await waitUntil(
+      "two ready snapshots besides the pinned one",
+      async () => {
+        const rest = (await snapsOf("db")).filter((s) => s.metadata.name !== pinned.metadata.name);
+        return rest.filter(ready).length === 2;
+      },
+      20_000,
+    );
+    const after = await snapsOf("db");
+    expect(after.map((s) => s.metadata.name)).toContain(pinned.metadata.name);
+    expect((await scheduleStatus("db"))?.kept).not.toContain(pinned.metadata.name);
+
+    // list and tree mark what a schedule made.
+    const listed = await vol(["list"]);
+    expect(listed.stdout.split("\n")[0]).toMatch(/SCHEDULE$/);
+    expect(listed.stdout).toMatch(new RegExp(`volumesnapshot/${pinned.metadata.name}\\s.*\\sdb\\n`));
+    const sched = await vol(["schedule", "--list"]);
+    expect(sched.stdout).toMatch(/^NAME\s+TARGET\s+SCHEDULE\s+KEEP\s+LAST\s+NEXT\s+KEPT\s+RESULT\n/);
+    expect(sched.stdout).toMatch(/\ndb\s+pvc\/db\s+every 6s\s+2\s/);
+    const metrics = await httpGet(leader.port, "/metrics");
+    expect(metrics.body).toMatch(/^vol_controller_leader 1$/m);
+    expect(metrics.body).toMatch(/^vol_controller_snapshots_created_total [1-9]/m);
+    expect(metrics.body).toMatch(/^vol_controller_snapshots_deleted_total [1-9]/m);
+    expect((await httpGet(leader.port, "/healthz")).code).toBe(200);
+    await sys.kubectl(["delete", "snapshotschedule", "db", "-n", NS]);
+  }, 180_000);
+
+  it("leader failover (the leader killed) neither skips nor doubles a slot", async () => {
+    const standby = await startController();
+    expect(await leaseHolder()).toBe(leader.id);
+    const every = 8;
+    await schedule("failover", { claim: "logs", every: `${every}s`, keep: 20 });
+    await waitUntil("two slots of failover", async () => (await allSlots("failover")).size >= 2, 30_000);
+    // Kill the leader (no chance to release the Lease) right after it took a slot.
+    leader.proc.child.kill("SIGKILL");
+    await leader.proc.exited;
+    const killedAt = Date.now();
+    await waitUntil("the standby to lead", async () => (await leaseHolder()) === standby.id, 15_000);
+    await waitUntil(
+      "three slots after the kill",
+      async () => [...(await allSlots("failover"))].filter((s) => s > killedAt).length >= 3,
+      40_000,
+      () => standby.proc.logTail(),
+    );
+    const list = await snapsOf("failover");
+    const slots = list.map(slotOf);
+    expect(new Set(slots).size, `one snapshot per slot: ${stamps(list)}`).toBe(slots.length);
+    for (let i = 1; i < slots.length; i++) {
+      expect(slots[i]! - slots[i - 1]!, `no slot skipped: ${stamps(list)}`).toBe(period(every));
+    }
+    await sys.kubectl(["delete", "snapshotschedule", "failover", "-n", NS]);
+    leader = standby;
+  }, 120_000);
+
+  it("a controller restart after missed slots runs once, then keeps the period", async () => {
+    const every = 5;
+    await schedule("restart", { claim: "logs", every: `${every}s`, keep: 20 });
+    await waitUntil("a first slot", async () => (await allSlots("restart")).size >= 1, 20_000);
+    // SIGTERM: the loop stops and the Lease is released at once.
+    await leader.proc.stop();
+    expect(leader.proc.exitCode).toBe(0);
+    expect(await leaseHolder()).toBe("");
+    const before = await snapsOf("restart");
+    const lastBefore = slotOf(before[before.length - 1]!);
+    await sleep(4 * period(every) + 500);
+    expect((await snapsOf("restart")).length).toBe(before.length);
+    const restartedAt = Date.now();
+    leader = await startController();
+    await waitUntil(
+      "the restarted controller to run",
+      async () => (await snapsOf("restart")).length > before.length,
+      15_000,
+    );
+    expect(Date.now() - restartedAt).toBeLessThan(10_000);
+    await waitUntil(
+      "two slots after the catch-up",
+      async () => (await snapsOf("restart")).length >= before.length + 3,
+      20_000,
+    );
+    const after = (await snapsOf("restart")).slice(before.length);
+    const slots = after.map(slotOf);
+    // Four or more slots were missed; only the latest of them ran (the first after the gap),
+    // and from there every slot once.
+    expect(slots[0]! - lastBefore, `missed slots run once: ${stamps(after)}`).toBeGreaterThanOrEqual(
+      4 * period(every),
+    );
+    expect(slots[0]).toBeGreaterThanOrEqual(Math.floor(restartedAt / period(every)) * period(every));
+    for (let i = 1; i < slots.length; i++) expect(slots[i]! - slots[i - 1]!).toBe(period(every));
+    await sys.kubectl(["delete", "snapshotschedule", "restart", "-n", NS]);
+  }, 120_000);
+
+  it("the newest ready snapshot survives when later ones fail; failures never count as kept", async () => {
+    const every = 5;
+    await schedule("frail", { claim: "frail", every: `${every}s`, keep: 2 });
+    await waitUntil(
+      "two ready snapshots of frail",
+      async () => (await snapsOf("frail")).filter(ready).length >= 2,
+      40_000,
+      () => leader.proc.logTail(),
+    );
+    // node-b's driver goes away: every later snapshot of frail fails.
+    const node = sys.nodes.find((n) => n.name === "node-b")!;
+    await node.driver.stop();
+    const good = (await snapsOf("frail")).filter(ready);
+    const newestGood = good[good.length - 1]!;
+    const stoppedAt = Date.now();
+    await waitUntil(
+      "four failing slots",
+      async () =>
+        (await snapsOf("frail")).filter((s) => slotOf(s) > stoppedAt).length >= 2 &&
+        Date.parse((await scheduleStatus("frail"))?.lastRunTime ?? "") >= stoppedAt + 3 * period(every),
+      60_000,
+    );
+    const list = await snapsOf("frail");
+    const names = list.map((s) => s.metadata.name);
+    expect(names).toContain(newestGood.metadata.name);
+    const st = await scheduleStatus("frail");
+    // The two good ones are what is kept; the failures beyond keep were pruned, the latest stay.
+    expect(st?.kept).toEqual(
+      good
+        .slice(-2)
+        .reverse()
+        .map((s) => s.metadata.name),
+    );
+    expect(st?.keptCount).toBe(2);
+    expect(list.filter((s) => !ready(s)).length).toBeLessThanOrEqual(2);
+    expect(st?.result).toMatch(/Failed|Running/);
+    await sys.kubectl(["delete", "snapshotschedule", "frail", "-n", NS]);
+  }, 120_000);
+});
+
+/** Every slot a schedule has taken so far, remembered across pruning, with when it was created. */
+const seen = new Map<string, Set<number>>();
+const createdAt = new Map<string, { slot: number; created: number }>();
+async function allSlots(schedule: string): Promise<Set<number>> {
+  const set = seen.get(schedule) ?? new Set<number>();
+  seen.set(schedule, set);
+  for (const s of await snapsOf(schedule)) {
+    set.add(slotOf(s));
+    createdAt.set(`${schedule}/${s.metadata.name}`, {
+      slot: slotOf(s),
+      created: Date.parse(s.metadata.creationTimestamp),
+    });
+  }
+  return set;
+}
