@@ -1,19 +1,21 @@
 // The driver's node-side duties, in process on a temp data directory: registering with the
 // kubelet over its plugin registration socket (called by a client built from the same proto, as
 // the kubelet's plugin watcher calls it), /healthz and /readyz backed by the CSI Probe logic,
-// Prometheus /metrics after real calls, and the flags that turn these on.
-import { lstat, mkdir, mkdtemp, rm, stat, writeFile } from "node:fs/promises";
+// Prometheus /metrics after real calls, the flags that turn these on, and the DaemonSet that
+// passes them.
+import { lstat, mkdir, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { status } from "@grpc/grpc-js";
+import { load as loadYaml } from "js-yaml";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { CONTROLLER_CAPS, NODE_CAPS, PLUGIN_EXPANSION } from "../../src/driver/capabilities.ts";
-import { runDriverCli } from "../../src/driver/cli.ts";
+import { runDriverCli, VOL_CSI } from "../../src/driver/cli.ts";
 import { parseListenAddress } from "../../src/driver/health.ts";
 import { CSI_PROTO, findProto, REGISTRATION_PROTO } from "../../src/driver/proto.ts";
 import { registrationSocket, startRegistration } from "../../src/driver/registration.ts";
-import { type RunningDriver, startDriver } from "../../src/driver/server.ts";
+import { type RunningDriver, socketPathOf, startDriver } from "../../src/driver/server.ts";
 import { parseFlags, renderUsage } from "../../src/kube/flags.ts";
 import { createLogger, type Logger } from "../../src/kube/log.ts";
 import { Counter, Histogram, Registry } from "../../src/kube/metrics.ts";
@@ -341,5 +343,60 @@ describe("metrics primitives", () => {
         "",
       ].join("\n"),
     );
+  });
+});
+
+describe("the node DaemonSet as shipped", () => {
+  interface Container {
+    name: string;
+    args?: string[];
+    ports?: { name: string; containerPort: number }[];
+    livenessProbe?: { httpGet?: { path: string; port: string } };
+    readinessProbe?: { httpGet?: { path: string; port: string } };
+    volumeMounts?: { name: string; mountPath: string }[];
+  }
+  interface DaemonSet {
+    spec: {
+      template: {
+        spec: {
+          containers: Container[];
+          volumes: { name: string; hostPath?: { path: string; type?: string } }[];
+        };
+      };
+    };
+  }
+
+  it("runs vol-csi with flags it accepts, registering the socket the kubelet can reach and probing its own /healthz", async () => {
+    const ds = loadYaml(
+      await readFile(path.join(import.meta.dirname, "../../manifests/base/node-daemonset.yaml"), "utf8"),
+    ) as DaemonSet;
+    const pod = ds.spec.template.spec;
+    const names = pod.containers.map((c) => c.name);
+    expect(names).not.toContain("node-driver-registrar");
+    expect(names).not.toContain("liveness-probe");
+    const csi = pod.containers.find((c) => c.name === "vol-csi") as Container;
+    const args = (csi.args ?? []).map((a) => a.replace("$(NODE_NAME)", "node-1"));
+    const p = parseFlags(VOL_CSI, args);
+    if (!p.ok) throw new Error(`the DaemonSet's vol-csi args do not parse: ${args.join(" ")}`);
+    const hostOf = (mountPath: string) => {
+      const m = csi.volumeMounts?.find(
+        (v) => mountPath === v.mountPath || mountPath.startsWith(`${v.mountPath}/`),
+      );
+      const vol = pod.volumes.find((v) => v.name === m?.name);
+      return vol?.hostPath
+        ? path.join(vol.hostPath.path, path.relative(m?.mountPath ?? "/", mountPath))
+        : undefined;
+    };
+    // The path told to the kubelet is where the CSI socket really is on the host.
+    expect(hostOf(socketPathOf(p.values.endpoint))).toBe(p.values["kubelet-registration-path"]);
+    // The registration socket lands in the kubelet's plugin registry.
+    expect(hostOf(p.values["registration-dir"] as string)).toBe("/var/lib/kubelet/plugins_registry");
+    expect(pod.volumes.find((v) => v.name === "registration-dir")?.hostPath?.type).toBe("DirectoryOrCreate");
+    // Both probes hit the driver's own port.
+    const port = parseListenAddress(p.values["health-address"] as string).port;
+    const named = csi.ports?.find((x) => x.name === csi.livenessProbe?.httpGet?.port);
+    expect(named?.containerPort).toBe(port);
+    expect(csi.livenessProbe?.httpGet?.path).toBe("/healthz");
+    expect(csi.readinessProbe?.httpGet).toEqual({ path: "/readyz", port: named?.name });
   });
 });
