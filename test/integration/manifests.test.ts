@@ -42,6 +42,10 @@ describe("manifests", () => {
     expect(stdout).toMatch(
       /validatingwebhookconfiguration.admissionregistration.k8s.io\/vol-webhook created/,
     );
+    expect(stdout).toMatch(
+      /customresourcedefinition.apiextensions.k8s.io\/snapshotschedules.vol.kubectl.io created \(server dry run\)/,
+    );
+    expect(stdout).toMatch(/deployment.apps\/vol-controller created \(server dry run\)/);
     if (dir.endsWith("cert-manager"))
       expect(stdout).toMatch(/certificate.cert-manager.io\/vol-webhook-tls created/);
   });
