@@ -37,11 +37,38 @@ export interface ControllerApi {
   patchStatus(namespace: string, name: string, status: ScheduleStatus): Promise<void>;
 }
 
+/** SnapshotSchedules themselves, for the controller and the plugin's `schedule` verb. */
+export interface ScheduleStore {
+  /** Whether the API server serves vol.kubectl.io/v1alpha1 (the CRD is installed). */
+  served(): Promise<boolean>;
+  /** `namespace` undefined: every namespace. */
+  list(namespace: string | undefined): Promise<SnapshotSchedule[]>;
+  read(namespace: string, name: string): Promise<SnapshotSchedule | undefined>;
+  /** Creates it, or replaces it when it carries a resourceVersion. */
+  write(namespace: string, body: SnapshotSchedule, dryRun: boolean): Promise<SnapshotSchedule>;
+}
+
+export function scheduleStore(conn: Connection, timeoutMs = 10_000): ScheduleStore {
+  const base = (ns: string | undefined) =>
+    `${SCHEDULES}${ns === undefined ? "" : `/namespaces/${enc(ns)}`}/${SCHEDULE_PLURAL}`;
+  const dry = (d: boolean) => (d ? "?dryRun=All" : "");
+  return {
+    served: async () => (await getJson(conn, SCHEDULES, timeoutMs)) !== undefined,
+    list: async (ns) =>
+      (await getJson<{ items: SnapshotSchedule[] }>(conn, base(ns), timeoutMs))?.items ?? [],
+    read: (ns, name) => getJson<SnapshotSchedule>(conn, `${base(ns)}/${enc(name)}`, timeoutMs),
+    write: (ns, body, dryRun) =>
+      body.metadata.resourceVersion
+        ? sendJson(conn, "PUT", `${base(ns)}/${enc(body.metadata.name)}${dry(dryRun)}`, body, { timeoutMs })
+        : sendJson(conn, "POST", `${base(ns)}${dry(dryRun)}`, body, { timeoutMs }),
+  };
+}
+
 export function restApi(conn: Connection): ControllerApi {
   const items = async <T>(path: string): Promise<T[]> =>
     (await getJson<{ items: T[] }>(conn, path))?.items ?? [];
   return {
-    listSchedules: () => items<SnapshotSchedule>(`${SCHEDULES}/${SCHEDULE_PLURAL}`),
+    listSchedules: () => scheduleStore(conn).list(undefined),
     listScheduleSnapshots: (ns, schedule) =>
       items<VolumeSnapshot>(
         `${SNAPSHOTS}/namespaces/${enc(ns)}/volumesnapshots?labelSelector=${enc(`${SCHEDULE_LABEL}=${schedule}`)}`,

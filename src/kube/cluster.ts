@@ -3,12 +3,6 @@
 // --request-timeout and cancelled by Ctrl-C, and every failure turned into one sentence that
 // says what was being done, to which object, and why.
 import type { V1PersistentVolumeClaim } from "@kubernetes/client-node";
-import {
-  SCHEDULE_GROUP,
-  SCHEDULE_PLURAL,
-  SCHEDULE_VERSION,
-  type SnapshotSchedule,
-} from "../controller/spec.ts";
 import type { Cluster, Core, EventLine, GlobalFlags } from "../plugin/cluster.ts";
 import type { VolumeSnapshot } from "../rules/types.ts";
 import {
@@ -48,8 +42,6 @@ export function explain(err: unknown, doing: string, server: string, flags: Glob
 }
 
 const snap = { group: SNAPSHOT_GROUP, version: SNAPSHOT_VERSION };
-const sched = { group: SCHEDULE_GROUP, version: SCHEDULE_VERSION, plural: SCHEDULE_PLURAL };
-const SCHEDULE_API = `${SCHEDULE_GROUP}/${SCHEDULE_VERSION}`;
 
 function connect(flags: GlobalFlags, signal: AbortSignal): Cluster {
   let kc: ReturnType<typeof loadKubeConfig>;
@@ -150,56 +142,6 @@ function connect(flags: GlobalFlags, signal: AbortSignal): Cluster {
           throw err;
         }
       },
-    ),
-    listSchedules: guard(
-      (ns) => `listing SnapshotSchedules${ns ? ` in namespace "${ns}"` : ""}`,
-      async (namespace: string | undefined) => {
-        try {
-          const list = (
-            namespace
-              ? await c.custom.listNamespacedCustomObject({ ...sched, namespace })
-              : await c.custom.listClusterCustomObject(sched)
-          ) as { items: SnapshotSchedule[] };
-          return list.items;
-        } catch (err) {
-          if (statusCode(err) === 404) throw new MissingApiError(SCHEDULE_API);
-          throw err;
-        }
-      },
-    ),
-    readSchedule: guard(
-      (ns, name) => `reading SnapshotSchedule "${name}" in namespace "${ns}"`,
-      async (namespace: string, name: string) => {
-        try {
-          return (await c.custom.getNamespacedCustomObject({
-            ...sched,
-            namespace,
-            name,
-          })) as SnapshotSchedule;
-        } catch (err) {
-          if (statusCode(err) !== 404) throw err;
-          if (isMissingApi(err)) throw new MissingApiError(SCHEDULE_API);
-          return undefined;
-        }
-      },
-    ),
-    writeSchedule: guard(
-      (ns, body) => `writing SnapshotSchedule "${body.metadata.name}" in namespace "${ns}"`,
-      async (namespace: string, body: SnapshotSchedule, dryRun: boolean) =>
-        (await (body.metadata.resourceVersion
-          ? c.custom.replaceNamespacedCustomObject({
-              ...sched,
-              namespace,
-              name: body.metadata.name,
-              body,
-              dryRun: dry(dryRun),
-            })
-          : c.custom.createNamespacedCustomObject({
-              ...sched,
-              namespace,
-              body,
-              dryRun: dry(dryRun),
-            }))) as SnapshotSchedule,
     ),
     events: guard(
       (ns, kind, name) => `reading the events of ${kind} "${name}" in namespace "${ns}"`,

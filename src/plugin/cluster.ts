@@ -2,7 +2,6 @@
 // completion around them) stay free of the Kubernetes client library, which is loaded only
 // when a verb talks to the API server (src/kube/cluster.ts implements this).
 import type { V1PersistentVolumeClaim } from "@kubernetes/client-node";
-import type { SnapshotSchedule } from "../controller/spec.ts";
 import type { Lookup, VolumeSnapshot } from "../rules/types.ts";
 
 /** kubectl's global flags, as parsed. */
@@ -40,11 +39,6 @@ export interface Cluster {
   /** `namespace` undefined: all namespaces. */
   listClaims(namespace: string | undefined): Promise<V1PersistentVolumeClaim[]>;
   listSnapshots(namespace: string | undefined): Promise<VolumeSnapshot[]>;
-  /** SnapshotSchedules (vol.kubectl.io/v1alpha1); `namespace` undefined: all namespaces. */
-  listSchedules(namespace: string | undefined): Promise<SnapshotSchedule[]>;
-  readSchedule(namespace: string, name: string): Promise<SnapshotSchedule | undefined>;
-  /** Creates the schedule, or replaces it when `body` carries a resourceVersion. */
-  writeSchedule(namespace: string, body: SnapshotSchedule, dryRun: boolean): Promise<SnapshotSchedule>;
   /** Events about one object, oldest first. */
   events(namespace: string, kind: string, name: string): Promise<EventLine[]>;
   /** Names for shell completion. */

@@ -3,6 +3,7 @@
 // --list shows the schedules with their last and next run. The object is built by a pure
 // function (buildSchedule); the pre-flight warns about a selector that matches nothing and
 // refuses a class of another driver, as the webhook does.
+import { type ScheduleStore, scheduleStore } from "../controller/api.ts";
 import { checkSchedule } from "../controller/check.ts";
 import { CronError, checkTimeZone, parseCron } from "../controller/cron.ts";
 import {
@@ -366,8 +367,9 @@ export const schedule: Verb<ScheduleOptions> = {
   },
   async run(o: ScheduleOptions, ctx: RunContext): Promise<void> {
     const cluster = await ctx.cluster();
+    const store = await schedules(ctx);
     if (o.list) {
-      const items = await cluster.listSchedules(o.allNamespaces ? undefined : cluster.namespace);
+      const items = await store.list(o.allNamespaces ? undefined : cluster.namespace);
       items.sort(
         (a, b) =>
           (a.metadata.namespace ?? "").localeCompare(b.metadata.namespace ?? "") ||
@@ -383,7 +385,7 @@ export const schedule: Verb<ScheduleOptions> = {
     }
     const ns = cluster.namespace;
     const name = o.name as string;
-    const existing = await cluster.readSchedule(ns, name);
+    const existing = await store.read(ns, name);
     const c = o.changes;
     if (!existing) {
       if (c.claim === undefined && c.selector === undefined)
@@ -401,10 +403,46 @@ export const schedule: Verb<ScheduleOptions> = {
     for (const w of enforce(decision)) ctx.err.write(`Warning: ${w}\n`);
     const verb = existing ? "configured" : "created";
     const marker = o.dryRun === "client" ? " (dry run)" : o.dryRun === "server" ? " (server dry run)" : "";
-    const written = o.dryRun === "client" ? obj : await cluster.writeSchedule(ns, obj, o.dryRun === "server");
+    const written = o.dryRun === "client" ? obj : await store.write(ns, obj, o.dryRun === "server");
     if (o.output === "json") ctx.out.write(toJson(written));
     else if (o.output === "yaml") ctx.out.write(toYaml(written));
     else if (o.output === "name") ctx.out.write(`${RESOURCE}/${name}\n`);
     else ctx.out.write(`${RESOURCE}/${name} ${verb}${marker}\n`);
   },
 };
+
+/**
+ * The schedules of the cluster the global flags name, over the shared plain-JSON client (the
+ * verbs' Cluster has no custom resources of ours); failures in the verbs' words.
+ */
+async function schedules(ctx: RunContext): Promise<ScheduleStore> {
+  const { kubeconfig, context, requestTimeoutMs } = ctx.global;
+  const { connect } = await import("../kube/connection.ts");
+  const raw = scheduleStore(await connect({ kubeconfig, context }), requestTimeoutMs || 30_000);
+  const explained =
+    <A extends unknown[], R>(doing: (...a: A) => string, fn: (...a: A) => Promise<R>) =>
+    async (...a: A): Promise<R> => {
+      try {
+        return await fn(...a);
+      } catch (err) {
+        const code = (err as { code?: number }).code;
+        const why = (err as Error).message.replace(/^\w+ \S+: (\d+ )?/, "");
+        throw new OperationError(`${doing(...a)}: ${code === 403 ? `forbidden: ${why}` : why}`);
+      }
+    };
+  const served = explained(() => "reading the vol.kubectl.io/v1alpha1 API", raw.served);
+  if (!(await served())) {
+    throw new OperationError(
+      "the vol.kubectl.io/v1alpha1 API (SnapshotSchedule) is not installed on this cluster: apply manifests/base/snapshotschedule-crd.yaml (kubectl apply -k manifests/ installs it)",
+    );
+  }
+  return {
+    served,
+    list: explained((ns) => `listing SnapshotSchedules${ns ? ` in namespace "${ns}"` : ""}`, raw.list),
+    read: explained((ns, name) => `reading SnapshotSchedule "${name}" in namespace "${ns}"`, raw.read),
+    write: explained(
+      (ns, body) => `writing SnapshotSchedule "${body.metadata.name}" in namespace "${ns}"`,
+      raw.write,
+    ),
+  };
+}
