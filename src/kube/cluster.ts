@@ -3,6 +3,7 @@
 // --request-timeout and cancelled by Ctrl-C, and every failure turned into one sentence that
 // says what was being done, to which object, and why.
 import type { V1PersistentVolumeClaim } from "@kubernetes/client-node";
+import { scheduleStore } from "../controller/api.ts";
 import type { Cluster, Core, EventLine, GlobalFlags } from "../plugin/cluster.ts";
 import type { VolumeSnapshot } from "../rules/types.ts";
 import {
@@ -14,6 +15,7 @@ import {
   SNAPSHOT_VERSION,
   statusCode,
 } from "./client.ts";
+import { connect as connectRest } from "./connection.ts";
 import { apiLookup, isMissingApi, MissingApiError } from "./lookup.ts";
 
 /** One sentence for a failed request. Pure apart from reading the error. */
@@ -198,6 +200,11 @@ function connect(flags: GlobalFlags, signal: AbortSignal): Cluster {
 
 export const core: Core = {
   connect,
+  schedules: async (f) =>
+    scheduleStore(
+      await connectRest({ kubeconfig: f.kubeconfig, context: f.context }),
+      f.requestTimeoutMs || 30_000,
+    ),
   contexts: (flags) =>
     loadKubeConfig({ kubeconfig: flags.kubeconfig })
       .getContexts()

@@ -2,6 +2,7 @@
 // completion around them) stay free of the Kubernetes client library, which is loaded only
 // when a verb talks to the API server (src/kube/cluster.ts implements this).
 import type { V1PersistentVolumeClaim } from "@kubernetes/client-node";
+import type { ScheduleStore } from "../controller/api.ts";
 import type { Lookup, VolumeSnapshot } from "../rules/types.ts";
 
 /** kubectl's global flags, as parsed. */
@@ -57,4 +58,6 @@ export interface Core {
   connect(flags: GlobalFlags, signal: AbortSignal): Cluster;
   /** Context names of the kubeconfig, for completion. */
   contexts(flags: GlobalFlags): string[];
+  /** SnapshotSchedules (vol.kubectl.io/v1alpha1) over the plain-JSON client, for `schedule`. */
+  schedules?(flags: GlobalFlags): Promise<ScheduleStore>;
 }

@@ -3,7 +3,7 @@
 // --list shows the schedules with their last and next run. The object is built by a pure
 // function (buildSchedule); the pre-flight warns about a selector that matches nothing and
 // refuses a class of another driver, as the webhook does.
-import { type ScheduleStore, scheduleStore } from "../controller/api.ts";
+import type { ScheduleStore } from "../controller/api.ts";
 import { checkSchedule } from "../controller/check.ts";
 import { CronError, checkTimeZone, parseCron } from "../controller/cron.ts";
 import {
@@ -19,6 +19,7 @@ import {
 import { OperationError, UsageError } from "./errors.ts";
 import { formatAge, invalidName } from "./format.ts";
 import { type Item, scheduleOf } from "./lineage.ts";
+import { loadCore } from "./load-core.ts";
 import { enforce } from "./preflight.ts";
 import {
   asList,
@@ -416,9 +417,9 @@ export const schedule: Verb<ScheduleOptions> = {
  * verbs' Cluster has no custom resources of ours); failures in the verbs' words.
  */
 async function schedules(ctx: RunContext): Promise<ScheduleStore> {
-  const { kubeconfig, context, requestTimeoutMs } = ctx.global;
-  const { connect } = await import("../kube/connection.ts");
-  const raw = scheduleStore(await connect({ kubeconfig, context }), requestTimeoutMs || 30_000);
+  const core = await loadCore();
+  if (!core.schedules) throw new OperationError("this build of kubectl-vol cannot reach SnapshotSchedules");
+  const raw = await core.schedules(ctx.global);
   const explained =
     <A extends unknown[], R>(doing: (...a: A) => string, fn: (...a: A) => Promise<R>) =>
     async (...a: A): Promise<R> => {
