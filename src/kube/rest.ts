@@ -29,11 +29,16 @@ async function request(
   timeoutMs: number,
   signal?: AbortSignal,
   method = "GET",
-  contentType?: string,
+  body?: { type: string; bytes: Buffer },
 ) {
   const opts: https.RequestOptions = {
     method,
-    headers: { accept: "application/json", ...(contentType ? { "content-type": contentType } : {}) },
+    // A body always has its length: Node sends DELETE's body unframed otherwise, and the
+    // server would read it as the next request on the kept-alive connection.
+    headers: {
+      accept: "application/json",
+      ...(body ? { "content-type": body.type, "content-length": body.bytes.length } : {}),
+    },
     timeout: timeoutMs,
     agent,
     signal,
@@ -80,8 +85,11 @@ export async function sendJson<T>(
   opts: { contentType?: string; timeoutMs?: number } = {},
 ): Promise<T> {
   const timeoutMs = opts.timeoutMs ?? 10_000;
-  const contentType = body === undefined ? undefined : (opts.contentType ?? "application/json");
-  const req = await request(conn, path, timeoutMs, undefined, method, contentType);
+  const payload =
+    body === undefined
+      ? undefined
+      : { type: opts.contentType ?? "application/json", bytes: Buffer.from(JSON.stringify(body)) };
+  const req = await request(conn, path, timeoutMs, undefined, method, payload);
   return new Promise((resolve, reject) => {
     req.on("response", (res) => {
       const chunks: Buffer[] = [];
@@ -102,7 +110,7 @@ export async function sendJson<T>(
     });
     req.on("timeout", () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
     req.on("error", (err) => reject(new ApiError(0, `${method} ${path}: ${err.message}`)));
-    req.end(body === undefined ? undefined : JSON.stringify(body));
+    req.end(payload?.bytes);
   });
 }
 
