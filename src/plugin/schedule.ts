@@ -52,6 +52,8 @@ export interface ScheduleOptions {
   allNamespaces: boolean;
   /** The schedule's name: --name, else the claim's. */
   name?: string;
+  /** --name was given: a CLAIM then also retargets an existing schedule. */
+  named: boolean;
   changes: ScheduleChanges;
   output: OutputFormat;
   dryRun: DryRunMode;
@@ -299,7 +301,7 @@ export const schedule: Verb<ScheduleOptions> = {
           `--list takes no claim and no other flag than -A and -o (got ${claim ? "a claim" : `--${extra[0] ?? "suspend"}`})`,
           VERB,
         );
-      return { list, allNamespaces, changes: {}, output, dryRun };
+      return { list, allNamespaces, named: false, changes: {}, output, dryRun };
     }
     if (allNamespaces) throw new UsageError("--all-namespaces goes with --list only", VERB);
     if (claim && selectorText !== undefined)
@@ -351,6 +353,7 @@ export const schedule: Verb<ScheduleOptions> = {
       list,
       allNamespaces,
       name,
+      named: stringArg(args, "name") !== undefined,
       changes: {
         claim: claim || undefined,
         selector: selectorText !== undefined ? parseSelector(selectorText) : undefined,
@@ -387,7 +390,9 @@ export const schedule: Verb<ScheduleOptions> = {
     const ns = cluster.namespace;
     const name = o.name as string;
     const existing = await store.read(ns, name);
-    const c = o.changes;
+    // On an existing schedule a lone CLAIM names the schedule (`schedule db --suspend`); with
+    // --name it is the new target.
+    const c = existing && !o.named ? { ...o.changes, claim: undefined } : o.changes;
     if (!existing) {
       if (c.claim === undefined && c.selector === undefined)
         throw new OperationError(
