@@ -290,7 +290,7 @@ describe.sequential("snapshot schedules", () => {
     await expect(schedule("both", { claim: "db", selector: {}, every: "1h", keep: 1 })).rejects.toMatchObject(
       { stderr: expect.stringMatching(/exactly one of claim and selector/) },
     );
-  }, 60_000);
+  }, 180_000);
 
   it("a short period makes snapshots on time, prunes to keep, and honours the keep annotation", async () => {
     leader = await startController();
