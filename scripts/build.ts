@@ -151,7 +151,8 @@ function removeStrays(dist: string): void {
     if (f.startsWith("kubectl-") && f !== EXECUTABLE)
       rmSync(path.join(dist, f), { recursive: true, force: true });
   }
-  for (const f of ["vol-csi.cjs", "vol-webhook.cjs"]) rmSync(path.join(dist, f), { force: true });
+  for (const f of ["vol-csi.cjs", "vol-webhook.cjs", "krew-vol.yaml"])
+    rmSync(path.join(dist, f), { force: true });
 }
 
 /** A krew archive of the executable and the manifest that installs it, in DIST/release/. */

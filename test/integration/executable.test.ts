@@ -3,7 +3,15 @@
 // file on PATH for a plugin). Checked with the real kubectl: `kubectl plugin list` and its
 // completion of `kubectl vol`.
 import { execFile } from "node:child_process";
-import { lstatSync, mkdtempSync, readdirSync, readlinkSync, rmSync, symlinkSync } from "node:fs";
+import {
+  lstatSync,
+  mkdtempSync,
+  readdirSync,
+  readlinkSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
@@ -17,6 +25,15 @@ let env: NodeJS.ProcessEnv;
 
 beforeAll(async () => {
   out = mkdtempSync(path.join(os.tmpdir(), "kubectl-vol-build-"));
+  // What an older build left there: a new build removes it.
+  for (const f of [
+    "kubectl-vol.cjs",
+    "kubectl-vol-core.cjs",
+    "kubectl-vol-core.cache",
+    "kubectl-vol_linux_amd64.tar.gz",
+  ]) {
+    writeFileSync(path.join(out, f), "old\n");
+  }
   const [{ kubectl: k }] = await Promise.all([
     assets("kubectl"),
     promisify(execFile)(process.execPath, [path.join(repoRoot, "scripts/build.ts"), "--out", out], {
@@ -33,7 +50,7 @@ afterAll(() => {
 });
 
 describe("the built executable", () => {
-  it("is one file; its other names are links to it, and nothing else there is named kubectl-*", () => {
+  it("is one file; its other names are links to it, and nothing else there is named kubectl-* (older builds' files are gone)", () => {
     expect(lstatSync(path.join(out, "kubectl-vol")).isFile()).toBe(true);
     for (const name of ["vol-csi", "vol-webhook", "kubectl_complete-vol"]) {
       expect(readlinkSync(path.join(out, name)), name).toBe("kubectl-vol");
