@@ -2,7 +2,7 @@
 // reconciliation), serves Identity, Controller and Node over gRPC on a unix socket, and shuts
 // down cleanly: stop accepting, finish in-flight calls, remove the socket.
 import { existsSync } from "node:fs";
-import { lstat, mkdir, readFile, realpath, unlink } from "node:fs/promises";
+import { mkdir, readFile, realpath, unlink } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import * as grpc from "@grpc/grpc-js";
@@ -15,7 +15,7 @@ import { Engine } from "./engine.ts";
 import { exec as defaultExec } from "./exec.ts";
 import { DRIVER_NAME, identityService } from "./identity.ts";
 import { KeyedLocks } from "./locks.ts";
-import { Mounter } from "./mounts.ts";
+import { lstatIfExists, Mounter } from "./mounts.ts";
 import { nodeService } from "./node.ts";
 import { InFlight, wrapService } from "./rpc.ts";
 
@@ -113,7 +113,7 @@ export function socketPathOf(endpoint: string): string {
   return m[1];
 }
 
-async function packageVersion(): Promise<string> {
+async function packageVersion(log: Logger): Promise<string> {
   for (const p of [
     path.join(import.meta.dirname, "../../package.json"),
     path.join(import.meta.dirname, "package.json"),
@@ -121,8 +121,10 @@ async function packageVersion(): Promise<string> {
     try {
       const v = (JSON.parse(await readFile(p, "utf8")) as { version?: string }).version;
       if (v) return v;
-    } catch {
-      // try the next place
+    } catch (err) {
+      // Absent here: try the next place; anything else is worth a line.
+      if ((err as NodeJS.ErrnoException).code !== "ENOENT")
+        log.warn("could not read the package version", { file: p, error: (err as Error).message });
     }
   }
   return "0.0.0";
@@ -148,7 +150,9 @@ export async function startDriver(cfg: DriverConfig, deps: DriverDeps): Promise<
 
   await mkdir(cfg.dataDir, { recursive: true });
   const root = await realpath(cfg.dataDir);
-  const backend = await (deps.openBackend ?? detectBackend)(root, exec);
+  const backend = deps.openBackend
+    ? await deps.openBackend(root, exec)
+    : await detectBackend(root, exec, { log });
   log.info("backend chosen", { root, backend: backend.kind, enforcesSize: backend.enforcesSize });
   const mounter = new Mounter(exec);
   const engine = await Engine.open({ backend, log, mounter });
@@ -160,7 +164,7 @@ export async function startDriver(cfg: DriverConfig, deps: DriverDeps): Promise<
   const impls = {
     Identity: identityService({
       driverName: cfg.driverName,
-      version: await packageVersion(),
+      version: await packageVersion(log),
       dataDir: root,
       ready: () => ready,
     }),
@@ -173,7 +177,7 @@ export async function startDriver(cfg: DriverConfig, deps: DriverDeps): Promise<
   }
 
   await mkdir(path.dirname(socketPath), { recursive: true });
-  const st = await lstat(socketPath).catch(() => undefined);
+  const st = await lstatIfExists(socketPath);
   if (st?.isSocket()) await unlink(socketPath);
   else if (st) throw new Error(`${socketPath} exists and is not a socket; refusing to replace it`);
   await new Promise<void>((resolve, reject) =>
@@ -208,7 +212,10 @@ export async function startDriver(cfg: DriverConfig, deps: DriverDeps): Promise<
         });
         server.forceShutdown();
       }
-      await unlink(socketPath).catch(() => undefined);
+      await unlink(socketPath).catch((err: NodeJS.ErrnoException) => {
+        if (err.code !== "ENOENT")
+          log.warn("could not remove the socket", { socketPath, error: err.message });
+      });
       log.info("stopped", {});
     })();
     return stopping;
