@@ -223,14 +223,19 @@ export class Engine {
     const store = this.storeOf(kind) as unknown as RecordStore<R>;
     await store.put(rec);
     const tmp = this.layout.tmpFor(rec.id);
+    let placed = false;
     try {
       const report = await make(tmp);
       await this.flush(tmp);
-      await this.move(tmp, this.pathOf(kind, rec.id));
+      await rename(tmp, this.pathOf(kind, rec.id));
+      placed = true;
+      await fsyncDirs(tmp, this.pathOf(kind, rec.id));
       if (report) this.logCopy(kind, rec.id, report);
     } catch (err) {
-      // Undone like a delete: the record says `deleting`, the half-made data goes in the background.
-      await this.remove(kind, rec.id).catch((undoErr: unknown) =>
+      // Undone like a delete: the record says `deleting`, the half-made data goes in the
+      // background. What is at the final path is ours only if the rename put it there (else it
+      // may be data without a record that start-up could not set aside: never touched).
+      await this.remove(kind, rec.id, placed).catch((undoErr: unknown) =>
         this.log.error("undoing a failed create failed; the next start finishes it", {
           kind,
           id: rec.id,
@@ -259,16 +264,17 @@ export class Engine {
    * The delete protocol's answered part: `deleting` record, data renamed aside; the removal
    * itself is started in the background (see purge). Absent records are fine.
    */
-  private async remove(kind: Kind, id: string): Promise<void> {
+  private async remove(kind: Kind, id: string, ownsFinalPath = true): Promise<void> {
     const store = this.storeOf(kind);
     const rec = store.get(id);
     if (!rec) return;
     if (rec.state !== "deleting") await store.put({ ...rec, state: "deleting" });
-    const p = this.pathOf(kind, id);
-    try {
-      await this.move(p, this.layout.trashFor(id));
-    } catch (err) {
-      if (!isMissing(err)) throw err;
+    if (ownsFinalPath) {
+      try {
+        await this.move(this.pathOf(kind, id), this.layout.trashFor(id));
+      } catch (err) {
+        if (!isMissing(err)) throw err;
+      }
     }
     this.purgeInBackground(kind, id);
   }
