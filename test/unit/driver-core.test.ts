@@ -6,7 +6,7 @@ import os from "node:os";
 import path from "node:path";
 import { status } from "@grpc/grpc-js";
 import { afterEach, describe, expect, it } from "vitest";
-import type { Backend, BackendKind, QuotaIds } from "../../src/driver/backends/backend.ts";
+import type { Backend, BackendKind, CopyReport, QuotaIds } from "../../src/driver/backends/backend.ts";
 import { CopyBackend } from "../../src/driver/backends/copy.ts";
 import { BACKEND_FILE, Engine, lowestFreeId } from "../../src/driver/engine.ts";
 import { CsiError, toStatus } from "../../src/driver/errors.ts";
@@ -320,6 +320,12 @@ class TestBackend extends CopyBackend {
   protected override async limit(dir: string, _size: number, ids: QuotaIds): Promise<void> {
     this.limited.push({ path: dir, ids });
   }
+  /** When set, what every snapshot reports (as if the source had been written during the copy). */
+  report: CopyReport | undefined;
+  override async snapshot(src: string, dst: string): Promise<CopyReport> {
+    const r = await super.snapshot(src, dst);
+    return this.report ?? r;
+  }
 }
 
 function keptLog(): { log: Logger; lines: Record<string, unknown>[] } {
@@ -488,8 +494,53 @@ describe("engine", () => {
     expect(f.projectId).toBe(a.projectId);
     const reopened = await open(b, log);
     expect(reopened.volumes.all().map((r) => r.projectId)).toEqual([c.projectId, 3, a.projectId]);
+    // An expansion raises the limit of the recorded id.
+    await reopened.expandVolume(c.id, 2 * MiB);
+    expect(b.limited.at(-1)).toEqual({ path: reopened.volumePath(c.id), ids: { projectId: c.projectId } });
     expect(lowestFreeId([1, 2, 4])).toBe(3);
     expect(lowestFreeId([])).toBe(1);
+  });
+});
+
+describe("engine copy reports", () => {
+  let root: string;
+  afterEach(async () => {
+    if (root) await rm(root, { recursive: true, force: true });
+  });
+
+  it("logs each copy's window, and warns when a copy is not point-in-time", async () => {
+    root = await mkdtemp(path.join(os.tmpdir(), "vol-engine-"));
+    const b = new TestBackend(root);
+    const { log, lines } = keptLog();
+    const e = await Engine.open({ backend: b, log, mounter: noLoops });
+    const v = await e.createVolume(newVolume("src"));
+    const snap = (name: string) =>
+      e.createSnapshot({
+        id: snapshotIdFor(name),
+        name,
+        sourceVolumeId: v.id,
+        sizeBytes: MiB,
+        accessType: "mount",
+        parameters: {},
+      });
+    // (A change within the timestamp slack before the copy counts as during it.)
+    await new Promise((r) => setTimeout(r, 100));
+    await snap("quiet");
+    expect(lines.at(-1)).toMatchObject({
+      level: "info",
+      msg: "copied the source at one point in time",
+      pointInTime: true,
+      windowMs: expect.any(Number),
+    });
+    b.report = { pointInTime: false, windowMs: 1234, passes: 1 };
+    await snap("busy");
+    expect(lines.at(-1)).toMatchObject({
+      level: "warn",
+      msg: "the source changed while it was copied: this copy is not point-in-time",
+      id: snapshotIdFor("busy"),
+      windowMs: 1234,
+      backend: "copy",
+    });
   });
 });
 
