@@ -3,7 +3,7 @@
 // making a CA and the certificate first when the Secret does not exist (replicas racing to
 // create it all end up with the one that won), writes tls.crt and tls.key into a folder the
 // server container reads, and writes the CA into the caBundle of our webhook configurations.
-import { mkdir, rename, writeFile } from "node:fs/promises";
+import { mkdir } from "node:fs/promises";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import {
@@ -12,6 +12,7 @@ import {
   type KubeConfig,
   type V1Secret,
 } from "@kubernetes/client-node";
+import { writeFileAtomic } from "../kube/atomic-file.ts";
 import { apiMessage, loadKubeConfig, statusCode } from "../kube/client.ts";
 import { issueServing, makeCA } from "./selfsigned.ts";
 
@@ -69,12 +70,6 @@ export function newTlsSecret(o: BootstrapOptions): V1Secret {
   };
 }
 
-async function writeAtomic(file: string, text: string, mode: number): Promise<void> {
-  const tmp = `${file}.tmp-${process.pid}`;
-  await writeFile(tmp, text, { mode });
-  await rename(tmp, file);
-}
-
 export interface BootstrapResult {
   created: boolean;
   caBundle: string;
@@ -108,8 +103,8 @@ export async function bootstrapCerts(kc: KubeConfig, o: BootstrapOptions): Promi
   };
   const caPem = field("ca.crt");
   await mkdir(o.outDir, { recursive: true });
-  await writeAtomic(path.join(o.outDir, "tls.crt"), field("tls.crt"), 0o644);
-  await writeAtomic(path.join(o.outDir, "tls.key"), field("tls.key"), 0o600);
+  await writeFileAtomic(path.join(o.outDir, "tls.crt"), field("tls.crt"), { mode: 0o644 });
+  await writeFileAtomic(path.join(o.outDir, "tls.key"), field("tls.key"), { mode: 0o600 });
 
   const caBundle = Buffer.from(caPem).toString("base64");
   const patched: string[] = [];
