@@ -279,7 +279,7 @@ for p in "${parts[@]}"; do
   done
 done
 if [ $build_m -gt 0 ]; then
-  log "cold build of $build_m upstream part(s) from their Go modules: about $cold_min min on 2 idle cores, once (cached in $cache)"
+  log "$build_m upstream part(s) to build from their Go modules: about $cold_min min on 2 idle cores, once (cached in $cache)"
 fi
 for p in "${parts[@]}"; do
   case "$p" in
