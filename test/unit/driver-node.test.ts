@@ -375,7 +375,9 @@ describe("the node DaemonSet as shipped", () => {
     expect(names).not.toContain("node-driver-registrar");
     expect(names).not.toContain("liveness-probe");
     const csi = pod.containers.find((c) => c.name === "vol-csi") as Container;
-    const args = (csi.args ?? []).map((a) => a.replace("$(NODE_NAME)", "node-1"));
+    const args = (csi.args ?? []).map((a) =>
+      a.replace("$(NODE_NAME)", "node-1").replace("$(POD_IP)", "10.0.0.7"),
+    );
     const p = parseFlags(VOL_CSI, args);
     if (!p.ok) throw new Error(`the DaemonSet's vol-csi args do not parse: ${args.join(" ")}`);
     const hostOf = (mountPath: string) => {
