@@ -77,7 +77,13 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
   const { session, kubectl } = cp;
   const nodes: RealNode[] = [];
   let proxy: ServiceProxy | undefined;
-  const stop = async (): Promise<void> => {
+  let stopping: Promise<void> | undefined;
+  // A second call waits for the first.
+  const stop = (): Promise<void> => {
+    stopping ??= stopNow();
+    return stopping;
+  };
+  const stopNow = async (): Promise<void> => {
     await drain(kubectl, log).catch((err: Error) => log(`drain: ${err.message}`));
     await proxy?.close();
     for (const n of nodes) await n.stop().catch((err: Error) => log(`node ${n.name}: ${err.message}`));
