@@ -202,11 +202,22 @@ async function cloneFindings(claim: V1PersistentVolumeClaim, s: Sources, lookup:
       ),
     ];
   }
-  const phase = pvc.status?.phase ?? "Pending";
-  if (phase !== "Bound") {
-    return [deny("clone-source-bound", `${source} is ${phase}, not Bound: a clone needs a Bound source`)];
-  }
   const findings: Finding[] = [];
+  const phase = pvc.status?.phase ?? "Pending";
+  if (phase === "Pending") {
+    findings.push({
+      rule: "clone-source-bound",
+      severity: "wait",
+      message: `${source} is Pending, not Bound: a clone needs a Bound source, so ${me} would wait until it is`,
+    });
+  } else if (phase !== "Bound") {
+    return [
+      deny(
+        "clone-source-bound",
+        `${source} is ${phase}, not Bound: a clone needs a Bound source; clone another PVC`,
+      ),
+    ];
+  }
   findings.push(
     ...(await driverFindings(
       claim,

@@ -13,7 +13,9 @@
 //       source-kind          PersistentVolumeClaim (core), VolumeSnapshot (snapshot.storage.k8s.io),
 //                            or a kind a VolumePopulator registers (when that CRD exists)
 //       source-namespace     dataSourceRef.namespace ≠ claim's: needs a ReferenceGrant there
-//       clone-source-exists | clone-source-deleting | clone-source-bound
+//       clone-source-exists | clone-source-deleting
+//       clone-source-bound   Lost: deny; Pending: wait (admitted with a warning by the webhook,
+//                            stopped by the plugin's pre-flight; see Severity and blocks())
 //       clone-driver         the new claim's StorageClass provisioner = the source volume's driver
 //                            (deny on mismatch or storageClassName ""; warn when unknowable)
 //       clone-volume-mode    same volumeMode
@@ -32,10 +34,13 @@
 //     Idempotent. The input is never modified.
 //
 //   checkSnapshot(snapshot, lookup, op = "CREATE"): Promise<Decision>
-//     snapshot-source-exists | snapshot-source-bound | snapshot-source-deleting
+//     snapshot-source-exists | snapshot-source-bound (Pending: wait, else deny) | snapshot-source-deleting
 //     snapshot-class   named class exists and is for the PVC's driver; none named → the driver
 //                      has exactly one default class
 //     snapshot-content-exists (warn) pre-provisioned content not there yet
+//
+//   blocks(finding, "admission" | "preflight"): whether a finding stops the object there
+//     (deny everywhere; wait only in the pre-flight; warn never). Decision.allowed is for admission.
 //
 //   chooseSnapshotClass(driver, classes, named?): ClassChoice
 //     named → must exist and be for `driver`; else the driver's default class; else its only
@@ -56,6 +61,7 @@ export { compareQuantities, formatBytes, parseQuantity } from "./quantity.ts";
 export { checkSnapshot, chooseSnapshotClass, isDefaultSnapshotClass } from "./snapshot.ts";
 export {
   ALLOW_VOLUME_MODE_CHANGE_ANNOTATION,
+  blocks,
   type ClaimClass,
   claimClass,
   claimName,

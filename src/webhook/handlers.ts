@@ -4,6 +4,7 @@
 import type { V1PersistentVolumeClaim } from "@kubernetes/client-node";
 import fastJsonPatch from "fast-json-patch";
 import {
+  blocks,
   checkClaim,
   checkSnapshot,
   type Decision,
@@ -31,8 +32,9 @@ export interface Outcome {
 
 export type Handler = (req: AdmissionRequest, lookups: Lookups) => Promise<Outcome>;
 
+/** What is admitted but worth saying: every finding that does not block admission. */
 const warningsOf = (findings: Finding[]) =>
-  findings.filter((f) => f.severity === "warn").map((f) => f.message);
+  findings.filter((f) => !blocks(f, "admission")).map((f) => f.message);
 
 /** The object as the rules should see it: namespace filled from the request when absent. */
 function withNamespace<T extends { metadata?: { namespace?: string } }>(obj: T, ns: string | undefined): T {
@@ -41,7 +43,7 @@ function withNamespace<T extends { metadata?: { namespace?: string } }>(obj: T, 
 }
 
 function toResponse(d: Decision): Outcome {
-  const denies = d.findings.filter((f) => f.severity === "deny");
+  const denies = d.findings.filter((f) => blocks(f, "admission"));
   const response: AdmissionResponse = { allowed: d.allowed, warnings: warningsOf(d.findings) };
   if (!d.allowed) {
     response.status = { code: 403, reason: "Forbidden", message: denies.map((f) => f.message).join("; ") };

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { checkClaim, type Decision, memoryLookup } from "../../../src/rules/index.ts";
+import { blocks, checkClaim, type Decision, memoryLookup } from "../../../src/rules/index.ts";
 import { claim, content, DRIVER, fromSource, OTHER, snapshot, storageClass, world } from "./fixtures.ts";
 
 const denied = (d: Decision) => d.findings.filter((f) => f.severity === "deny");
@@ -151,13 +151,50 @@ describe("checkClaim: clone", () => {
     );
   });
 
-  it("denies a Pending source with the documented message", async () => {
+  it("admits a Pending source with a wait finding: the webhook warns, the pre-flight stops", async () => {
     const d = await checkClaim(fromSource("PersistentVolumeClaim", "pending"), lookup);
+    expect(d).toEqual({
+      allowed: true,
+      findings: [
+        {
+          rule: "clone-source-bound",
+          severity: "wait",
+          message:
+            'PVC "pending" in namespace "shop" is Pending, not Bound: a clone needs a Bound source, so PVC "new" in namespace "shop" would wait until it is',
+        },
+      ],
+    });
+    const f = d.findings[0]!;
+    expect([blocks(f, "admission"), blocks(f, "preflight")]).toEqual([false, true]);
+  });
+
+  it("still checks a Pending source's driver, volume mode and size", async () => {
+    const w = world();
+    w.pvcs!.push(
+      claim("pending-slow", { storageClassName: "slow", resources: { requests: { storage: "5Gi" } } }),
+    );
+    const d = await checkClaim(
+      fromSource("PersistentVolumeClaim", "pending-slow", { resources: { requests: { storage: "1Gi" } } }),
+      memoryLookup(w),
+    );
+    expect(d.allowed).toBe(false);
+    expect(d.findings.map((f) => `${f.severity}:${f.rule}`)).toEqual([
+      "wait:clone-source-bound",
+      "deny:clone-driver",
+      "deny:clone-size",
+    ]);
+  });
+
+  it("denies a Lost source: it never binds", async () => {
+    const w = world();
+    w.pvcs!.push(claim("lost", { storageClassName: "fast" }, { phase: "Lost" }));
+    const d = await checkClaim(fromSource("PersistentVolumeClaim", "lost"), memoryLookup(w));
     expect(denied(d)).toEqual([
       {
         rule: "clone-source-bound",
         severity: "deny",
-        message: 'PVC "pending" in namespace "shop" is Pending, not Bound: a clone needs a Bound source',
+        message:
+          'PVC "lost" in namespace "shop" is Lost, not Bound: a clone needs a Bound source; clone another PVC',
       },
     ]);
   });

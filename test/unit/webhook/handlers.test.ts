@@ -129,16 +129,35 @@ describe("validate", () => {
     }
   });
 
-  it("checks VolumeSnapshots", async () => {
-    const snap = {
-      metadata: { name: "s", namespace: "shop" },
-      spec: { source: { persistentVolumeClaimName: "pending" } },
-    };
-    const r = review(snap, {
-      kind: { group: "snapshot.storage.k8s.io", version: "v1", kind: "VolumeSnapshot" },
+  it("checks VolumeSnapshots, admitting one of a Pending claim with a warning", async () => {
+    const snap = (pvc: string) =>
+      review(
+        { metadata: { name: "s", namespace: "shop" }, spec: { source: { persistentVolumeClaimName: pvc } } },
+        { kind: { group: "snapshot.storage.k8s.io", version: "v1", kind: "VolumeSnapshot" } },
+      );
+    const missing = await validate(decode(snap("nope")), lookups);
+    expect(missing.response.allowed).toBe(false);
+    expect(missing.response.status?.message).toMatch(
+      /^VolumeSnapshot "s" in namespace "shop" takes a snapshot of PVC "nope"/,
+    );
+    const pending = await validate(decode(snap("pending")), lookups);
+    expect(pending.response).toEqual({
+      allowed: true,
+      warnings: [
+        'PVC "pending" in namespace "shop" is Pending, not Bound: a snapshot needs a Bound source, so VolumeSnapshot "s" in namespace "shop" would wait until it is',
+      ],
     });
-    const out = await validate(decode(r), lookups);
-    expect(out.response.status?.message).toMatch(/^PVC "pending" in namespace "shop" is Pending, not Bound/);
+  });
+
+  it("admits a clone of a Pending claim with a warning, so a file with both applies whole", async () => {
+    const out = await validate(
+      decode(review(clone({ dataSource: { kind: "PersistentVolumeClaim", name: "pending" } }))),
+      lookups,
+    );
+    expect(out.response.allowed).toBe(true);
+    expect(out.response.warnings).toEqual([
+      'PVC "pending" in namespace "shop" is Pending, not Bound: a clone needs a Bound source, so PVC "copy" in namespace "shop" would wait until it is',
+    ]);
   });
 
   it("takes the namespace from the request when the object has none", async () => {
