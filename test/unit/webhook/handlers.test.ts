@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from "node:timers/promises";
 import { describe, expect, it } from "vitest";
 import { LINEAGE, type Lookup, memoryLookup } from "../../../src/rules/index.ts";
 import { mutate, validate } from "../../../src/webhook/handlers.ts";
@@ -109,6 +110,55 @@ describe("validate", () => {
     const down = { ...stale, pvc: () => Promise.reject(new Error("API down")) };
     const cachedDenial = await validate(decode(review(clone())), { cached: stale, direct: down });
     expect(cachedDenial.response.status?.message).toMatch(/^PVC "db" in namespace "shop" does not exist/);
+  });
+
+  it("confirms a denial with the API's answers to the same reads, made at once", async () => {
+    const reads: string[] = [];
+    const slowly = (l: Lookup): Lookup =>
+      Object.fromEntries(
+        Object.entries(l).map(([k, f]) => [
+          k,
+          async (...args: string[]) => {
+            reads.push(k);
+            await sleep(100);
+            return (f as (...a: string[]) => Promise<unknown>)(...args);
+          },
+        ]),
+      ) as unknown as Lookup;
+    const c = clone({ volumeMode: "Block", resources: { requests: { storage: "1Gi" } } });
+    const started = Date.now();
+    const out = await validate(decode(review(c)), { cached: lookups.cached, direct: slowly(lookups.cached) });
+    const took = Date.now() - started;
+    expect(out.response.allowed).toBe(false);
+    expect(reads.length).toBeGreaterThanOrEqual(2);
+    // Every read in one round (100 ms), not one after another, and no second run of the rules.
+    expect(took).toBeLessThan(200);
+  });
+
+  it("answers with what it knows when the deadline comes", async () => {
+    const never = () => new Promise<never>(() => undefined);
+    const hanging = { ...lookups.cached, pvc: never };
+    const started = Date.now();
+    const nothing = await validate(decode(review(clone())), { cached: hanging }, AbortSignal.timeout(100));
+    expect(Date.now() - started).toBeLessThan(500);
+    expect(nothing.late).toBe(true);
+    expect(nothing.response.allowed).toBe(true);
+    expect(nothing.response.warnings?.[0]).toMatch(
+      /^the vol.kubectl.io webhook could not check this PersistentVolumeClaim before the API server's timeout/,
+    );
+    // A denial from the caches that the API cannot confirm in time stands.
+    const bad = clone({ resources: { requests: { storage: "1Gi" } } });
+    const denied = await validate(
+      decode(review(bad)),
+      { cached: lookups.cached, direct: hanging },
+      AbortSignal.timeout(100),
+    );
+    expect(denied.response.allowed).toBe(false);
+    expect(denied.response.status?.message).toMatch(/requests 1Gi but its source PVC "db"/);
+    const m = await mutate(decode(review(clone())), { cached: hanging }, AbortSignal.timeout(100));
+    expect(m.response.allowed).toBe(true);
+    expect(m.response.patch).toBeUndefined();
+    expect(m.response.warnings?.[0]).toMatch(/could not fill in the defaults of this PersistentVolumeClaim/);
   });
 
   it("answers a dry-run request exactly as a real one (no side effects to skip)", async () => {
