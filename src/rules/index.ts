@@ -27,9 +27,10 @@
 //                            snapshot.storage.kubernetes.io/allow-volume-mode-change: "true"
 //       restore-size         request ≥ restoreSize
 //
-//   defaultClaim(claim, lookup): Promise<Defaulted>  → { claim: changed deep copy, warnings }
+//   defaultClaim(claim, lookup, { raise = true }?): Promise<Defaulted>  → { claim: changed deep copy, warnings }
 //     No request → the source's size (restore: max(restoreSize, the snapshotted PVC's request));
-//     a request below the source → raised (warning, rule clone-size / restore-size); no
+//     a request below the source → raised (warning, rule clone-size / restore-size) unless
+//     raise: false (the webhook, where checkClaim denies it instead); no
 //     volumeMode → the source's; no storageClassName → the source's; LINEAGE annotations.
 //     Idempotent. The input is never modified.
 //
@@ -55,7 +56,14 @@
 // Messages are one sentence naming the object and the fix, e.g.
 //   PVC "db" in namespace "shop" is Pending, not Bound: a clone needs a Bound source
 export { checkClaim, readSources, type Sources, sourcePermitted } from "./claim.ts";
-export { defaultClaim, LINEAGE, lineageAnnotations, SELECTED_NODE, SNAPSHOT_MANAGED_BY } from "./defaults.ts";
+export {
+  type DefaultOptions,
+  defaultClaim,
+  LINEAGE,
+  lineageAnnotations,
+  SELECTED_NODE,
+  SNAPSHOT_MANAGED_BY,
+} from "./defaults.ts";
 export { memoryLookup, type Objects } from "./memory-lookup.ts";
 export { compareQuantities, formatBytes, parseQuantity } from "./quantity.ts";
 export { checkSnapshot, chooseSnapshotClass, isDefaultSnapshotClass } from "./snapshot.ts";

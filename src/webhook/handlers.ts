@@ -89,6 +89,13 @@ export const validate: Handler = async (req, lookups, deadline) => {
   return { ...toResponse(checked ?? d), late: checked === undefined && deadline?.aborted === true };
 };
 
+/**
+ * A request smaller than the source is not raised here: the claim would differ from its manifest,
+ * and applying the manifest again (kubectl apply, GitOps) would fail once the claim is bound
+ * ("can not be less than status.capacity"). /validate denies it with the size to ask for.
+ */
+const NO_RAISE = { raise: false } as const;
+
 export const mutate: Handler = async (req, lookups, deadline) => {
   const s = req.subject;
   if (s.kind !== "PersistentVolumeClaim" || req.operation !== "CREATE" || !s.object) {
@@ -96,14 +103,16 @@ export const mutate: Handler = async (req, lookups, deadline) => {
   }
   // Both sides carry the namespace (filled from the request when absent), so it is not in the diff.
   const input = withNamespace(s.object as V1PersistentVolumeClaim, req.namespace);
-  const cached = await within(defaultClaim(input, lookups.cached), deadline);
+  const cached = await within(defaultClaim(input, lookups.cached, NO_RAISE), deadline);
   if (!cached) return unchecked(req, "fill in the defaults of");
   let { claim, warnings } = cached;
   // No lineage for a clone or restore means the source was not found or not permitted in the
   // caches (say a ReferenceGrant made a moment ago): derive again from the API itself.
   const src = dataSourceOf(input);
   if (lookups.direct && src && src.type !== "other" && !claim.metadata?.annotations?.[LINEAGE.sourceKind]) {
-    const again = await within(defaultClaim(input, lookups.direct), deadline).catch(() => undefined);
+    const again = await within(defaultClaim(input, lookups.direct, NO_RAISE), deadline).catch(
+      () => undefined,
+    );
     if (again) ({ claim, warnings } = again);
   }
   const patch = fastJsonPatch.compare(input as object, claim as object);

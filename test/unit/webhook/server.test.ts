@@ -84,12 +84,17 @@ describe("webhook transport", () => {
   });
 
   it("answers /mutate with a base64 JSON Patch", async () => {
-    const a = await post(agent, `${url}/mutate`, JSON.stringify(review(claim())));
+    const sizeless = claim();
+    delete sizeless.spec?.resources;
+    const a = await post(agent, `${url}/mutate`, JSON.stringify(review(sizeless)));
     const r = JSON.parse(a.body).response;
     expect(r.patchType).toBe("JSONPatch");
     const patch = JSON.parse(Buffer.from(r.patch, "base64").toString());
-    expect(patch).toContainEqual({ op: "replace", path: "/spec/resources/requests/storage", value: "10Gi" });
-    expect(r.warnings[0]).toMatch(/raised the request to 10Gi/);
+    expect(patch).toContainEqual({
+      op: "add",
+      path: "/spec/resources",
+      value: { requests: { storage: "10Gi" } },
+    });
   });
 
   it("answers 400 with a reason for a wrong content type, a malformed body, an unknown kind", async () => {
