@@ -3,9 +3,9 @@
 // fsync of the directory, so after a crash every record is either its old or its new version.
 // Records carry a state: `creating` and `deleting` mark an operation in flight; start-up
 // reconciliation finishes or undoes them (see engine.ts).
-import { randomBytes } from "node:crypto";
-import { mkdir, open, readdir, readFile, rename, unlink } from "node:fs/promises";
+import { mkdir, readdir, readFile, rename, unlink } from "node:fs/promises";
 import path from "node:path";
+import { atomicWrite, fsyncDir, TMP_MARK } from "../kube/durable.ts";
 import type { Logger } from "../kube/log.ts";
 
 export type RecordState = "creating" | "ready" | "deleting";
@@ -42,36 +42,8 @@ interface Keyed {
   seq: number;
 }
 
-const TMP_MARK = ".tmp-";
-
-export async function fsyncDir(dir: string): Promise<void> {
-  const fh = await open(dir, "r");
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-}
-
-/** Writes `data` to `file` atomically and durably (temp file, fsync, rename, fsync dir). */
-export async function atomicWrite(file: string, data: string): Promise<void> {
-  const dir = path.dirname(file);
-  const tmp = path.join(dir, `.${path.basename(file)}${TMP_MARK}${randomBytes(4).toString("hex")}`);
-  const fh = await open(tmp, "wx", 0o600);
-  try {
-    await fh.writeFile(data);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  try {
-    await rename(tmp, file);
-  } catch (err) {
-    await unlink(tmp).catch(() => undefined);
-    throw err;
-  }
-  await fsyncDir(dir);
-}
+// One durable write for the whole project (src/kube/durable.ts); engine.ts imports these from here.
+export { atomicWrite, fsyncDir };
 
 /** Records of one kind, all in memory, each persisted in its own file. */
 export class RecordStore<R extends Keyed> {
