@@ -10,6 +10,8 @@
 //     checked; UPDATE/DELETE/CONNECT are always allowed (the source is immutable; finalizers,
 //     labels, annotations, status and deletion must keep working). Rules, in order (the first
 //     two stop the check when they deny; nothing in another namespace is read before a grant):
+//       source-kind          (first, droppedDataSource) a spec.dataSource of another kind with no
+//                            dataSourceRef: Kubernetes drops it and creates the claim empty
 //       source-kind          PersistentVolumeClaim (core), VolumeSnapshot (snapshot.storage.k8s.io),
 //                            or a kind a VolumePopulator registers (when that CRD exists)
 //       source-namespace     dataSourceRef.namespace ≠ claim's: needs a ReferenceGrant there
@@ -55,7 +57,7 @@
 //
 // Messages are one sentence naming the object and the fix, e.g.
 //   PVC "db" in namespace "shop" is Pending, not Bound: a clone needs a Bound source
-export { checkClaim, readSources, type Sources, sourcePermitted } from "./claim.ts";
+export { checkClaim, droppedDataSource, readSources, type Sources, sourcePermitted } from "./claim.ts";
 export {
   type DefaultOptions,
   defaultClaim,
@@ -77,6 +79,7 @@ export {
   type DataSource,
   DEFAULT_SNAPSHOT_CLASS_ANNOTATION,
   dataSourceOf,
+  decide,
   defaultStorageClass,
   GATEWAY_API_GROUP,
   isDefaultStorageClass,

@@ -10,7 +10,9 @@ import {
   checkSnapshot,
   type Decision,
   dataSourceOf,
+  decide,
   defaultClaim,
+  droppedDataSource,
   type Finding,
   LINEAGE,
   type Lookup,
@@ -103,6 +105,9 @@ export const mutate: Handler = async (req, lookups, deadline) => {
   }
   // Both sides carry the namespace (filled from the request when absent), so it is not in the diff.
   const input = withNamespace(s.object as V1PersistentVolumeClaim, req.namespace);
+  // Only here can it be seen: the API server drops such a dataSource before validation.
+  const dropped = droppedDataSource(input);
+  if (dropped) return toResponse(decide([dropped]));
   const cached = await within(defaultClaim(input, lookups.cached, NO_RAISE), deadline);
   if (!cached) return unchecked(req, "fill in the defaults of");
   let { claim, warnings } = cached;

@@ -1,5 +1,11 @@
 import { describe, expect, it } from "vitest";
-import { blocks, checkClaim, type Decision, memoryLookup } from "../../../src/rules/index.ts";
+import {
+  blocks,
+  checkClaim,
+  type Decision,
+  droppedDataSource,
+  memoryLookup,
+} from "../../../src/rules/index.ts";
 import { claim, content, DRIVER, fromSource, OTHER, snapshot, storageClass, world } from "./fixtures.ts";
 
 const denied = (d: Decision) => d.findings.filter((f) => f.severity === "deny");
@@ -21,8 +27,17 @@ describe("checkClaim: no data source, other operations", () => {
 });
 
 describe("checkClaim: kind", () => {
-  it("denies a ConfigMap, naming the allowed kinds", async () => {
-    const d = await checkClaim(fromSource("ConfigMap", "cm"), memoryLookup(world()));
+  // A kind other than a PVC or a VolumeSnapshot reaches the rules through dataSourceRef
+  // (Kubernetes drops it from dataSource: see the last describe).
+  const ref = (kind: string, name: string, apiGroup?: string) =>
+    claim("new", {
+      storageClassName: "fast",
+      resources: { requests: { storage: "10Gi" } },
+      dataSourceRef: { kind, name, ...(apiGroup !== undefined ? { apiGroup } : {}) },
+    });
+
+  it("denies a ConfigMap in dataSourceRef, naming the allowed kinds", async () => {
+    const d = await checkClaim(ref("ConfigMap", "cm"), memoryLookup(world()));
     expect(d.allowed).toBe(false);
     expect(denied(d)[0]?.rule).toBe("source-kind");
     expect(denied(d)[0]?.message).toBe(
@@ -46,7 +61,7 @@ describe("checkClaim: kind", () => {
       lookup,
     );
     expect(ok).toEqual({ allowed: true, findings: [] });
-    const bad = await checkClaim(fromSource("Bye", "b", {}, "hello.example.com"), lookup);
+    const bad = await checkClaim(ref("Bye", "b", "hello.example.com"), lookup);
     expect(denied(bad)[0]?.message).toMatch(
       /or a kind a VolumePopulator registers: Hello \(hello.example.com\)$/,
     );
@@ -442,5 +457,38 @@ describe("checkClaim: restore", () => {
       }),
     );
     expect(await checkClaim(block, allowed)).toEqual({ allowed: true, findings: [] });
+  });
+});
+
+describe("checkClaim: a dataSource Kubernetes drops", () => {
+  it("denies a ConfigMap (or another kind) in spec.dataSource alone: the claim would be created empty", async () => {
+    const cm = claim("new", {
+      resources: { requests: { storage: "1Gi" } },
+      dataSource: { kind: "ConfigMap", name: "settings" },
+    });
+    expect(await checkClaim(cm, memoryLookup(world()))).toEqual({
+      allowed: false,
+      findings: [
+        {
+          rule: "source-kind",
+          severity: "deny",
+          message:
+            'PVC "new" in namespace "shop" has spec.dataSource of kind "ConfigMap" of the core group, which Kubernetes drops, creating the claim empty: spec.dataSource takes a PersistentVolumeClaim or a VolumeSnapshot (snapshot.storage.k8s.io); name a VolumePopulator\'s kind in spec.dataSourceRef instead',
+        },
+      ],
+    });
+    const widget = fromSource("Widget", "w", {}, "example.com");
+    expect(droppedDataSource(widget)?.message).toMatch(
+      /kind "Widget" of group "example.com", which Kubernetes drops/,
+    );
+    // The same kind in dataSourceRef is kept (and checked by the kind rule); a PVC or a snapshot is fine.
+    expect(
+      droppedDataSource({
+        ...widget,
+        spec: { ...widget.spec, dataSourceRef: { apiGroup: "example.com", kind: "Widget", name: "w" } },
+      }),
+    ).toBeUndefined();
+    expect(droppedDataSource(fromSource("PersistentVolumeClaim", "db"))).toBeUndefined();
+    expect(droppedDataSource(fromSource("VolumeSnapshot", "db-snap"))).toBeUndefined();
   });
 });

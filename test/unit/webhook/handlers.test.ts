@@ -296,6 +296,19 @@ describe("mutate", () => {
     });
   });
 
+  it("denies a spec.dataSource the API server would drop (only /mutate sees it)", async () => {
+    const cm = apiClaim("cm", {
+      resources: { requests: { storage: "1Gi" } },
+      dataSource: { kind: "ConfigMap", name: "x" },
+    });
+    const out = await mutate(decode(review(cm)), lookups);
+    expect(out.response.allowed).toBe(false);
+    expect(out.response.status).toMatchObject({ code: 403, reason: "Forbidden" });
+    expect(out.response.status?.message).toMatch(
+      /^PVC "cm" in namespace "shop" has spec.dataSource of kind "ConfigMap" of the core group, which Kubernetes drops/,
+    );
+  });
+
   it("leaves a smaller request as it is, for /validate to deny with the size to ask for", async () => {
     // Raising it would make the claim differ from its manifest, and applying that manifest again
     // would then fail (a bound claim cannot ask for less than its capacity).
