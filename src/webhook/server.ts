@@ -116,6 +116,8 @@ export async function startWebhookServer(opts: ServerOptions): Promise<WebhookSe
   const pair = readKeyPair(opts.certFile, opts.keyFile);
 
   const admit = async (path: string, handler: Handler, req: IncomingMessage, res: ServerResponse) => {
+    // The API server's clock runs from when it sent the request: so does ours.
+    const deadline = deadlineSignal(requestTimeoutMs(req.url));
     if (req.method !== "POST") {
       res.setHeader("allow", "POST");
       return problem(res, 405, `${path} takes POST with an AdmissionReview`);
@@ -146,7 +148,6 @@ export async function startWebhookServer(opts: ServerOptions): Promise<WebhookSe
     let findings: Finding[] = [];
     let answer: string;
     try {
-      const deadline = deadlineSignal(requestTimeoutMs(req.url));
       const lookups = typeof opts.lookups === "function" ? opts.lookups(deadline) : opts.lookups;
       const out = await handler(review, lookups, deadline);
       findings = out.findings;
