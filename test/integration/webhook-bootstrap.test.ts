@@ -15,10 +15,36 @@ import { issueServing } from "../../src/webhook/selfsigned.ts";
 const run = promisify(execFile);
 const YEAR = 365 * 24 * 3600 * 1000;
 let cp: ControlPlane;
+/** A kubeconfig of the webhook's ServiceAccount (a client certificate with its user name). */
+let podKubeconfig: string;
 beforeAll(async () => {
   cp = await startControlPlane({ snapshotCRDs: false });
   await cp.kubectl(["create", "namespace", "vol-system"]);
   await cp.kubectl(["apply", "-f", path.join(repoRoot, "manifests/base/webhook-configurations.yaml")]);
+  // The init container runs as the webhook's ServiceAccount with only the overlay's RBAC.
+  await cp.kubectl([
+    "apply",
+    "-n",
+    "vol-system",
+    "-f",
+    path.join(repoRoot, "manifests/overlays/self-signed/bootstrap-rbac.yaml"),
+  ]);
+  const client = await cp.ca.issue("bootstrap-client", {
+    cn: "system:serviceaccount:vol-system:vol-webhook",
+    client: true,
+  });
+  podKubeconfig = cp.session.path("pod.kubeconfig");
+  await writeFile(
+    podKubeconfig,
+    JSON.stringify({
+      apiVersion: "v1",
+      kind: "Config",
+      clusters: [{ name: "c", cluster: { server: cp.server, "certificate-authority": cp.ca.cert } }],
+      users: [{ name: "sa", user: { "client-certificate": client.cert, "client-key": client.key } }],
+      contexts: [{ name: "c", context: { cluster: "c", user: "sa" } }],
+      "current-context": "c",
+    }),
+  );
 });
 afterAll(async () => {
   await cp?.stop();
@@ -35,13 +61,13 @@ const bootstrap = (outDir: string) =>
       "--service=vol-webhook",
       "--webhook-configuration=vol-webhook",
       `--out-dir=${outDir}`,
-      `--kubeconfig=${cp.kubeconfig}`,
+      `--kubeconfig=${podKubeconfig}`,
     ],
     { timeout: 60_000 },
   );
 
 describe("vol-webhook bootstrap-certs", () => {
-  it("makes the Secret once, writes the files and fills both caBundles", async () => {
+  it("makes the Secret once, writes the files and fills both caBundles, with the overlay's RBAC alone", async () => {
     const first = await bootstrap(cp.session.path("pod-1"));
     expect(JSON.parse(first.stdout)).toMatchObject({ created: true });
     const second = await bootstrap(cp.session.path("pod-2"));
