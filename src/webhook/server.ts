@@ -117,7 +117,8 @@ export async function startWebhookServer(opts: ServerOptions): Promise<WebhookSe
 
   const admit = async (path: string, handler: Handler, req: IncomingMessage, res: ServerResponse) => {
     // The API server's clock runs from when it sent the request: so does ours.
-    const deadline = deadlineSignal(requestTimeoutMs(req.url));
+    const timeoutMs = requestTimeoutMs(req.url);
+    const deadline = deadlineSignal(timeoutMs);
     if (req.method !== "POST") {
       res.setHeader("allow", "POST");
       return problem(res, 405, `${path} takes POST with an AdmissionReview`);
@@ -162,6 +163,7 @@ export async function startWebhookServer(opts: ServerOptions): Promise<WebhookSe
           patched: (out.response.patch?.length ?? 0) > 0,
           findings: findings.map((f) => `${f.severity}:${f.rule}`),
           message: out.response.status?.message,
+          timeoutMs,
           ...(out.late ? { late: true } : {}),
         });
       }

@@ -1034,6 +1034,8 @@ describe("mutating and validating webhooks together", () => {
       path: "/validate",
       kind: "PersistentVolumeClaim",
       dryRun: true,
+      // The API server's ?timeout= (the shipped timeoutSeconds), which the answer keeps within.
+      timeoutMs: (SHIPPED.validating.webhooks?.[0]?.timeoutSeconds ?? 0) * 1000,
     });
   });
 });
