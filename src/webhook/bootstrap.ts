@@ -14,8 +14,8 @@ import {
   type KubeConfig,
   type V1Secret,
 } from "@kubernetes/client-node";
+import { writeFileAtomic } from "../kube/atomic-file.ts";
 import { apiMessage, loadKubeConfig, statusCode } from "../kube/client.ts";
-import { atomicWrite } from "../kube/durable.ts";
 import { createLogger } from "../kube/log.ts";
 import { type Issued, issueServing, makeCA } from "./selfsigned.ts";
 
@@ -203,8 +203,8 @@ export async function bootstrapCerts(kc: KubeConfig, o: BootstrapOptions): Promi
   }
   const caPem = field("ca.crt");
   await mkdir(o.outDir, { recursive: true });
-  await atomicWrite(path.join(o.outDir, "tls.key"), field("tls.key"), 0o600);
-  await atomicWrite(path.join(o.outDir, "tls.crt"), field("tls.crt"), 0o644);
+  await writeFileAtomic(path.join(o.outDir, "tls.key"), field("tls.key"), { mode: 0o600 });
+  await writeFileAtomic(path.join(o.outDir, "tls.crt"), field("tls.crt"), { mode: 0o644 });
 
   const caBundle = Buffer.from(caPem).toString("base64");
   const patched: string[] = [];
