@@ -1,13 +1,14 @@
 #!/usr/bin/env node
 // kubectl-vol: the `kubectl vol` plugin. Thin: signals to a cancellation, argv to src/plugin.
+import os from "node:os";
 import path from "node:path";
 import { main } from "../../src/plugin/cli.ts";
 
 const ac = new AbortController();
 for (const sig of ["SIGINT", "SIGTERM"] as const) {
   process.on(sig, () => {
-    if (ac.signal.aborted) process.exit(130);
-    ac.abort();
+    if (ac.signal.aborted) process.exit(128 + os.constants.signals[sig]);
+    ac.abort(sig); // the reason names the signal: the exit code is 128 + its number
   });
 }
 // Run as (a link named) kubectl_complete-vol, it is kubectl's completion entry for the plugin:

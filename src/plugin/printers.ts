@@ -35,11 +35,21 @@ export function shortName(kind: Kind, name: string): string {
   return `${RESOURCE[kind].short}/${name}`;
 }
 
-/** A plain JSON value of an API object: dates as the API writes them (no milliseconds). */
+/**
+ * A plain JSON value of an API object (or a List of them) as `kubectl get -o json|yaml` prints
+ * it: dates as the API writes them (no milliseconds), and no metadata.managedFields (kubectl
+ * hides them unless --show-managed-fields).
+ */
 export function plain(obj: unknown): unknown {
-  return JSON.parse(JSON.stringify(obj), (_k, v) =>
+  const out = JSON.parse(JSON.stringify(obj), (_k, v) =>
     typeof v === "string" && /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.000Z$/.test(v) ? `${v.slice(0, 19)}Z` : v,
-  );
+  ) as { metadata?: { managedFields?: unknown }; items?: unknown };
+  const hide = (o: { metadata?: { managedFields?: unknown } } | null | undefined) => {
+    if (o?.metadata && typeof o.metadata === "object") delete o.metadata.managedFields;
+  };
+  hide(out);
+  if (Array.isArray(out?.items)) for (const i of out.items) hide(i);
+  return out;
 }
 
 export function toJson(obj: unknown): string {

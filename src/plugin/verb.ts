@@ -23,6 +23,13 @@ export interface FlagSpec {
   describe: string;
   default?: string | boolean;
   completes?: Completes;
+  /**
+   * A string flag that may stand alone (kubectl's NoOptDefVal): the value a bare `--flag` has.
+   * Such a flag never takes the next word as its value; `--flag=value` sets another.
+   */
+  bare?: string;
+  /** What to say when the flag is given bare (kubectl's deprecation warning). */
+  bareWarning?: string;
 }
 
 export type Args = Record<string, unknown>;
@@ -69,6 +76,8 @@ export const createFlags: Record<string, FlagSpec> = {
   "dry-run": {
     type: "string",
     default: "none",
+    bare: "client",
+    bareWarning: "--dry-run is deprecated and can be replaced with --dry-run=client.",
     describe:
       'Must be "none", "client", or "server". If client, only print the object that would be sent; if server, submit it with dryRun=All without persisting it',
     completes: DRY_RUN_VALUES,
@@ -95,7 +104,7 @@ export type DryRunMode = (typeof DRY_RUN_VALUES)[number];
 
 export function dryRunArg(args: Args, verb: string): DryRunMode {
   const v = stringArg(args, "dry-run");
-  if (v === undefined || v === "") return v === "" ? "client" : "none";
+  if (v === undefined) return "none";
   if ((DRY_RUN_VALUES as readonly string[]).includes(v)) return v as DryRunMode;
   throw new UsageError(`invalid value "${v}" for --dry-run: must be "none", "client", or "server"`, verb);
 }
