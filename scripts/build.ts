@@ -73,7 +73,7 @@ export async function bundle(dist: string): Promise<void> {
     }),
     build({
       ...common,
-      entryPoints: [path.join(root, "src/kube/cluster.ts")],
+      entryPoints: [path.join(root, "src/plugin/core.ts")],
       outfile: path.join(dist, CORE_ASSET),
     }),
   ]);
