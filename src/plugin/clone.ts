@@ -19,7 +19,7 @@ export const claimFlags: Record<string, FlagSpec> = {
   size: { type: "string", describe: "Requested size of the new claim, e.g. 10Gi" },
 };
 
-export function claimOptions(args: Args, verb: string, positional: string): ClaimOptions {
+export function claimOptions(args: Args, verb: string, positional: "pvc" | "snapshot"): ClaimOptions {
   const size = stringArg(args, "size");
   if (size !== undefined && !parseQuantity(size)) {
     throw new UsageError(`invalid --size "${size}": give a quantity such as 10Gi or 500Mi`, verb);

@@ -8,7 +8,15 @@ import { UsageError } from "./errors.ts";
 import { invalidName } from "./format.ts";
 import { enforce } from "./preflight.ts";
 import { type OutputFormat, parseOutput, printCreated, shortName } from "./printers.ts";
-import { type Args, type DryRunMode, dryRunArg, durationArg, type RunContext, stringArg } from "./verb.ts";
+import {
+  type Args,
+  type DryRunMode,
+  dryRunArg,
+  durationArg,
+  objectArg,
+  type RunContext,
+  stringArg,
+} from "./verb.ts";
 import { claimState, snapshotState, waitFor } from "./wait.ts";
 
 /** The options every creating verb has. */
@@ -22,9 +30,10 @@ export interface CreateOptions {
   timeoutMs: number;
 }
 
-export function createOptions(args: Args, verb: string, positional: string): CreateOptions {
-  const source = stringArg(args, positional);
-  if (!source) throw new UsageError(`${positional.toUpperCase()} is required`, verb);
+export function createOptions(args: Args, verb: string, positional: "pvc" | "snapshot"): CreateOptions {
+  const text = stringArg(args, positional);
+  if (!text) throw new UsageError(`${positional.toUpperCase()} is required`, verb);
+  const source = objectArg(text, positional, verb);
   const name = stringArg(args, "name");
   if (name !== undefined) {
     const bad = invalidName(name);

@@ -13,7 +13,7 @@ import {
   toJson,
   toYaml,
 } from "./printers.ts";
-import { type Args, type RunContext, stringArg, type Verb } from "./verb.ts";
+import { type Args, objectArg, type RunContext, stringArg, type Verb } from "./verb.ts";
 
 export interface ListOptions {
   pvc?: string;
@@ -46,7 +46,8 @@ export const list: Verb<ListOptions> = {
     ["kubectl vol list -A -o name", "Every claim and snapshot of the cluster, as kind/name"],
   ],
   options(args: Args): ListOptions {
-    const pvc = stringArg(args, "pvc");
+    const text = stringArg(args, "pvc");
+    const pvc = text === undefined ? undefined : objectArg(text, "pvc", "list");
     const allNamespaces = args["all-namespaces"] === true;
     if (pvc && allNamespaces)
       throw new UsageError("a PVC name cannot be combined with --all-namespaces", "list");

@@ -4,7 +4,7 @@ import { OperationError, UsageError } from "./errors.ts";
 import { inventory, itemColumns, itemLabel } from "./inventory.ts";
 import { type Item, lineageTree, type TreeNode } from "./lineage.ts";
 import { parseOutput, table } from "./printers.ts";
-import { type Args, type RunContext, stringArg, type Verb } from "./verb.ts";
+import { type Args, objectArg, type RunContext, stringArg, type Verb } from "./verb.ts";
 
 export interface TreeOptions {
   pvc: string;
@@ -47,8 +47,9 @@ export const tree: Verb<TreeOptions> = {
     ["kubectl vol tree db-data -n shop -o wide", "The same with STATUS and CLASS columns"],
   ],
   options(args: Args): TreeOptions {
-    const pvc = stringArg(args, "pvc");
-    if (!pvc) throw new UsageError("PVC is required", "tree");
+    const text = stringArg(args, "pvc");
+    if (!text) throw new UsageError("PVC is required", "tree");
+    const pvc = objectArg(text, "pvc", "tree");
     return { pvc, wide: parseOutput(stringArg(args, "output"), "tree", ["wide"]) === "wide" };
   },
   async run(o: TreeOptions, ctx: RunContext): Promise<void> {

@@ -3,7 +3,7 @@
 // with no I/O, and `run` does the work against a cluster.
 import type { Cluster, GlobalFlags } from "./cluster.ts";
 import { UsageError } from "./errors.ts";
-import { parseDuration } from "./format.ts";
+import { invalidName, parseDuration } from "./format.ts";
 import { OUTPUT_FORMATS } from "./printers.ts";
 import type { Sink } from "./wait.ts";
 
@@ -89,6 +89,61 @@ export function stringArg(args: Args, key: string): string | undefined {
   if (Array.isArray(v)) return stringArg({ [key]: v[v.length - 1] }, key);
   if (v === undefined || v === null) return undefined;
   return String(v);
+}
+
+/** The kinds a verb's argument can name, with kubectl's names for them (kind/name). */
+const ARG_KINDS = {
+  pvc: {
+    label: "PVC",
+    kind: "PersistentVolumeClaim",
+    names: ["pvc", "pvcs", "persistentvolumeclaim", "persistentvolumeclaims"],
+    verb: "clone",
+  },
+  snapshot: {
+    label: "VolumeSnapshot",
+    kind: "VolumeSnapshot",
+    names: [
+      "vs",
+      "volumesnapshot",
+      "volumesnapshots",
+      "volumesnapshot.snapshot.storage.k8s.io",
+      "volumesnapshots.snapshot.storage.k8s.io",
+    ],
+    verb: "restore",
+  },
+} as const;
+
+/**
+ * The name an argument gives, as kubectl reads `NAME` or `kind/name` (`pvc/db`, `vs/s1`). A
+ * kind the verb does not take, a namespace written as `ns/name`, or a malformed name is a usage
+ * error that says what to write instead.
+ */
+export function objectArg(text: string, takes: keyof typeof ARG_KINDS, verb: string): string {
+  const want = ARG_KINDS[takes];
+  const slash = text.indexOf("/");
+  let name = text;
+  if (slash >= 0) {
+    const prefix = text.slice(0, slash).toLowerCase();
+    name = text.slice(slash + 1);
+    const other = Object.values(ARG_KINDS).find(
+      (k) => k !== want && (k.names as readonly string[]).includes(prefix),
+    );
+    if (other) {
+      throw new UsageError(
+        `kubectl vol ${verb} takes a ${want.label}, not ${other.kind} "${name}"${other.verb !== verb ? `: for a ${other.label} use 'kubectl vol ${other.verb} ${name}'` : ""}`,
+        verb,
+      );
+    }
+    if (!(want.names as readonly string[]).includes(prefix)) {
+      throw new UsageError(
+        `"${text}" is not a ${want.label} name: to name the namespace use -n (kubectl vol ${verb} ${name} -n ${text.slice(0, slash)}), or write ${want.names[0]}/${name}`,
+        verb,
+      );
+    }
+  }
+  const bad = invalidName(name);
+  if (bad) throw new UsageError(`invalid ${want.label} name "${name}": ${bad}`, verb);
+  return name;
 }
 
 export function durationArg(args: Args, key: string, verb: string): number {

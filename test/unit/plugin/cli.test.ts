@@ -155,3 +155,36 @@ current-context: x
     );
   });
 });
+
+describe("the object argument", () => {
+  const usage = async (argv: string[]) => {
+    const r = await run(argv);
+    expect(r.code, r.err).toBe(2);
+    return r.err.split("\n")[0];
+  };
+  it("takes kind/name as kubectl does: pvc/NAME for claims, volumesnapshot/NAME or vs/NAME for snapshots", async () => {
+    for (const arg of ["pvc/data", "persistentvolumeclaim/data", "PVC/data", "data"]) {
+      expect((await parseCommand(["clone", arg])).options).toMatchObject({ source: "data" });
+      expect((await parseCommand(["snapshot", arg])).options).toMatchObject({ source: "data" });
+      expect((await parseCommand(["tree", arg])).options).toMatchObject({ pvc: "data" });
+    }
+    for (const arg of ["volumesnapshot/x", "vs/x", "volumesnapshot.snapshot.storage.k8s.io/x"]) {
+      expect((await parseCommand(["restore", arg])).options).toMatchObject({ source: "x" });
+    }
+  });
+  it("refuses ns/name, the other kind and malformed names with the fix", async () => {
+    expect(await usage(["clone", "default/data"])).toBe(
+      'error: "default/data" is not a PVC name: to name the namespace use -n (kubectl vol clone data -n default), or write pvc/data',
+    );
+    expect(await usage(["clone", "vs/x"])).toBe(
+      "error: kubectl vol clone takes a PVC, not VolumeSnapshot \"x\": for a VolumeSnapshot use 'kubectl vol restore x'",
+    );
+    expect(await usage(["restore", "pvc/data"])).toBe(
+      "error: kubectl vol restore takes a VolumeSnapshot, not PersistentVolumeClaim \"data\": for a PVC use 'kubectl vol clone data'",
+    );
+    expect(await usage(["snapshot", "Bad_Name"])).toMatch(
+      /^error: invalid PVC name "Bad_Name": must consist/,
+    );
+    expect(await usage(["list", "a/b/c"])).toMatch(/^error: "a\/b\/c" is not a PVC name/);
+  });
+});
