@@ -14,6 +14,7 @@
 //                            or a kind a VolumePopulator registers (when that CRD exists)
 //       source-namespace     dataSourceRef.namespace ≠ claim's: needs a ReferenceGrant there
 //       clone-source-exists | clone-source-deleting | clone-source-bound
+//       clone-source-csi     the source's volume is a CSI volume (a hostPath PV cannot be cloned)
 //       clone-driver         the new claim's StorageClass provisioner = the source volume's driver
 //                            (deny on mismatch or storageClassName ""; warn when unknowable)
 //       clone-volume-mode    same volumeMode
@@ -33,6 +34,7 @@
 //
 //   checkSnapshot(snapshot, lookup, op = "CREATE"): Promise<Decision>
 //     snapshot-source-exists | snapshot-source-bound | snapshot-source-deleting
+//     snapshot-source-csi  the PVC's volume is a CSI volume (only a CSI driver takes snapshots)
 //     snapshot-class   named class exists and is for the PVC's driver; none named → the driver
 //                      has exactly one default class
 //     snapshot-content-exists (warn) pre-provisioned content not there yet
@@ -74,3 +76,4 @@ export {
   volumeDriver,
 } from "./source.ts";
 export * from "./types.ts";
+export { nonCsiSourceFinding, nonCsiVolumeType } from "./volume.ts";

@@ -85,8 +85,8 @@ const claim = (name: string, sc: string, size = "1Gi", extra: object = {}) => ({
   },
 });
 
-/** Binds a claim as the PV controller would: a CSI PV of `driver`, then the claim's status. */
-async function bind(name: string, driver: string, size: string): Promise<void> {
+/** Binds a claim as the PV controller would: a PV (CSI, of `driver`, unless given), then the claim's status. */
+async function bind(name: string, driver: string, size: string, source?: object): Promise<void> {
   const pvc = await get("pvc", name);
   await apply([
     {
@@ -98,7 +98,7 @@ async function bind(name: string, driver: string, size: string): Promise<void> {
         accessModes: ["ReadWriteOnce"],
         persistentVolumeReclaimPolicy: "Delete",
         storageClassName: pvc?.spec.storageClassName,
-        csi: { driver, volumeHandle: `handle-${name}` },
+        ...(source ?? { csi: { driver, volumeHandle: `handle-${name}` } }),
         claimRef: { namespace: NS, name, uid: pvc?.metadata.uid },
       },
     },
@@ -151,8 +151,15 @@ beforeAll(async () => {
     claim("plain", "other"),
     claim("zvol", "zed"),
     claim("pending", "fast"),
+    storageClass("manual", "kubernetes.io/no-provisioner"),
+    claim("static", "manual"),
   ]);
-  await Promise.all([bind("db", X, "1Gi"), bind("plain", Y, "1Gi"), bind("zvol", Z, "1Gi")]);
+  await Promise.all([
+    bind("db", X, "1Gi"),
+    bind("plain", Y, "1Gi"),
+    bind("zvol", Z, "1Gi"),
+    bind("static", "", "1Gi", { hostPath: { path: "/tmp/kubectl-vol-static" } }),
+  ]);
 }, 240_000);
 
 afterAll(async () => {
@@ -192,6 +199,8 @@ describe("the executable", () => {
         "snapshot",
       ],
       [["list", "db", "-A"], /cannot be combined with --all-namespaces/, "list"],
+      [["clone", "default/db"], /"default\/db" is not a PVC name: to name the namespace use -n/, "clone"],
+      [["restore", "pvc/db"], /kubectl vol restore takes a VolumeSnapshot/, "restore"],
       [["tree", "db", "-o", "json"], /allowed formats are: wide/, "tree"],
       [["frob"], /unknown verb "frob"/, ""],
       [[], /a verb is required/, ""],
@@ -433,6 +442,22 @@ describe("snapshot", () => {
       [["clone", "pending", "-n", NS], "a clone needs a Bound source"],
       [["clone", "db", "-n", NS, "--storage-class", "other"], 'would be provisioned by "y.csi.example"'],
       [["tree", "nope", "-n", NS], 'error: PVC "nope" not found in namespace "shop"'],
+      [
+        ["clone", "static", "-n", NS],
+        'error: PVC "static" in namespace "shop" is bound to PersistentVolume "pv-static", a hostPath volume, not a CSI volume: only a CSI driver can clone a volume',
+      ],
+      [
+        ["snapshot", "static", "-n", NS],
+        "a hostPath volume, not a CSI volume: only a CSI driver can take a snapshot",
+      ],
+      [
+        ["clone", "db", "-n", NS, "--storage-class", "nosuch"],
+        'error: StorageClass "nosuch" (--storage-class) does not exist: use one of "fast" (x.csi.example)',
+      ],
+      [
+        ["restore", "db-slow", "-n", NS, "--storage-class", "nosuch"],
+        'StorageClass "nosuch" (--storage-class) does not exist',
+      ],
     ];
     for (const [args, message] of cases) {
       const r = await vol(args);
@@ -446,7 +471,9 @@ describe("snapshot", () => {
       'error: driver "z.csi.example" has several VolumeSnapshotClasses (z-a, z-b) and none is the default: pass --class with one of them, or mark one with snapshot.storage.kubernetes.io/is-default-class: "true"\n',
     );
     const { stdout } = await cp.kubectl(["get", "volumesnapshot", "-n", NS, "-o", "name"]);
-    expect(stdout).not.toMatch(/nope|plain|pending|zvol/);
+    expect(stdout).not.toMatch(/nope|plain|pending|zvol|static/);
+    const claims = await cp.kubectl(["get", "pvc", "-n", NS, "-o", "name"]);
+    expect(claims.stdout).not.toMatch(/static-clone|db-clone/);
   });
 
   it("--wait shows each state change and returns once the test marks the snapshot ready", async () => {
