@@ -1,7 +1,7 @@
 // kubectl vol list [PVC] [-A]: claims and snapshots with their lineage, like `kubectl get`.
 import { OperationError, UsageError } from "./errors.ts";
 import { inventory, itemColumns, itemLabel, namespaceColumn } from "./inventory.ts";
-import { byCreation, flatten, type Item, itemNamespace, lineageTree } from "./lineage.ts";
+import { byCreation, flatten, type Item, itemNamespace, lineageTree, withMissingLinks } from "./lineage.ts";
 import {
   asList,
   fullName,
@@ -60,7 +60,8 @@ export const list: Verb<ListOptions> = {
     if (o.pvc) {
       const root = items.find((i) => i.kind === "PersistentVolumeClaim" && i.obj.metadata?.name === o.pvc);
       if (!root) throw new OperationError(`PVC "${o.pvc}" not found in namespace "${ns}"`);
-      items = flatten(lineageTree(root, items));
+      // Through a deleted link too; the link itself is not an object to print.
+      items = flatten(lineageTree(root, withMissingLinks(items))).filter((i) => !i.deleted);
     } else {
       items.sort((a, b) => itemNamespace(a).localeCompare(itemNamespace(b)) || byCreation(a, b));
     }

@@ -2,7 +2,7 @@
 // cloned from them, recursively — as a table whose NAME column draws the tree.
 import { OperationError, UsageError } from "./errors.ts";
 import { inventory, itemColumns, itemLabel } from "./inventory.ts";
-import { type Item, lineageTree, type TreeNode } from "./lineage.ts";
+import { type Item, lineageTree, type TreeNode, withMissingLinks } from "./lineage.ts";
 import { parseOutput, table } from "./printers.ts";
 import { type Args, objectArg, type RunContext, stringArg, type Verb } from "./verb.ts";
 
@@ -58,7 +58,7 @@ export const tree: Verb<TreeOptions> = {
     const items = await inventory(cluster, ns, ctx.err);
     const root = items.find((i) => i.kind === "PersistentVolumeClaim" && i.obj.metadata?.name === o.pvc);
     if (!root) throw new OperationError(`PVC "${o.pvc}" not found in namespace "${ns}"`);
-    const rows = treeRows(lineageTree(root, items));
+    const rows = treeRows(lineageTree(root, withMissingLinks(items)));
     ctx.out.write(
       table(
         itemColumns(

@@ -46,13 +46,15 @@
 //   volumeDriver(pvc, lookup): the CSI driver of an existing claim (PV spec.csi.driver when the
 //     Lookup has persistentVolume, else its StorageClass provisioner, else the PV controller's
 //     provisioner annotation).
-//   dataSourceOf(claim), lineageAnnotations(src, source?, snapshotOf?), LINEAGE,
+//   dataSourceOf(claim), lineageAnnotations(src, source?, snapshotOf?), LINEAGE, parentOf and
+//     ancestorsOf (where an object came from, and the chain above that),
 //   parseQuantity / compareQuantities / formatBytes, memoryLookup(objects).
 //
 // Messages are one sentence naming the object and the fix, e.g.
 //   PVC "db" in namespace "shop" is Pending, not Bound: a clone needs a Bound source
 export { checkClaim, readSources, type Sources, sourcePermitted } from "./claim.ts";
-export { defaultClaim, LINEAGE, lineageAnnotations, SELECTED_NODE, SNAPSHOT_MANAGED_BY } from "./defaults.ts";
+export { defaultClaim, SELECTED_NODE, SNAPSHOT_MANAGED_BY } from "./defaults.ts";
+export { ancestorsOf, LINEAGE, type LineageRef, lineageAnnotations, parentOf } from "./lineage.ts";
 export { memoryLookup, type Objects } from "./memory-lookup.ts";
 export { compareQuantities, formatBytes, parseQuantity } from "./quantity.ts";
 export { checkSnapshot, chooseSnapshotClass, isDefaultSnapshotClass } from "./snapshot.ts";

@@ -876,3 +876,35 @@ describe("completion through kubectl's plugin protocol", () => {
     expect(pvcs.stdout.trim().split("\n").at(-1)).toBe(":4");
   });
 });
+
+describe("tree after a claim in the middle of the lineage is deleted", () => {
+  it("shows the deleted link and keeps what was made below it", async () => {
+    await cp.kubectl([
+      "patch",
+      "pvc",
+      "chain-r1",
+      "-n",
+      "chain",
+      "--type=merge",
+      "-p",
+      JSON.stringify({ metadata: { finalizers: null } }),
+    ]);
+    await cp.kubectl(["delete", "pvc", "chain-r1", "-n", "chain", "--wait=true"]);
+    const r = await vol(["tree", "db", "-n", "chain"]);
+    expect(r.code, r.stderr).toBe(0);
+    const lines = r.stdout.trimEnd().split("\n");
+    const width = lines[0]!.indexOf("SOURCE");
+    expect(lines.map((l) => l.slice(0, width).trimEnd())).toEqual([
+      "NAME",
+      "pvc/db",
+      "└─volumesnapshot/chain-s1",
+      "  └─pvc/chain-r1 (deleted)",
+      "    ├─volumesnapshot/chain-s2",
+      "    │ └─pvc/manual",
+      "    └─pvc/chain-c1",
+    ]);
+    const names = await vol(["list", "db", "-n", "chain", "-o", "name"]);
+    expect(names.stdout).toContain("persistentvolumeclaim/chain-c1\n");
+    expect(names.stdout).not.toContain("chain-r1");
+  });
+});
