@@ -41,6 +41,22 @@ export function explain(err: unknown, doing: string, server: string, flags: Glob
   return new Error(`${doing}: ${e?.message ?? String(err)}`);
 }
 
+const KINDS: Record<string, string> = {
+  pvc: "PersistentVolumeClaim",
+  volumeSnapshot: "VolumeSnapshot",
+  persistentVolume: "PersistentVolume",
+  storageClass: "StorageClass",
+  volumeSnapshotContent: "VolumeSnapshotContent",
+};
+
+/** What a Lookup read was doing, for messages: `reading PersistentVolumeClaim "db" in namespace "shop"`. */
+function readingWhat(method: string, args: unknown[]): string {
+  const kind = KINDS[method];
+  if (kind && args.length === 2) return `reading ${kind} "${args[1]}" in namespace "${args[0]}"`;
+  if (kind && args.length === 1) return `reading ${kind} "${args[0]}"`;
+  return `reading ${method}${args.length ? ` of namespace "${args[0]}"` : ""}`;
+}
+
 const dryRunQuery = (dryRun: boolean) => (dryRun ? "?dryRun=All" : "");
 type Named = { metadata?: { name?: string } };
 const names = (items: Named[] | undefined) =>
@@ -80,10 +96,7 @@ async function connect(flags: GlobalFlags, signal: AbortSignal): Promise<Cluster
   const lookup = Object.fromEntries(
     Object.entries(rawLookup).map(([k, fn]) => [
       k,
-      guard(
-        (...a: unknown[]) => `reading ${k}${a.length ? ` ${a.map((x) => `"${x}"`).join(" ")}` : ""}`,
-        fn as (...a: unknown[]) => Promise<unknown>,
-      ),
+      guard((...a: unknown[]) => readingWhat(k, a), fn as (...a: unknown[]) => Promise<unknown>),
     ]),
   ) as unknown as typeof rawLookup;
   const reader = resourceReader(get);
