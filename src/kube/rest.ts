@@ -2,6 +2,7 @@
 // object shapes for any group (core, built-in or CRD), without a typed client.
 import https from "node:https";
 import type { Connection } from "./connection.ts";
+import { sleep } from "./sleep.ts";
 
 export class ApiError extends Error {
   override name = "ApiError";
@@ -9,6 +10,8 @@ export class ApiError extends Error {
   readonly code: number;
   /** The Kubernetes Status the server answered with, if it sent one. */
   readonly status?: ApiStatus;
+  /** The server's Retry-After, in seconds. */
+  retryAfterS?: number;
   constructor(code: number, message: string, status?: ApiStatus) {
     super(message);
     this.code = code;
@@ -60,6 +63,11 @@ export interface CallOptions {
   /** Socket inactivity limit in ms (a watch's idle limit; undefined: none). */
   idleMs?: number;
   signal?: AbortSignal;
+  /**
+   * Delays (ms) before trying again after a 429 or 503 (a CRD's storage still initialising,
+   * priority and fairness pushing back); a Retry-After the server sends is used when shorter.
+   */
+  busyRetries?: readonly number[];
 }
 
 async function request(conn: Connection, path: string, o: CallOptions) {
@@ -100,6 +108,19 @@ async function request(conn: Connection, path: string, o: CallOptions) {
  * network error (its `code`, such as ECONNREFUSED, kept) or AbortError.
  */
 export async function callJson<T>(conn: Connection, path: string, o: CallOptions = {}): Promise<T> {
+  for (const delay of o.busyRetries ?? []) {
+    try {
+      return await callOnce<T>(conn, path, o);
+    } catch (err) {
+      if (!(err instanceof ApiError) || (err.code !== 429 && err.code !== 503)) throw err;
+      const after = err.retryAfterS !== undefined ? err.retryAfterS * 1000 : delay;
+      await sleep(Math.min(delay, after), o.signal);
+    }
+  }
+  return callOnce<T>(conn, path, o);
+}
+
+async function callOnce<T>(conn: Connection, path: string, o: CallOptions): Promise<T> {
   const req = await request(conn, path, o);
   const what = `${o.method ?? "GET"} ${path}`;
   return new Promise((resolve, reject) => {
@@ -111,7 +132,10 @@ export async function callJson<T>(conn: Connection, path: string, o: CallOptions
         const text = Buffer.concat(chunks).toString("utf8");
         const code = res.statusCode ?? 0;
         if (code < 200 || code > 299) {
-          return reject(new ApiError(code, `${what}: ${code} ${statusMessage(text)}`, parseStatus(text)));
+          const err = new ApiError(code, `${what}: ${code} ${statusMessage(text)}`, parseStatus(text));
+          const after = Number(res.headers["retry-after"]);
+          if (Number.isFinite(after) && after >= 0) err.retryAfterS = after;
+          return reject(err);
         }
         try {
           resolve(JSON.parse(text) as T);
@@ -131,20 +155,8 @@ export async function callJson<T>(conn: Connection, path: string, o: CallOptions
  * failures throw ApiError.
  */
 export async function getJson<T>(conn: Connection, path: string, timeoutMs = 10_000): Promise<T | undefined> {
-  for (const delay of [100, 300, 600]) {
-    try {
-      return await getJsonOnce<T>(conn, path, timeoutMs);
-    } catch (err) {
-      if (!(err instanceof ApiError) || (err.code !== 429 && err.code !== 503)) throw err;
-      await new Promise((r) => setTimeout(r, delay));
-    }
-  }
-  return getJsonOnce<T>(conn, path, timeoutMs);
-}
-
-async function getJsonOnce<T>(conn: Connection, path: string, timeoutMs: number): Promise<T | undefined> {
   try {
-    return await callJson<T>(conn, path, { idleMs: timeoutMs });
+    return await callJson<T>(conn, path, { idleMs: timeoutMs, busyRetries: [100, 300, 600] });
   } catch (err) {
     if (err instanceof ApiError) {
       if (err.code === 404) return undefined;

@@ -57,6 +57,8 @@ function readingWhat(method: string, args: unknown[]): string {
   return `reading ${method}${args.length ? ` of namespace "${args[0]}"` : ""}`;
 }
 
+const BUSY_RETRIES = [250, 500, 1000, 2000];
+
 const dryRunQuery = (dryRun: boolean) => (dryRun ? "?dryRun=All" : "");
 type Named = { metadata?: { name?: string } };
 const names = (items: Named[] | undefined) =>
@@ -73,8 +75,9 @@ async function connect(flags: GlobalFlags, signal: AbortSignal): Promise<Cluster
     );
   }
   const server = conn.server;
+  // A 429 or 503 is tried again, as client-go does (a CRD's storage may still be initialising).
   const call = <T>(path: string, o: CallOptions = {}) =>
-    callJson<T>(conn, path, { ...o, deadlineMs: flags.requestTimeoutMs, signal });
+    callJson<T>(conn, path, { busyRetries: BUSY_RETRIES, ...o, deadlineMs: flags.requestTimeoutMs, signal });
   const get: Get = async <T>(path: string) => {
     try {
       return await call<T>(path);

@@ -271,7 +271,8 @@ describe("reaching the API server as kubectl does", () => {
   });
 
   it("gives up after --request-timeout on a server that accepts and never answers, connecting included", async () => {
-    const silent = net.createServer(() => {});
+    const accepted = new Set<net.Socket>();
+    const silent = net.createServer((c) => accepted.add(c)); // accepts, never answers
     await new Promise<void>((r) => silent.listen(0, "127.0.0.1", r));
     try {
       const kc = cp.session.path("silent.kubeconfig");
@@ -284,6 +285,7 @@ describe("reaching the API server as kubectl does", () => {
       expect(r.stderr).toContain("did not answer within 1s (--request-timeout)");
       expect(Date.now() - t0).toBeLessThan(4_000);
     } finally {
+      for (const c of accepted) c.destroy();
       await new Promise((r) => silent.close(r));
     }
   });
