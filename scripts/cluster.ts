@@ -1,14 +1,15 @@
-// `npm run cluster:up` / `cluster:down`: a local control plane in the background.
-//   up    starts it (if not running) and prints the kubeconfig path as the last line
-//   down  stops it and removes its state
-//   serve (internal) the background process that owns the control plane
+// `npm run cluster:up` / `cluster:down`: the local cluster with real nodes, in the background.
+//   up [--nodes N]  starts it (if not running; default 2 nodes) and prints the kubeconfig path
+//                   as the last line
+//   down            stops it and removes everything it made
+//   serve           (internal) the background process that owns the cluster
 import { spawn } from "node:child_process";
 import { mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import { startCluster } from "../src/localcluster/cluster.ts";
 import { pluginPath } from "../src/localcluster/scenarios.ts";
-import { startSystem } from "../src/localcluster/system.ts";
 
 // KUBECTL_VOL_CLUSTER_DIR moves the cluster's state (tests use their own).
 const base =
@@ -27,6 +28,8 @@ interface State {
   server: string;
   /** A folder holding the `kubectl-vol` plugin, to put on PATH. */
   bin: string;
+  nodes: string[];
+  readySeconds: number;
 }
 
 function readState(): State | undefined {
@@ -46,7 +49,22 @@ function alive(pid: number): boolean {
   }
 }
 
-async function up(): Promise<number> {
+function nodeCount(argv: string[]): number | string {
+  const i = argv.findIndex((a) => a === "--nodes" || a.startsWith("--nodes="));
+  if (i < 0) return 2;
+  const v = argv[i]?.includes("=") ? argv[i]?.split("=")[1] : argv[i + 1];
+  const n = Number(v);
+  return Number.isInteger(n) && n >= 1 && n <= 16
+    ? n
+    : `--nodes ${v ?? ""}: give a whole number from 1 to 16`;
+}
+
+async function up(argv: string[]): Promise<number> {
+  const nodes = nodeCount(argv);
+  if (typeof nodes === "string") {
+    console.error(`cluster:up: ${nodes}`);
+    return 2;
+  }
   const existing = readState();
   if (existing && alive(existing.pid)) {
     console.log(
@@ -58,20 +76,23 @@ async function up(): Promise<number> {
   rmSync(stateFile, { force: true });
   mkdirSync(base, { recursive: true });
   const out = openSync(logFile, "w");
-  const child = spawn(process.execPath, [import.meta.filename, "serve"], {
+  const child = spawn(process.execPath, [import.meta.filename, "serve", String(nodes)], {
     detached: true,
     stdio: ["ignore", out, out],
   });
   child.unref();
-  console.log(`starting a local control plane (log: ${logFile}) ...`);
-  const deadline = Date.now() + 5 * 60_000;
+  console.log(`starting a local cluster with ${nodes} real node(s) (log: ${logFile}) ...`);
+  const deadline = Date.now() + 30 * 60_000;
+  let shown = 0;
   while (Date.now() < deadline) {
+    // Progress: the background process's log lines as they come.
+    const lines = readFileSync(logFile, "utf8").split("\n");
+    for (const l of lines.slice(shown, -1)) console.log(`  ${l}`);
+    shown = Math.max(shown, lines.length - 1);
     const s = readState();
     if (s && s.pid === child.pid) {
-      console.log(`cluster is up: ${s.server}`);
-      console.log(
-        "nodes node-a and node-b run the vol-csi driver (btrfs) with the upstream sidecars; the webhook is on",
-      );
+      console.log(`cluster is up: ${s.server}; all system pods Ready in ${s.readySeconds.toFixed(1)} s`);
+      console.log(`nodes ${s.nodes.join(", ")} (kubelet + containerd) run kubectl-vol from manifests/`);
       console.log(`try:  export KUBECONFIG=${s.kubeconfig} PATH=${s.bin}:$PATH`);
       console.log("      kubectl get nodes,storageclass,volumesnapshotclass && kubectl vol --help");
       console.log(s.kubeconfig);
@@ -86,11 +107,12 @@ async function up(): Promise<number> {
   return 1;
 }
 
-async function serve(): Promise<number> {
-  const sys = await startSystem({
-    fs: process.env.KUBECTL_VOL_CLUSTER_FS === "dir" ? "dir" : "btrfs",
+async function serve(argv: string[]): Promise<number> {
+  const t0 = Date.now();
+  const sys = await startCluster({
+    nodes: Number(argv[0] ?? 2),
     parentDir: base,
-    log: (l) => console.log(l),
+    log: (l) => console.log(`${((Date.now() - t0) / 1000).toFixed(1)}s ${l}`),
   });
   const cp = sys.cp;
   const bin = await pluginPath(cp.session.path("bin"));
@@ -98,17 +120,24 @@ async function serve(): Promise<number> {
   const stop = async () => {
     if (stopping) return;
     stopping = true;
-    console.log("stopping the control plane");
+    console.log("stopping the cluster");
     await sys.stop();
     rmSync(stateFile, { force: true });
     process.exit(0);
   };
   process.on("SIGTERM", stop);
   process.on("SIGINT", stop);
-  const state: State = { pid: process.pid, kubeconfig: cp.kubeconfig, server: cp.server, bin };
+  const state: State = {
+    pid: process.pid,
+    kubeconfig: cp.kubeconfig,
+    server: cp.server,
+    bin,
+    nodes: sys.nodes.map((n) => n.name),
+    readySeconds: sys.readySeconds,
+  };
   writeFileSync(`${stateFile}.tmp`, JSON.stringify(state));
   renameSync(`${stateFile}.tmp`, stateFile);
-  console.log(`control plane ready at ${cp.server}; kubeconfig ${cp.kubeconfig}`);
+  console.log(`cluster ready at ${cp.server}; kubeconfig ${cp.kubeconfig}`);
   setInterval(() => {}, 1 << 30);
   return await new Promise<number>(() => {});
 }
@@ -121,11 +150,12 @@ async function down(): Promise<number> {
     return 0;
   }
   process.kill(s.pid, "SIGTERM");
-  const deadline = Date.now() + 60_000;
+  console.log("stopping the local cluster (pods, nodes, control plane) ...");
+  const deadline = Date.now() + 240_000;
   while (alive(s.pid) && Date.now() < deadline) await sleep(200);
   if (alive(s.pid)) {
     process.kill(s.pid, "SIGKILL");
-    await sleep(1500); // the watchdog cleans up after a killed owner
+    await sleep(5000); // the watchdog cleans up after a killed owner
   }
   rmSync(stateFile, { force: true });
   console.log("cluster stopped and its state removed");
@@ -133,10 +163,10 @@ async function down(): Promise<number> {
 }
 
 const verb = process.argv[2];
-const verbs: Record<string, () => Promise<number>> = { up, down, serve };
+const verbs: Record<string, (argv: string[]) => Promise<number>> = { up, down: () => down(), serve };
 const fn = verb ? verbs[verb] : undefined;
 if (!fn) {
-  console.error("usage: node scripts/cluster.ts up|down");
+  console.error("usage: node scripts/cluster.ts up [--nodes N] | down");
   process.exit(2);
 }
-process.exitCode = await fn();
+process.exitCode = await fn(process.argv.slice(3));

@@ -1,5 +1,6 @@
 // Paths of the real upstream parts (etcd, kube-apiserver, ...), built and cached by scripts/bins.sh.
 import { execFile } from "node:child_process";
+import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
@@ -12,6 +13,11 @@ export type AssetName =
   | "kube-controller-manager"
   | "kube-scheduler"
   | "kubectl"
+  | "kubelet"
+  | "containerd"
+  | "ctr"
+  | "containerd-shim-runc-v2"
+  | "kubelet-proto"
   | "csi-sanity"
   | "csi-provisioner"
   | "csi-resizer"
@@ -27,6 +33,11 @@ const partOf: Record<AssetName, string> = {
   "kube-controller-manager": "kube",
   "kube-scheduler": "kube",
   kubectl: "kube",
+  kubelet: "kube",
+  containerd: "containerd",
+  ctr: "containerd",
+  "containerd-shim-runc-v2": "containerd",
+  "kubelet-proto": "kubelet-proto",
   "csi-sanity": "csi-sanity",
   "csi-provisioner": "sidecars",
   "csi-resizer": "sidecars",
@@ -36,6 +47,13 @@ const partOf: Record<AssetName, string> = {
   "cert-manager-crds": "cert-manager-crds",
   "csi-proto": "csi-proto",
 };
+
+/** The cache of built parts and images (KUBECTL_VOL_CACHE, else ~/.cache/kubectl-vol), as scripts/bins.sh has it. */
+export function cacheDir(env: NodeJS.ProcessEnv = process.env): string {
+  return (
+    env.KUBECTL_VOL_CACHE ?? path.join(env.XDG_CACHE_HOME ?? path.join(os.homedir(), ".cache"), "kubectl-vol")
+  );
+}
 
 const known = new Map<string, string>();
 

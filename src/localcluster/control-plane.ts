@@ -22,6 +22,12 @@ export interface ControlPlaneOptions {
   parentDir?: string;
   /** Extra kube-apiserver flags, e.g. `--feature-gates=CrossNamespaceVolumeDataSource=true`. */
   apiserverArgs?: string[];
+  /**
+   * For real kubelets: the Node authorizer and NodeRestriction, a client certificate for calls
+   * to kubelets (logs, exec), kubelets reached at their InternalIP, and the node lifecycle
+   * controller (it lifts a new node's not-ready taint).
+   */
+  realNodes?: boolean;
 }
 
 export interface ControlPlane {
@@ -102,12 +108,17 @@ async function boot(
 ): Promise<ControlPlane> {
   const [etcdPort, etcdPeer, apiPort] = [await freePort(), await freePort(), await freePort()];
   const ca = await createCA(session.dir);
-  const [serving, admin, kcm, sched, sa] = await Promise.all([
+  const [serving, admin, kcm, sched, sa, kubeletClient] = await Promise.all([
     ca.issue("apiserver", { cn: "kube-apiserver", sans: ["IP:127.0.0.1", "DNS:localhost"] }),
     ca.issue("admin", { cn: "kubectl-vol-admin", org: "system:masters", client: true }),
     ca.issue("kcm", { cn: "system:kube-controller-manager", client: true }),
     ca.issue("scheduler", { cn: "system:kube-scheduler", client: true }),
     createKeyPair(session.dir, "sa"),
+    ca.issue("apiserver-kubelet-client", {
+      cn: "kube-apiserver-kubelet-client",
+      org: "system:masters",
+      client: true,
+    }),
   ]);
   const caPem = await ca.pem();
 
@@ -135,7 +146,15 @@ async function boot(
     `--service-account-key-file=${sa.pub}`,
     `--service-account-signing-key-file=${sa.priv}`,
     "--service-cluster-ip-range=10.96.0.0/24",
-    "--authorization-mode=RBAC",
+    ...(opts.realNodes
+      ? [
+          "--authorization-mode=Node,RBAC",
+          "--enable-admission-plugins=NodeRestriction",
+          `--kubelet-client-certificate=${kubeletClient.cert}`,
+          `--kubelet-client-key=${kubeletClient.key}`,
+          "--kubelet-preferred-address-types=InternalIP",
+        ]
+      : ["--authorization-mode=RBAC"]),
     "--allow-privileged=true",
     `--cert-dir=${session.path("apiserver-certs")}`,
     "--v=1",
@@ -182,7 +201,7 @@ async function boot(
       "--use-service-account-credentials=true",
       `--service-account-private-key-file=${sa.priv}`,
       `--root-ca-file=${ca.cert}`,
-      "--controllers=*,-nodelifecycle,-service,-route,-cloud-node-lifecycle",
+      `--controllers=*,${opts.realNodes ? "" : "-nodelifecycle,"}-service,-route,-cloud-node-lifecycle`,
       "--pvclaimbinder-sync-period=2s",
       "--v=1",
     ]);

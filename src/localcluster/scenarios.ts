@@ -1,14 +1,18 @@
-// The end-to-end scenarios, shared by `npm run demo` (which prints each step) and the e2e test
-// (which runs them all). Each step runs what a person would type — `kubectl vol …` and
-// `kubectl apply` — against the local system of src/localcluster/system.ts, and checks the result; a
-// check that fails throws with what was expected and what came back.
+// The end-to-end scenarios on the local cluster with real nodes, shared by `npm run demo` (which
+// prints each step) and the e2e test (which runs them all). Each step runs what a person would
+// type — `kubectl vol …`, `kubectl apply`, `kubectl exec` into busybox pods that mount the
+// volumes — and checks the result; a check that fails throws with what was expected and what
+// came back.
 import { execFile } from "node:child_process";
-import { chmod, mkdir, readFile, writeFile } from "node:fs/promises";
+import { existsSync } from "node:fs";
+import { chmod, mkdir, readdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { promisify } from "node:util";
 import { assets, repoRoot } from "./assets.ts";
+import { type Cluster, SYSTEM_NAMESPACE } from "./cluster.ts";
+import { BUSYBOX_IMAGE } from "./images/images.ts";
+import type { RealNode } from "./node.ts";
 import { waitUntil } from "./session.ts";
-import type { System } from "./system.ts";
 
 const run = promisify(execFile);
 
@@ -19,9 +23,9 @@ export interface Result {
 }
 
 export interface Ctx {
-  sys: System;
+  cluster: Cluster;
   namespace: string;
-  /** `kubectl <args>` with the system's kubeconfig; never throws (look at `code`). */
+  /** `kubectl -n <namespace> <args>` with the cluster's kubeconfig; never throws (look at `code`). */
   kubectl(args: string[], input?: string): Promise<Result>;
   /** `kubectl -n <namespace> <args>` in another namespace. */
   kubectlIn(namespace: string, args: string[], input?: string): Promise<Result>;
@@ -45,27 +49,25 @@ export function expectThat(ok: boolean, what: string, got: unknown): void {
 /** A bin dir holding `kubectl-vol` (the plugin) so the pinned kubectl finds it on PATH. */
 export async function pluginPath(dir: string): Promise<string> {
   await mkdir(dir, { recursive: true });
-  const built = path.join(repoRoot, "dist/kubectl-vol");
   const shim = path.join(dir, "kubectl-vol");
   const script = `#!/bin/sh\nexec "${process.execPath}" "${path.join(repoRoot, "cmd/kubectl-vol/main.ts")}" "$@"\n`;
   await writeFile(shim, script);
   await chmod(shim, 0o755);
-  void built;
   return dir;
 }
 
 export async function makeCtx(
-  sys: System,
+  cluster: Cluster,
   namespace: string,
   say: (l: string) => void,
   show: Ctx["show"],
 ): Promise<Ctx> {
   const { kubectl: kubectlBin } = await assets("kubectl");
-  const bin = await pluginPath(sys.cp.session.path("bin"));
+  const bin = await pluginPath(cluster.cp.session.path("bin"));
   const env = {
     ...process.env,
     PATH: `${bin}:${process.env.PATH}`,
-    KUBECONFIG: sys.kubeconfig,
+    KUBECONFIG: cluster.kubeconfig,
     NO_COLOR: "1",
   };
   const exec = async (args: string[], input?: string): Promise<Result> => {
@@ -81,12 +83,12 @@ export async function makeCtx(
     );
   };
   return {
-    sys,
+    cluster,
     namespace,
     kubectl: (args, input) => exec(["-n", namespace, ...args], input),
     kubectlIn: (ns, args, input) => exec(["-n", ns, ...args], input),
     vol: (args) =>
-      exec(["vol", "-n", namespace, ...args, ...(args.includes("--wait") ? ["--timeout", "90s"] : [])]),
+      exec(["vol", "-n", namespace, ...args, ...(args.includes("--wait") ? ["--timeout", "120s"] : [])]),
     say,
     show,
   };
@@ -99,38 +101,22 @@ async function must(ctx: Ctx, cmd: string, r: Promise<Result>): Promise<Result> 
   return res;
 }
 
+async function jsonOf<T>(ctx: Ctx, args: string[]): Promise<T> {
+  const r = await ctx.kubectl([...args, "-o", "json"]);
+  expectThat(r.code === 0, `kubectl ${args.join(" ")} should succeed`, r.stderr);
+  return JSON.parse(r.stdout) as T;
+}
+
 async function phase(ctx: Ctx, claim: string): Promise<string> {
   const r = await ctx.kubectl(["get", "pvc", claim, "-o", "jsonpath={.status.phase}"]);
   return r.stdout.trim();
 }
 
 async function waitBound(ctx: Ctx, claim: string): Promise<void> {
-  await waitUntil(`claim ${claim} to be Bound`, async () => (await phase(ctx, claim)) === "Bound", 90_000);
+  await waitUntil(`claim ${claim} to be Bound`, async () => (await phase(ctx, claim)) === "Bound", 120_000);
 }
 
-/** Writes (or appends) a file in a claim's volume through the node service, as a pod would. */
-async function writeIn(ctx: Ctx, claim: string, file: string, text: string, append = false): Promise<string> {
-  const m = await ctx.sys.mount(ctx.namespace, claim);
-  try {
-    const p = path.join(m.path, file);
-    const before = append ? await readFile(p, "utf8") : "";
-    await writeFile(p, before + text);
-    return m.node;
-  } finally {
-    await m.unmount();
-  }
-}
-
-async function readIn(ctx: Ctx, claim: string, file: string): Promise<{ text: string; node: string }> {
-  const m = await ctx.sys.mount(ctx.namespace, claim, { readonly: true });
-  try {
-    return { text: await readFile(path.join(m.path, file), "utf8"), node: m.node };
-  } finally {
-    await m.unmount();
-  }
-}
-
-const claimYaml = (name: string, size = "1Gi") =>
+const claimYaml = (name: string, opts: { size?: string; block?: boolean } = {}) =>
   JSON.stringify({
     apiVersion: "v1",
     kind: "PersistentVolumeClaim",
@@ -138,9 +124,100 @@ const claimYaml = (name: string, size = "1Gi") =>
     spec: {
       accessModes: ["ReadWriteOnce"],
       storageClassName: "vol-local",
-      resources: { requests: { storage: size } },
+      resources: { requests: { storage: opts.size ?? "1Gi" } },
+      ...(opts.block ? { volumeMode: "Block" } : {}),
     },
   });
+
+interface PodOptions {
+  /** Run on this node (kubernetes.io/hostname), which a WaitForFirstConsumer claim follows. */
+  node?: string;
+  /** Use the claim as a raw block device at /dev/xvda instead of a file system at /data. */
+  block?: boolean;
+}
+
+/** A busybox pod that mounts `claim` at /data (or /dev/xvda) and idles until deleted. */
+export function podYaml(name: string, claim: string, opts: PodOptions = {}): string {
+  return JSON.stringify({
+    apiVersion: "v1",
+    kind: "Pod",
+    metadata: { name, labels: { app: name } },
+    spec: {
+      terminationGracePeriodSeconds: 2,
+      automountServiceAccountToken: false,
+      ...(opts.node ? { nodeSelector: { "kubernetes.io/hostname": opts.node } } : {}),
+      containers: [
+        {
+          name: "app",
+          image: BUSYBOX_IMAGE,
+          imagePullPolicy: "Never",
+          command: ["/bin/sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1; done"],
+          ...(opts.block
+            ? { volumeDevices: [{ name: "data", devicePath: "/dev/xvda" }] }
+            : { volumeMounts: [{ name: "data", mountPath: "/data" }] }),
+        },
+      ],
+      volumes: [{ name: "data", persistentVolumeClaim: { claimName: claim } }],
+    },
+  });
+}
+
+/** Creates a pod using `claim` and waits until it runs; returns the node it runs on. */
+async function startPod(ctx: Ctx, name: string, claim: string, opts: PodOptions = {}): Promise<string> {
+  await must(
+    ctx,
+    `kubectl apply -f ${name}.yaml`,
+    ctx.kubectl(["apply", "-f", "-"], podYaml(name, claim, opts)),
+  );
+  const wait = await ctx.kubectl(["wait", "--for=condition=Ready", `pod/${name}`, "--timeout=120s"]);
+  if (wait.code !== 0) {
+    const d = await ctx.kubectl(["describe", "pod", name]);
+    expectThat(
+      false,
+      `pod ${name} should become Ready`,
+      `${wait.stderr}\n${d.stdout.split("\n").slice(-15).join("\n")}`,
+    );
+  }
+  return (await ctx.kubectl(["get", "pod", name, "-o", "jsonpath={.spec.nodeName}"])).stdout.trim();
+}
+
+/** `kubectl exec POD -- sh -c SCRIPT`, shown as typed; returns what it printed. */
+async function sh(ctx: Ctx, pod: string, script: string): Promise<string> {
+  const r = await must(
+    ctx,
+    `kubectl exec ${pod} -- sh -c '${script}'`,
+    ctx.kubectl(["exec", pod, "--", "sh", "-c", script]),
+  );
+  return r.stdout;
+}
+
+async function deletePod(ctx: Ctx, name: string): Promise<void> {
+  await must(
+    ctx,
+    `kubectl delete pod ${name}`,
+    ctx.kubectl(["delete", "pod", name, "--wait=true", "--timeout=90s"]),
+  );
+}
+
+function nodeNamed(ctx: Ctx, name: string): RealNode {
+  const n = ctx.cluster.nodes.find((x) => x.name === name);
+  if (!n) throw new CheckFailed(`no node ${name} in the local cluster`);
+  return n;
+}
+
+async function volumeHandle(ctx: Ctx, claim: string): Promise<{ pv: string; handle: string }> {
+  const pv = (await ctx.kubectl(["get", "pvc", claim, "-o", "jsonpath={.spec.volumeName}"])).stdout.trim();
+  const handle = (
+    await ctx.kubectl(["get", "pv", pv, "-o", "jsonpath={.spec.csi.volumeHandle}"])
+  ).stdout.trim();
+  return { pv, handle };
+}
+
+/** Mount targets inside the node's mount namespace that name the PV (a published volume). */
+async function mountsOf(node: RealNode, pv: string): Promise<string[]> {
+  const out = await node.nsexec("findmnt", ["-rn", "-o", "TARGET"]);
+  return out.split("\n").filter((t) => t.includes(`/${pv}/`) || t.endsWith(`/${pv}`));
+}
 
 export interface Scenario {
   id: number;
@@ -150,80 +227,66 @@ export interface Scenario {
 
 export const walkthrough: Scenario = {
   id: 1,
-  title: "snapshot and restore (the CSI host-path walkthrough)",
+  title: "snapshot and restore with pods (the CSI host-path walkthrough)",
   async run(ctx) {
-    ctx.say(
-      "create a claim csi-pvc and a pod that uses it; the scheduler picks a node and the provisioner there makes the volume",
-    );
+    ctx.say("a claim csi-pvc and a busybox pod my-csi-app that mounts it at /data");
     await must(ctx, "kubectl apply -f csi-pvc.yaml", ctx.kubectl(["apply", "-f", "-"], claimYaml("csi-pvc")));
-    await ctx.sys.consume(ctx.namespace, "csi-pvc");
-    await waitBound(ctx, "csi-pvc");
-    const node = await writeIn(ctx, "csi-pvc", "hello.txt", "hoge\n");
-    ctx.say(`csi-pvc is Bound on ${node}; wrote "hoge" to hello.txt`);
+    const node = await startPod(ctx, "my-csi-app", "csi-pvc");
+    ctx.say(`my-csi-app runs on node ${node}`);
+    await sh(ctx, "my-csi-app", "echo hoge > /data/hello.txt && sync");
     await must(
       ctx,
       "kubectl vol snapshot csi-pvc --name new-snapshot-demo --wait",
       ctx.vol(["snapshot", "csi-pvc", "--name", "new-snapshot-demo", "--wait"]),
     );
-    await writeIn(ctx, "csi-pvc", "hello.txt", "foo\n", true);
-    ctx.say('appended "foo" to hello.txt in csi-pvc');
+    await sh(ctx, "my-csi-app", "echo foo >> /data/hello.txt && sync");
     await must(
       ctx,
       "kubectl vol restore new-snapshot-demo --name csi-pvc-restore --wait",
       ctx.vol(["restore", "new-snapshot-demo", "--name", "csi-pvc-restore", "--wait"]),
     );
-    const restored = await readIn(ctx, "csi-pvc-restore", "hello.txt");
-    const original = await readIn(ctx, "csi-pvc", "hello.txt");
+    const rnode = await startPod(ctx, "my-csi-app-restore", "csi-pvc-restore");
+    const restored = await sh(ctx, "my-csi-app-restore", "cat /data/hello.txt");
+    const original = await sh(ctx, "my-csi-app", "cat /data/hello.txt");
     ctx.say(
-      `restored volume (on ${restored.node}) reads ${JSON.stringify(restored.text)}; the original reads ${JSON.stringify(original.text)}`,
+      `the restored claim (on ${rnode}) reads ${JSON.stringify(restored)}; the original reads ${JSON.stringify(original)}`,
     );
-    expectThat(restored.text === "hoge\n", 'the restored volume should read "hoge" only', restored.text);
-    expectThat(original.text === "hoge\nfoo\n", 'the original should read "hoge" and "foo"', original.text);
-    expectThat(
-      restored.node === node,
-      `the restore should stay on the snapshot's node ${node}`,
-      restored.node,
-    );
+    expectThat(restored === "hoge\n", 'the restored volume should read "hoge" only', restored);
+    expectThat(original === "hoge\nfoo\n", 'the original should read "hoge" and "foo"', original);
+    expectThat(rnode === node, `the restore should stay on the snapshot's node ${node}`, rnode);
   },
 };
 
 export const clone: Scenario = {
   id: 2,
-  title: "clone a claim with data",
+  title: "a clone used by a pod on the same node",
   async run(ctx) {
     await must(
       ctx,
       "kubectl vol clone csi-pvc --name csi-pvc-clone --wait",
       ctx.vol(["clone", "csi-pvc", "--name", "csi-pvc-clone", "--wait"]),
     );
-    const c = await readIn(ctx, "csi-pvc-clone", "hello.txt");
-    const s = await readIn(ctx, "csi-pvc", "hello.txt");
-    ctx.say(`the clone (on ${c.node}) reads ${JSON.stringify(c.text)}, like its source on ${s.node}`);
-    expectThat(c.text === s.text, "the clone should hold the source's data", c.text);
-    expectThat(c.node === s.node, `the clone should stay on the source's node ${s.node}`, c.node);
-    await writeIn(ctx, "csi-pvc-clone", "clone-only.txt", "bar\n");
-    await writeIn(ctx, "csi-pvc", "source-only.txt", "baz\n");
-    const cloneSeesSource = await readIn(ctx, "csi-pvc-clone", "source-only.txt").then(
-      () => true,
-      () => false,
+    const cnode = await startPod(ctx, "my-clone-app", "csi-pvc-clone");
+    const snode = (await ctx.kubectl(["get", "pod", "my-csi-app", "-o", "jsonpath={.spec.nodeName}"])).stdout;
+    const c = await sh(ctx, "my-clone-app", "cat /data/hello.txt");
+    ctx.say(`the clone (used on ${cnode}) reads ${JSON.stringify(c)}, like its source on ${snode}`);
+    expectThat(c === "hoge\nfoo\n", "the clone should hold the source's data", c);
+    expectThat(cnode === snode, `the clone's pod should run on the source's node ${snode}`, cnode);
+    await sh(ctx, "my-clone-app", "echo bar > /data/clone-only.txt");
+    await sh(ctx, "my-csi-app", "echo baz > /data/source-only.txt");
+    const cloneSees = await sh(ctx, "my-clone-app", "ls /data");
+    const sourceSees = await sh(ctx, "my-csi-app", "ls /data");
+    expectThat(
+      !cloneSees.includes("source-only") && !sourceSees.includes("clone-only"),
+      "writes to one should not show in the other",
+      { cloneSees, sourceSees },
     );
-    const sourceSeesClone = await readIn(ctx, "csi-pvc", "clone-only.txt").then(
-      () => true,
-      () => false,
-    );
-    ctx.say(
-      `wrote a file in each: the clone sees the source's: ${cloneSeesSource}; the source sees the clone's: ${sourceSeesClone}`,
-    );
-    expectThat(!cloneSeesSource && !sourceSeesClone, "writes to one should not show in the other", {
-      cloneSeesSource,
-      sourceSeesClone,
-    });
   },
 };
 
 export const webhook: Scenario = {
   id: 3,
-  title: "the admission webhook at work through kubectl apply",
+  title: "the admission webhook (a pod on the nodes) at work through kubectl apply",
   async run(ctx) {
     const other = `${ctx.namespace}-other`;
     await ctx.kubectl(["create", "namespace", other]);
@@ -247,20 +310,20 @@ export const webhook: Scenario = {
       denied1.stderr,
     );
 
-    const fromConfigMap = JSON.stringify({
+    const fromOtherKind = JSON.stringify({
       apiVersion: "v1",
       kind: "PersistentVolumeClaim",
-      metadata: { name: "from-configmap" },
+      metadata: { name: "from-settings" },
       spec: {
         accessModes: ["ReadWriteOnce"],
         storageClassName: "vol-local",
         resources: { requests: { storage: "1Gi" } },
-        dataSourceRef: { apiGroup: "example.com", kind: "ConfigMap", name: "settings" },
+        dataSourceRef: { apiGroup: "example.com", kind: "Settings", name: "settings" },
       },
     });
-    const denied2 = await ctx.kubectl(["apply", "-f", "-"], fromConfigMap);
-    ctx.show("kubectl apply -f from-configmap.yaml", denied2);
-    expectThat(denied2.code !== 0, "a ConfigMap data source should be denied", denied2.stdout);
+    const denied2 = await ctx.kubectl(["apply", "-f", "-"], fromOtherKind);
+    ctx.show("kubectl apply -f from-settings.yaml", denied2);
+    expectThat(denied2.code !== 0, "a data source of an unknown kind should be denied", denied2.stdout);
     expectThat(
       /denied the request/.test(denied2.stderr) && /VolumeSnapshot/.test(denied2.stderr),
       "the denial should name the allowed kinds",
@@ -298,9 +361,10 @@ export const webhook: Scenario = {
     ctx.say(`the webhook filled in the snapshot's size: ${size}`);
     expectThat(size === "1Gi", "the request should be the snapshot's restoreSize (1Gi)", size);
     await waitBound(ctx, "restore-no-size");
-    const r = await readIn(ctx, "restore-no-size", "hello.txt");
-    ctx.say(`restore-no-size is Bound and reads ${JSON.stringify(r.text)}`);
-    expectThat(r.text === "hoge\n", 'it should read "hoge"', r.text);
+    await startPod(ctx, "restore-no-size-app", "restore-no-size");
+    const text = await sh(ctx, "restore-no-size-app", "cat /data/hello.txt");
+    expectThat(text === "hoge\n", 'it should read "hoge"', text);
+    await deletePod(ctx, "restore-no-size-app");
   },
 };
 
@@ -333,8 +397,254 @@ export const lineage: Scenario = {
   },
 };
 
-export const deleteSource: Scenario = {
+export const block: Scenario = {
   id: 5,
+  title: "a Block volume written and read raw in a pod, snapshotted and restored",
+  async run(ctx) {
+    await must(
+      ctx,
+      "kubectl apply -f raw.yaml   # volumeMode: Block",
+      ctx.kubectl(["apply", "-f", "-"], claimYaml("raw", { size: "64Mi", block: true })),
+    );
+    await startPod(ctx, "raw-app", "raw", { block: true });
+    await sh(
+      ctx,
+      "raw-app",
+      "printf FIRST-BLOCK-DATA | dd of=/dev/xvda bs=16 count=1 conv=notrunc,fsync 2>/dev/null",
+    );
+    await must(
+      ctx,
+      "kubectl vol snapshot raw --name raw-snap --wait",
+      ctx.vol(["snapshot", "raw", "--name", "raw-snap", "--wait"]),
+    );
+    await sh(
+      ctx,
+      "raw-app",
+      "printf LATER-BLOCK-DATA | dd of=/dev/xvda bs=16 count=1 conv=notrunc,fsync 2>/dev/null",
+    );
+    await must(
+      ctx,
+      "kubectl vol restore raw-snap --name raw-restore --wait",
+      ctx.vol(["restore", "raw-snap", "--name", "raw-restore", "--wait"]),
+    );
+    await startPod(ctx, "raw-restore-app", "raw-restore", { block: true });
+    const restored = await sh(ctx, "raw-restore-app", "dd if=/dev/xvda bs=16 count=1 2>/dev/null");
+    const now = await sh(ctx, "raw-app", "dd if=/dev/xvda bs=16 count=1 2>/dev/null");
+    expectThat(
+      restored === "FIRST-BLOCK-DATA",
+      "the restored device should hold the snapshot's bytes",
+      restored,
+    );
+    expectThat(now === "LATER-BLOCK-DATA", "the source device should hold the later bytes", now);
+    await deletePod(ctx, "raw-restore-app");
+    await deletePod(ctx, "raw-app");
+  },
+};
+
+/** The node whose csi-resizer holds the leader lease (csi-resizer has no per-node mode). */
+async function resizerLeaderNode(ctx: Ctx): Promise<string | undefined> {
+  const leases = await ctx.kubectlIn(SYSTEM_NAMESPACE, ["get", "leases", "-o", "json"]);
+  const items = (
+    JSON.parse(leases.stdout) as {
+      items: { metadata: { name: string }; spec?: { holderIdentity?: string } }[];
+    }
+  ).items;
+  const holder = items.find((l) => l.metadata.name.includes("resizer"))?.spec?.holderIdentity ?? "";
+  const pods = await ctx.kubectlIn(SYSTEM_NAMESPACE, [
+    "get",
+    "pods",
+    "-l",
+    "app.kubernetes.io/name=vol-csi-node",
+    "-o",
+    "json",
+  ]);
+  const list = (
+    JSON.parse(pods.stdout) as { items: { metadata: { name: string }; spec: { nodeName: string } }[] }
+  ).items;
+  return list.find((p) => holder.includes(p.metadata.name))?.spec.nodeName;
+}
+
+export const expansion: Scenario = {
+  id: 6,
+  title: "expanding a claim in use on the node that does not lead csi-resizer",
+  async run(ctx) {
+    const nodes = ctx.cluster.nodes.map((n) => n.name);
+    let leader: string | undefined;
+    await waitUntil(
+      "a csi-resizer leader",
+      async () => {
+        leader = await resizerLeaderNode(ctx);
+        return leader !== undefined;
+      },
+      60_000,
+    );
+    const target = nodes.find((n) => n !== leader) ?? nodes[0] ?? "";
+    ctx.say(`csi-resizer's leader runs on ${leader}; the claim goes to ${target}`);
+    await must(
+      ctx,
+      "kubectl apply -f grow.yaml   # 64Mi",
+      ctx.kubectl(["apply", "-f", "-"], claimYaml("grow", { size: "64Mi" })),
+    );
+    await startPod(ctx, "grow-app", "grow", { node: target });
+    const tooBig = await ctx.kubectl([
+      "exec",
+      "grow-app",
+      "--",
+      "sh",
+      "-c",
+      "dd if=/dev/zero of=/data/big bs=1M count=100 conv=fsync",
+    ]);
+    ctx.show(
+      "kubectl exec grow-app -- sh -c 'dd if=/dev/zero of=/data/big bs=1M count=100 conv=fsync'",
+      tooBig,
+    );
+    expectThat(
+      tooBig.code !== 0,
+      "writing 100 MiB into a 64 MiB volume should fail (btrfs qgroup)",
+      tooBig.stdout,
+    );
+    await sh(ctx, "grow-app", "rm -f /data/big; sync");
+    await must(
+      ctx,
+      `kubectl patch pvc grow -p '{"spec":{"resources":{"requests":{"storage":"256Mi"}}}}'`,
+      ctx.kubectl([
+        "patch",
+        "pvc",
+        "grow",
+        "-p",
+        JSON.stringify({ spec: { resources: { requests: { storage: "256Mi" } } } }),
+      ]),
+    );
+    await waitUntil(
+      "the claim grow to report 256Mi",
+      async () =>
+        (await ctx.kubectl(["get", "pvc", "grow", "-o", "jsonpath={.status.capacity.storage}"])).stdout ===
+        "256Mi",
+      120_000,
+    );
+    ctx.say("the claim reports 256Mi");
+    await sh(ctx, "grow-app", "dd if=/dev/zero of=/data/big bs=1M count=100 conv=fsync 2>&1 | tail -1");
+    await deletePod(ctx, "grow-app");
+  },
+};
+
+export const lifecycle: Scenario = {
+  id: 7,
+  title: "pod deleted → unpublished; claim deleted → volume gone from the node",
+  async run(ctx) {
+    await must(
+      ctx,
+      "kubectl apply -f brief.yaml",
+      ctx.kubectl(["apply", "-f", "-"], claimYaml("brief", { size: "64Mi" })),
+    );
+    const nodeName = await startPod(ctx, "brief-app", "brief");
+    const node = nodeNamed(ctx, nodeName);
+    const { pv, handle } = await volumeHandle(ctx, "brief");
+    expectThat(
+      (await mountsOf(node, pv)).length > 0,
+      `the volume ${pv} should be mounted on ${nodeName} while used`,
+      [],
+    );
+    await deletePod(ctx, "brief-app");
+    await waitUntil(
+      `${pv} unpublished on ${nodeName}`,
+      async () => (await mountsOf(node, pv)).length === 0,
+      60_000,
+    );
+    ctx.say(`pod gone: no mount of ${pv} is left on ${nodeName}`);
+    const volumes = path.join(node.dataDir, "volumes");
+    expectThat(
+      existsSync(path.join(volumes, handle)),
+      `the volume ${handle} should be on ${nodeName}'s data dir`,
+      await readdir(volumes),
+    );
+    await must(ctx, "kubectl delete pvc brief", ctx.kubectl(["delete", "pvc", "brief", "--wait=true"]));
+    await waitUntil(
+      `the volume ${handle} removed from ${nodeName}`,
+      async () => !existsSync(path.join(volumes, handle)),
+      60_000,
+    );
+    ctx.say(`claim gone: ${handle} is gone from ${nodeName}'s data dir`);
+  },
+};
+
+export const driverRestart: Scenario = {
+  id: 8,
+  title: "the driver pod restarted while volumes are mounted",
+  async run(ctx) {
+    const nodeName = (await ctx.kubectl(["get", "pod", "my-csi-app", "-o", "jsonpath={.spec.nodeName}"]))
+      .stdout;
+    const pods = await jsonOf<{ items: { metadata: { name: string }; spec: { nodeName: string } }[] }>(ctx, [
+      "get",
+      "pods",
+      "-n",
+      SYSTEM_NAMESPACE,
+      "-l",
+      "app.kubernetes.io/name=vol-csi-node",
+    ]);
+    const driverPod = pods.items.find((p) => p.spec.nodeName === nodeName)?.metadata.name;
+    expectThat(driverPod !== undefined, `a driver pod should run on ${nodeName}`, pods.items);
+    await must(
+      ctx,
+      `kubectl delete pod -n ${SYSTEM_NAMESPACE} ${driverPod}`,
+      ctx.kubectlIn(SYSTEM_NAMESPACE, ["delete", "pod", driverPod as string, "--wait=true"]),
+    );
+    const text = await sh(ctx, "my-csi-app", "cat /data/hello.txt");
+    expectThat(text === "hoge\nfoo\n", "a running pod should keep its data while the driver restarts", text);
+    await must(
+      ctx,
+      `kubectl rollout status daemonset/vol-csi-node -n ${SYSTEM_NAMESPACE}`,
+      ctx.kubectlIn(SYSTEM_NAMESPACE, ["rollout", "status", "daemonset/vol-csi-node", "--timeout=120s"]),
+    );
+    await must(
+      ctx,
+      "kubectl apply -f after-restart.yaml",
+      ctx.kubectl(["apply", "-f", "-"], claimYaml("after-restart", { size: "64Mi" })),
+    );
+    await startPod(ctx, "after-restart-app", "after-restart", { node: nodeName });
+    await sh(ctx, "after-restart-app", "echo new > /data/new.txt && cat /data/new.txt");
+    await deletePod(ctx, "after-restart-app");
+  },
+};
+
+export const kubeletRestart: Scenario = {
+  id: 9,
+  title: "a node's kubelet stopped and restarted: its pods and volumes come back",
+  async run(ctx) {
+    const nodeName = (await ctx.kubectl(["get", "pod", "my-csi-app", "-o", "jsonpath={.spec.nodeName}"]))
+      .stdout;
+    const node = nodeNamed(ctx, nodeName);
+    ctx.say(`stopping the kubelet of ${nodeName}`);
+    await node.stopKubelet();
+    await new Promise((r) => setTimeout(r, 3000));
+    ctx.say(`starting the kubelet of ${nodeName} again`);
+    await node.startKubelet();
+    await waitUntil(
+      `node ${nodeName} Ready again`,
+      async () =>
+        (
+          await ctx.kubectl([
+            "get",
+            "node",
+            nodeName,
+            "-o",
+            "jsonpath={.status.conditions[?(@.type=='Ready')].status}",
+          ])
+        ).stdout === "True",
+      90_000,
+    );
+    await must(
+      ctx,
+      "kubectl wait --for=condition=Ready pod/my-csi-app",
+      ctx.kubectl(["wait", "--for=condition=Ready", "pod/my-csi-app", "--timeout=90s"]),
+    );
+    const text = await sh(ctx, "my-csi-app", "cat /data/hello.txt");
+    expectThat(text === "hoge\nfoo\n", "the pod should keep its volume across the kubelet's restart", text);
+  },
+};
+
+export const deleteSource: Scenario = {
+  id: 10,
   title: "a snapshot outlives its source claim",
   async run(ctx) {
     await must(
@@ -342,20 +652,15 @@ export const deleteSource: Scenario = {
       "kubectl apply -f short-lived.yaml",
       ctx.kubectl(["apply", "-f", "-"], claimYaml("short-lived")),
     );
-    await ctx.sys.consume(ctx.namespace, "short-lived");
-    await waitBound(ctx, "short-lived");
-    await writeIn(ctx, "short-lived", "data.txt", "keep me\n");
+    await startPod(ctx, "short-lived-app", "short-lived");
+    await sh(ctx, "short-lived-app", "echo keep me > /data/data.txt && sync");
     await must(
       ctx,
       "kubectl vol snapshot short-lived --name keepsake --wait",
       ctx.vol(["snapshot", "short-lived", "--name", "keepsake", "--wait"]),
     );
-    const pv = (await ctx.kubectl(["get", "pvc", "short-lived", "-o", "jsonpath={.spec.volumeName}"])).stdout;
-    await must(
-      ctx,
-      "kubectl delete pod use-short-lived",
-      ctx.kubectl(["delete", "pod", "use-short-lived", "--grace-period=0", "--force"]),
-    );
+    const { pv } = await volumeHandle(ctx, "short-lived");
+    await deletePod(ctx, "short-lived-app");
     await must(
       ctx,
       "kubectl delete pvc short-lived",
@@ -375,9 +680,25 @@ export const deleteSource: Scenario = {
     );
     const cls = await ctx.kubectl(["get", "pvc", "revived", "-o", "jsonpath={.spec.storageClassName}"]);
     expectThat(cls.stdout === "vol-local", "the restore should get the driver's class", cls.stdout);
-    const r = await readIn(ctx, "revived", "data.txt");
-    expectThat(r.text === "keep me\n", "the restore should hold the deleted claim's data", r.text);
+    await startPod(ctx, "revived-app", "revived");
+    const text = await sh(ctx, "revived-app", "cat /data/data.txt");
+    expectThat(text === "keep me\n", "the restore should hold the deleted claim's data", text);
+    await deletePod(ctx, "revived-app");
   },
 };
 
-export const scenarios: Scenario[] = [walkthrough, clone, webhook, lineage, deleteSource];
+/** What `npm run demo` shows. */
+export const demoScenarios: Scenario[] = [walkthrough, clone, webhook, lineage];
+/** What the e2e test runs, in this order (later ones use what earlier ones made). */
+export const scenarios: Scenario[] = [
+  walkthrough,
+  clone,
+  webhook,
+  lineage,
+  block,
+  expansion,
+  lifecycle,
+  driverRestart,
+  kubeletRestart,
+  deleteSource,
+];

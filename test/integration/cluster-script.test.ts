@@ -6,6 +6,7 @@ import path from "node:path";
 import { promisify } from "node:util";
 import { afterAll, describe, expect, it } from "vitest";
 import { assets, repoRoot } from "../../src/localcluster/assets.ts";
+import { hostLeftovers, readSysctls } from "../../src/localcluster/cluster.ts";
 
 const run = promisify(execFile);
 const dir = mkdtempSync(path.join(os.tmpdir(), "kubectl-vol-cluster-test-"));
@@ -18,8 +19,9 @@ afterAll(async () => {
 });
 
 describe("cluster:up and cluster:down", () => {
-  it("up prints a kubeconfig path last that reaches a v1.36 server; down leaves nothing", async () => {
-    const up = await run(process.execPath, [script, "up"], { env, timeout: 240_000 });
+  it("up --nodes 1 prints a kubeconfig path last that reaches a v1.36 server; down leaves nothing", async () => {
+    const before = await readSysctls();
+    const up = await run(process.execPath, [script, "up", "--nodes", "1"], { env, timeout: 1_200_000 });
     const kubeconfig = up.stdout.trimEnd().split("\n").at(-1) ?? "";
     expect(existsSync(kubeconfig)).toBe(true);
     const { kubectl } = await assets("kubectl");
@@ -29,12 +31,19 @@ describe("cluster:up and cluster:down", () => {
       serverVersion: { gitVersion: string };
     };
     expect(v.serverVersion.gitVersion).toMatch(/^v1\.36\./);
-    // The whole system: simulated nodes with our driver registered, our classes, and the plugin.
-    const nodes = await run(kubectl, ["--kubeconfig", kubeconfig, "get", "csinodes", "-o", "name"]);
-    expect(nodes.stdout.split("\n").filter(Boolean).sort()).toEqual([
-      "csinode.storage.k8s.io/node-a",
-      "csinode.storage.k8s.io/node-b",
-    ]);
+    // The whole system: real nodes (kubelet v1.36.3) whose kubelets list our driver, the
+    // system's pods from manifests/, and the plugin.
+    const nodes = JSON.parse(
+      (await run(kubectl, ["--kubeconfig", kubeconfig, "get", "nodes", "-o", "json"])).stdout,
+    ) as {
+      items: { metadata: { name: string }; status: { nodeInfo: { kubeletVersion: string } } }[];
+    };
+    expect(nodes.items.map((n) => n.status.nodeInfo.kubeletVersion)).toEqual(["v1.36.3"]);
+    const csinodes = JSON.parse(
+      (await run(kubectl, ["--kubeconfig", kubeconfig, "get", "csinodes", "-o", "json"])).stdout,
+    ) as { items: { spec: { drivers: { name: string }[] } }[] };
+    expect(csinodes.items.map((c) => c.spec.drivers.map((d) => d.name))).toEqual([["vol.kubectl.io"]]);
+    expect(up.stdout).toMatch(/all system pods Ready in \d+(\.\d)? s/);
     const { bin } = JSON.parse((await run("cat", [path.join(dir, "state.json")])).stdout) as { bin: string };
     const vol = await run(kubectl, ["vol", "list", "-A", "--kubeconfig", kubeconfig], {
       env: { ...process.env, PATH: `${bin}:${process.env.PATH}` },
@@ -45,12 +54,13 @@ describe("cluster:up and cluster:down", () => {
     expect(again.stdout.trimEnd().split("\n").at(-1)).toBe(kubeconfig);
     const state = JSON.parse((await run("cat", [path.join(dir, "state.json")])).stdout) as { pid: number };
 
-    const down = await run(process.execPath, [script, "down"], { env, timeout: 90_000 });
+    const down = await run(process.execPath, [script, "down"], { env, timeout: 300_000 });
     expect(down.stdout).toMatch(/cluster stopped/);
     expect(() => process.kill(state.pid, 0)).toThrow();
     expect(existsSync(kubeconfig)).toBe(false);
     expect(readdirSync(dir).filter((f) => f.startsWith("kubectl-vol-cp-"))).toEqual([]);
     const after = await run("pgrep", ["-f", path.dirname(kubeconfig)]).catch((e: { code: number }) => e);
     expect(after).toMatchObject({ code: 1 });
-  });
+    expect(await hostLeftovers(path.dirname(kubeconfig), before)).toEqual([]);
+  }, 1_500_000);
 });
