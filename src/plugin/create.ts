@@ -25,6 +25,8 @@ export interface CreateOptions {
   source: string;
   name?: string;
   output: OutputFormat;
+  /** --show-managed-fields */
+  showManagedFields: boolean;
   dryRun: DryRunMode;
   wait: boolean;
   timeoutMs: number;
@@ -45,7 +47,16 @@ export function createOptions(args: Args, verb: string, positional: "pvc" | "sna
     throw new UsageError("--wait cannot be combined with --dry-run: nothing would be created", verb);
   const timeoutMs = durationArg(args, "timeout", verb);
   if (wait && timeoutMs <= 0) throw new UsageError("--timeout must be more than 0 with --wait", verb);
-  return { source, name, output: parseOutput(stringArg(args, "output"), verb), dryRun, wait, timeoutMs };
+  const output = parseOutput(stringArg(args, "output"), verb);
+  return {
+    source,
+    name,
+    output,
+    showManagedFields: args["show-managed-fields"] === true,
+    dryRun,
+    wait,
+    timeoutMs,
+  };
 }
 
 /** The object a verb built, with the advice building it gave (the rules' defaultClaim). */
@@ -84,14 +95,16 @@ export async function createAndReport(
   const h = handlers(b, cluster);
   for (const w of enforce(await h.check(), b.warnings)) ctx.err.write(`Warning: ${w}\n`);
   if (o.dryRun === "client") {
-    ctx.out.write(printCreated(b.kind, b.obj, o.output, "client"));
+    ctx.out.write(printCreated(b.kind, b.obj, o.output, "client", o.showManagedFields));
     return;
   }
   const created = await h.create(o.dryRun === "server");
   const name = created.metadata?.name ?? b.obj.metadata?.name ?? "";
   // With --wait, json and yaml print the object once it is ready; other formats print now.
   const structured = o.output === "json" || o.output === "yaml";
-  if (!o.wait || !structured) ctx.out.write(printCreated(b.kind, created, o.output, o.dryRun));
+  if (!o.wait || !structured) {
+    ctx.out.write(printCreated(b.kind, created, o.output, o.dryRun, o.showManagedFields));
+  }
   if (!o.wait) return;
   await waitFor({
     label: shortName(b.kind, name),
@@ -102,5 +115,8 @@ export async function createAndReport(
     signal: ctx.signal,
     sink: ctx.err,
   });
-  if (structured) ctx.out.write(printCreated(b.kind, (await h.read(name)) ?? created, o.output, "none"));
+  if (structured) {
+    const ready = (await h.read(name)) ?? created;
+    ctx.out.write(printCreated(b.kind, ready, o.output, "none", o.showManagedFields));
+  }
 }

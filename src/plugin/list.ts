@@ -9,6 +9,7 @@ import {
   OUTPUT_FORMATS,
   type OutputFormat,
   parseOutput,
+  SHOW_MANAGED_FIELDS_FLAG,
   table,
   toJson,
   toYaml,
@@ -19,6 +20,8 @@ export interface ListOptions {
   pvc?: string;
   allNamespaces: boolean;
   output: OutputFormat;
+  /** --show-managed-fields */
+  showManagedFields?: boolean;
 }
 
 export const list: Verb<ListOptions> = {
@@ -39,6 +42,7 @@ export const list: Verb<ListOptions> = {
       describe: `Output format. One of: (${OUTPUT_FORMATS.join(", ")})`,
       completes: OUTPUT_FORMATS,
     },
+    "show-managed-fields": SHOW_MANAGED_FIELDS_FLAG,
   },
   examples: [
     ["kubectl vol list", "Claims and snapshots of the current namespace, with the SOURCE each was made from"],
@@ -51,7 +55,8 @@ export const list: Verb<ListOptions> = {
     const allNamespaces = args["all-namespaces"] === true;
     if (pvc && allNamespaces)
       throw new UsageError("a PVC name cannot be combined with --all-namespaces", "list");
-    return { pvc, allNamespaces, output: parseOutput(stringArg(args, "output"), "list") };
+    const output = parseOutput(stringArg(args, "output"), "list");
+    return { pvc, allNamespaces, output, showManagedFields: args["show-managed-fields"] === true };
   },
   async run(o: ListOptions, ctx: RunContext): Promise<void> {
     const cluster = await ctx.cluster();
@@ -77,8 +82,8 @@ export function renderList(
   now: Date,
   err: { write(s: string): unknown },
 ): string {
-  if (o.output === "json") return toJson(asList(items.map((i) => i.obj)));
-  if (o.output === "yaml") return toYaml(asList(items.map((i) => i.obj)));
+  if (o.output === "json") return toJson(asList(items.map((i) => i.obj)), o.showManagedFields);
+  if (o.output === "yaml") return toYaml(asList(items.map((i) => i.obj)), o.showManagedFields);
   // Like kubectl get: json and yaml print an empty List; the others only the notice, on stderr.
   if (items.length === 0) {
     err.write(noResources(ns));

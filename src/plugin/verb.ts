@@ -4,7 +4,7 @@
 import type { Cluster, GlobalFlags } from "./cluster.ts";
 import { UsageError } from "./errors.ts";
 import { invalidName, parseDuration } from "./format.ts";
-import { OUTPUT_FORMATS } from "./printers.ts";
+import { OUTPUT_FORMATS, SHOW_MANAGED_FIELDS_FLAG } from "./printers.ts";
 import type { Sink } from "./wait.ts";
 
 /** What a flag value or positional argument completes to. */
@@ -73,6 +73,7 @@ export const createFlags: Record<string, FlagSpec> = {
     describe: `Output format. One of: (${OUTPUT_FORMATS.join(", ")})`,
     completes: OUTPUT_FORMATS,
   },
+  "show-managed-fields": SHOW_MANAGED_FIELDS_FLAG,
   "dry-run": {
     type: "string",
     default: "none",

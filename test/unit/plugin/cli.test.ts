@@ -47,7 +47,9 @@ describe("main", () => {
     // Known flags in every form still parse.
     const p = await parseCommand(["-nshop", "list", "-A", "-o=wide", "--request-timeout=2s"]);
     expect(p.global).toMatchObject({ namespace: "shop", requestTimeoutMs: 2000 });
-    expect(p.options).toMatchObject({ allNamespaces: true, output: "wide" });
+    expect(p.options).toMatchObject({ allNamespaces: true, output: "wide", showManagedFields: false });
+    const shown = await parseCommand(["clone", "db", "-o", "yaml", "--show-managed-fields"]);
+    expect(shown.options).toMatchObject({ output: "yaml", showManagedFields: true });
   });
   it("reads a bare --dry-run as client (kubectl's deprecated form) without taking the next word", async () => {
     const p = await parseCommand(["snapshot", "--dry-run", "db"]);

@@ -39,6 +39,9 @@ describe("printers", () => {
     expect(JSON.parse(printCreated("VolumeSnapshot", withFields, "json", "none"))).toEqual(snap);
     expect(printCreated("VolumeSnapshot", withFields, "yaml", "none")).not.toContain("managedFields");
     expect(toYaml(asList([withFields]))).not.toContain("managedFields");
+    // --show-managed-fields keeps them.
+    expect(JSON.parse(printCreated("VolumeSnapshot", withFields, "json", "none", true))).toEqual(withFields);
+    expect(toYaml(asList([withFields]), true)).toContain("managedFields");
   });
 
   it("writes timestamps as the API does", () => {
