@@ -450,8 +450,10 @@ async function resizerLeaderNode(ctx: Ctx): Promise<string | undefined> {
     }
   ).items;
   const holder = items.find((l) => l.metadata.name.includes("resizer"))?.spec?.holderIdentity ?? "";
-  // The identity is the replica's host name: with hostNetwork, its node's name.
-  if (ctx.cluster.nodes.some((n) => n.name === holder)) return holder;
+  // The identity is the replica's host name (with hostNetwork, its node's name) with every
+  // character other than a letter, digit or '-' made a '-': 127.0.0.2 holds as 127-0-0-2.
+  const node = ctx.cluster.nodes.find((n) => n.name.replace(/[^a-zA-Z0-9-]/g, "-") === holder);
+  if (node) return node.name;
   const pods = await ctx.kubectlIn(SYSTEM_NAMESPACE, [
     "get",
     "pods",
