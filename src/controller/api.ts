@@ -3,7 +3,7 @@
 // and the few objects the rules read to choose a snapshot class.
 import type { V1PersistentVolume, V1PersistentVolumeClaim, V1StorageClass } from "@kubernetes/client-node";
 import type { Connection } from "../kube/connection.ts";
-import { ApiError, getJson, sendJson } from "../kube/rest.ts";
+import { ApiError, callJson, getJson } from "../kube/rest.ts";
 import type { VolumeSnapshot, VolumeSnapshotClass } from "../rules/types.ts";
 import { SCHEDULE_LABEL } from "./names.ts";
 import {
@@ -35,6 +35,22 @@ export interface ControllerApi {
   /** Deletes that very object (uid precondition); a missing one or another uid is no error. */
   deleteSnapshot(namespace: string, name: string, uid: string | undefined): Promise<void>;
   patchStatus(namespace: string, name: string, status: ScheduleStatus): Promise<void>;
+}
+
+/** A write (or read) with a JSON body; rejects with ApiError carrying the HTTP status. */
+export function sendJson<T>(
+  conn: Connection,
+  method: "GET" | "POST" | "PUT" | "PATCH" | "DELETE",
+  path: string,
+  body?: unknown,
+  o: { contentType?: string; timeoutMs?: number } = {},
+): Promise<T> {
+  return callJson<T>(conn, path, {
+    method,
+    body,
+    contentType: o.contentType,
+    deadlineMs: o.timeoutMs ?? 10_000,
+  });
 }
 
 /** SnapshotSchedules themselves, for the controller and the plugin's `schedule` verb. */

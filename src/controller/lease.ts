@@ -7,7 +7,8 @@
 // takes over at once instead of after a lease duration.
 import type { Connection } from "../kube/connection.ts";
 import { errorMessage, type Logger } from "../kube/log.ts";
-import { ApiError, getJson, sendJson } from "../kube/rest.ts";
+import { ApiError, getJson } from "../kube/rest.ts";
+import { sendJson } from "./api.ts";
 
 export interface LeaseOptions {
   namespace: string;

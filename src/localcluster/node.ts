@@ -1,5 +1,5 @@
-// One real node of the local cluster: its own containerd and kubelet, in a mount namespace of
-// their own where the node's folders are bound over the stock paths (/var/lib/kubelet,
+// One real node of the local cluster: its own containerd and kubelet, in a mount namespace (and
+// a UTS namespace, for a host name of its own) where the node's folders are bound over the stock paths (/var/lib/kubelet,
 // /var/lib/kubectl-vol, /run/containerd, ...), so an unmodified DaemonSet with the usual hostPaths
 // works on every node while all of them share this machine. A node is named after its loopback
 // address (127.0.0.N), which becomes its InternalIP; its kubelet listens there.
@@ -7,6 +7,7 @@
 // What a node leaves on the host is registered with the session before it exists, and removed
 // on every exit path: the processes (in the node's cgroups: containers and shims included), the
 // cgroups, the CNI bridge, loop devices of block volumes, the node's folders.
+import { statSync } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -121,8 +122,13 @@ export async function startNode(
   const kubeletCg = `kubectl-vol-${spec.id}`;
   const runtimeCg = `kubectl-vol-${spec.id}-runtime`;
   const bridge = `kvol${spec.id}`.slice(0, 15);
+  // Loop devices of block volumes: the driver's (backed by files on the node's data file
+  // system) and the kubelet's, found by the backing file's device, whatever path they were
+  // attached by inside the node's namespace.
+  const st = statSync(spec.dataDir);
+  const majmin = `${Math.floor(st.dev / 256) & 0xfff}:${(st.dev & 0xff) | ((st.dev >> 12) & 0xfff00)}`;
   session.onCleanup(
-    `for d in $(losetup -n -O NAME,BACK-FILE -l 2>/dev/null | awk -v p=${shq(dir)} 'index($2,p)==1{print $1}'); do losetup -d "$d"; done`,
+    `for d in $(losetup -n -l -O NAME,BACK-MAJ:MIN,BACK-FILE 2>/dev/null | awk -v m=${majmin} -v p=${shq(dir)} '$2==m || index($3,p)==1 {print $1}'); do losetup -d "$d"; done`,
   );
   session.onCleanup(`ip link del ${bridge} 2>/dev/null; true`);
   session.onCleanup(cgroupCleanupCommand([kubeletCg, runtimeCg]));
@@ -265,12 +271,13 @@ syncFrequency: 10s
     .join("; ");
   const holder = session.start(`node-${name}-ns`, "unshare", [
     "--mount",
+    "--uts",
     "--propagation",
     "slave",
     "--",
     "bash",
     "-c",
-    `set -e; ${binds}; mount --make-rshared /var/lib/kubelet; mount --make-rshared ${DATA_PATH}; touch ${shq(ready)}; exec sleep infinity`,
+    `set -e; hostname ${shq(name)}; ${binds}; mount --make-rshared /var/lib/kubelet; mount --make-rshared ${DATA_PATH}; touch ${shq(ready)}; exec sleep infinity`,
   ]);
   await waitUntil(
     `the mount namespace of node ${name}`,
@@ -284,7 +291,9 @@ syncFrequency: 10s
     10_000,
   );
   const holderPid = holder.child.pid as number;
-  const nsenter = ["nsenter", `--mount=/proc/${holderPid}/ns/mnt`, "--"];
+  // The node's mount namespace, and its UTS namespace: its own host name, which hostNetwork pods
+  // see (leader election takes a replica's identity from it).
+  const nsenter = ["nsenter", `--mount=/proc/${holderPid}/ns/mnt`, `--uts=/proc/${holderPid}/ns/uts`, "--"];
   // Processes go into the node's cgroup in every hierarchy before they exec (shims inherit it).
   const joinCg = async (cg: string): Promise<string> =>
     (await hierarchies()).map((h) => `echo $$ > ${CGROUP_ROOT}/${h}/${cg}/cgroup.procs`).join("; ");

@@ -2,11 +2,12 @@
 // so a mistake is explained even on a cluster without the webhook. Denials stop the verb
 // (exit 1) with the rules' own messages; warnings are printed and the verb goes on.
 import {
+  blocks,
   chooseSnapshotClass,
   DEFAULT_SNAPSHOT_CLASS_ANNOTATION,
   isDefaultSnapshotClass,
 } from "../rules/index.ts";
-import type { Decision, Finding, VolumeSnapshotClass } from "../rules/types.ts";
+import type { Decision, Finding, Lookup, VolumeSnapshotClass } from "../rules/types.ts";
 import { OperationError } from "./errors.ts";
 
 /**
@@ -45,10 +46,24 @@ export function snapshotClassFor(
   );
 }
 
+/**
+ * A --storage-class that does not exist stops the verb: the claim would stay Pending until
+ * someone creates the class (the webhook only warns, as a class may be applied with the claim).
+ */
+export async function requireStorageClass(name: string | undefined, lookup: Lookup): Promise<void> {
+  if (!name || (await lookup.storageClass(name))) return;
+  const classes = (await lookup.storageClasses())
+    .map((c) => `"${c.metadata?.name}" (${c.provisioner})`)
+    .sort();
+  throw new OperationError(
+    `StorageClass "${name}" (--storage-class) does not exist: ${classes.length ? `use one of ${classes.join(", ")}` : "there is no StorageClass at all; create one"}`,
+  );
+}
+
 /** Stops with the denials of a decision; returns the warnings to print. */
 export function enforce(d: Decision, extra: Finding[] = []): string[] {
   const findings = [...extra, ...d.findings];
-  const denials = findings.filter((f) => f.severity === "deny").map((f) => f.message);
+  const denials = findings.filter((f) => blocks(f, "preflight")).map((f) => f.message);
   if (denials.length > 0) throw new OperationError(denials.join("\n"));
-  return findings.filter((f) => f.severity === "warn").map((f) => f.message);
+  return findings.map((f) => f.message);
 }

@@ -2,11 +2,11 @@
 // plugin uses to build its claims). Pure; the input is never modified.
 import type { V1PersistentVolumeClaim } from "@kubernetes/client-node";
 import { readSources, type Sources, sourcePermitted } from "./claim.ts";
+import { lineageAnnotations } from "./lineage.ts";
 import { formatBytes, parseQuantity } from "./quantity.ts";
 import {
   claimName,
   claimSize,
-  type DataSource,
   dataSourceOf,
   pvcName,
   restoreSizeOf,
@@ -14,35 +14,7 @@ import {
   storageClassForDriver,
   volumeModeOf,
 } from "./source.ts";
-import { type Defaulted, type Finding, LINEAGE_PREFIX, type Lookup } from "./types.ts";
-
-/** The lineage annotations (one prefix, LINEAGE_PREFIX) recording where a claim's data came from. */
-export const LINEAGE = {
-  /** "PersistentVolumeClaim" or "VolumeSnapshot". */
-  sourceKind: `${LINEAGE_PREFIX}source-kind`,
-  sourceName: `${LINEAGE_PREFIX}source-name`,
-  sourceNamespace: `${LINEAGE_PREFIX}source-namespace`,
-  /** The source object's uid, when it was known: tells a re-created source of the same name apart. */
-  sourceUid: `${LINEAGE_PREFIX}source-uid`,
-  /** For a restore: the PVC the snapshot was taken from. */
-  snapshotOf: `${LINEAGE_PREFIX}snapshot-of`,
-} as const;
-
-/** The lineage annotations for a clone or restore from `src` (values only for what is known). */
-export function lineageAnnotations(
-  src: Pick<DataSource, "kind" | "name" | "namespace">,
-  source?: { metadata?: { uid?: string } },
-  snapshotOf?: string,
-): Record<string, string> {
-  const out: Record<string, string> = {
-    [LINEAGE.sourceKind]: src.kind,
-    [LINEAGE.sourceName]: src.name,
-    [LINEAGE.sourceNamespace]: src.namespace,
-  };
-  if (source?.metadata?.uid) out[LINEAGE.sourceUid] = source.metadata.uid;
-  if (snapshotOf) out[LINEAGE.snapshotOf] = snapshotOf;
-  return out;
-}
+import type { Defaulted, Finding, Lookup } from "./types.ts";
 
 function maxSize(...sizes: (string | number | undefined)[]): bigint | undefined {
   let best: bigint | undefined;
@@ -57,7 +29,9 @@ function maxSize(...sizes: (string | number | undefined)[]): bigint | undefined 
  * What can be derived for a claim with a permitted PVC or VolumeSnapshot source:
  * - no storage request → the source's size (clone: the source's capacity; restore: the larger
  *   of restoreSize and the snapshotted PVC's request);
- * - a request smaller than the source (clone: capacity; restore: restoreSize) → raised, with a warning;
+ * - a request smaller than the source (clone: capacity; restore: restoreSize) → raised, with a
+ *   warning, unless `raise: false` (the webhook: a claim that differs from its manifest cannot be
+ *   applied again once bound, so there checkClaim denies it with the size to ask for);
  * - no volumeMode → the source's (note: the API server defaults volumeMode to Filesystem
  *   before admission, so through the API this applies only to objects built by the plugin);
  * - no storageClassName at all (the API server sets the default class first when one exists)
@@ -72,7 +46,11 @@ function maxSize(...sizes: (string | number | undefined)[]): bigint | undefined 
  * Idempotent: running it on its own output changes nothing. The source is never read from
  * another namespace unless a ReferenceGrant permits it (checkClaim reports that denial).
  */
-export async function defaultClaim(claim: V1PersistentVolumeClaim, lookup: Lookup): Promise<Defaulted> {
+export async function defaultClaim(
+  claim: V1PersistentVolumeClaim,
+  lookup: Lookup,
+  opts: DefaultOptions = {},
+): Promise<Defaulted> {
   // Copy on write: only `metadata` and `spec` are copied (one level), and every change below
   // replaces a nested object instead of changing it, so the input is never modified and the
   // untouched parts (managedFields, say) stay shared — which keeps the webhook's JSON Patch
@@ -96,7 +74,7 @@ export async function defaultClaim(claim: V1PersistentVolumeClaim, lookup: Looku
   const request = spec.resources?.requests?.storage;
   if (request === undefined) {
     if (facts.defaultSize !== undefined) setRequest(formatBytes(facts.defaultSize));
-  } else {
+  } else if (opts.raise !== false) {
     const req = parseQuantity(request);
     if (req !== undefined && facts.minSize !== undefined && req < facts.minSize) {
       const raised = formatBytes(facts.minSize);
@@ -123,6 +101,11 @@ export async function defaultClaim(claim: V1PersistentVolumeClaim, lookup: Looku
     out.metadata.annotations = { ...current, ...lineage };
   }
   return { claim: out, warnings };
+}
+
+export interface DefaultOptions {
+  /** Raise a request smaller than the source (default true: the plugin; the webhook passes false). */
+  raise?: boolean;
 }
 
 /** Set by the scheduler on a WaitForFirstConsumer claim; the provisioner creates the volume there. */

@@ -16,6 +16,7 @@ import type {
   VolumeSnapshot,
   VolumeSnapshotClass,
 } from "./types.ts";
+import { nonCsiSourceFinding } from "./volume.ts";
 
 const quoted = (names: string[]) => names.map((n) => `"${n}"`).join(", ");
 
@@ -128,11 +129,17 @@ export async function checkSnapshot(
       return decide(findings);
     }
     const phase = pvc.status?.phase ?? "Pending";
-    if (phase !== "Bound") {
+    if (phase === "Pending") {
+      findings.push({
+        rule: "snapshot-source-bound",
+        severity: "wait",
+        message: `${pvcName(ns, pvcN)} is Pending, not Bound: a snapshot needs a Bound source, so ${me} would wait until it is`,
+      });
+    } else if (phase !== "Bound") {
       findings.push({
         rule: "snapshot-source-bound",
         severity: "deny",
-        message: `${pvcName(ns, pvcN)} is ${phase}, not Bound: a snapshot needs a Bound source; create ${me} once the PVC is Bound`,
+        message: `${pvcName(ns, pvcN)} is ${phase}, not Bound: a snapshot needs a Bound source; take the snapshot of another PVC`,
       });
       return decide(findings);
     }
@@ -144,6 +151,8 @@ export async function checkSnapshot(
       });
       return decide(findings);
     }
+    const notCsi = await nonCsiSourceFinding(pvc, lookup, "snapshot-source-csi", "snapshot");
+    if (notCsi) return decide([notCsi]);
     const driver = await volumeDriver(pvc, lookup);
     if (!driver) {
       if (!named) {

@@ -2,95 +2,31 @@
 // their contents and classes, ReferenceGrants, VolumePopulators) and the two Lookups built on
 // them: `cached` (cache first; on a miss, or before the cache has synced, a direct read, so a
 // source created a moment earlier is found) and `direct` (always the API, used to re-check a
-// decision before denying). An optional CRD that is not installed disables only what needs it
+// decision before denying). Which resources, at which versions, is src/kube/resources.ts (the
+// plugin's lookup reads the same table). An optional CRD that is not installed disables only what needs it
 // and is looked for again periodically.
 import type { V1PersistentVolume, V1PersistentVolumeClaim, V1StorageClass } from "@kubernetes/client-node";
 import type { Connection } from "../kube/connection.ts";
 import { errorMessage, type Logger, silentLogger } from "../kube/log.ts";
-import { ApiError, getJson, watchStream } from "../kube/rest.ts";
 import {
-  GATEWAY_API_GROUP,
-  type Lookup,
-  POPULATOR_API_GROUP,
-  type PopulatorKind,
-  type ReferenceGrant,
-  SNAPSHOT_API_GROUP,
-  type VolumeSnapshot,
-  type VolumeSnapshotClass,
-  type VolumeSnapshotContent,
+  listPath,
+  objectPath,
+  RESOURCES,
+  type Resource,
+  type ResourceKey,
+  servedVersion,
+} from "../kube/resources.ts";
+import { ApiError, getJson, watchStream } from "../kube/rest.ts";
+import type {
+  Lookup,
+  PopulatorKind,
+  ReferenceGrant,
+  VolumeSnapshot,
+  VolumeSnapshotClass,
+  VolumeSnapshotContent,
 } from "../rules/index.ts";
 
-interface Resource {
-  group: string;
-  /** Tried in order; the first the API server serves is used. */
-  versions: string[];
-  plural: string;
-  namespaced: boolean;
-  /** A CRD that may be missing. */
-  optional: boolean;
-}
-
-export const RESOURCES = {
-  pvcs: { group: "", versions: ["v1"], plural: "persistentvolumeclaims", namespaced: true, optional: false },
-  pvs: { group: "", versions: ["v1"], plural: "persistentvolumes", namespaced: false, optional: false },
-  storageClasses: {
-    group: "storage.k8s.io",
-    versions: ["v1"],
-    plural: "storageclasses",
-    namespaced: false,
-    optional: false,
-  },
-  volumeSnapshots: {
-    group: SNAPSHOT_API_GROUP,
-    versions: ["v1"],
-    plural: "volumesnapshots",
-    namespaced: true,
-    optional: true,
-  },
-  volumeSnapshotContents: {
-    group: SNAPSHOT_API_GROUP,
-    versions: ["v1"],
-    plural: "volumesnapshotcontents",
-    namespaced: false,
-    optional: true,
-  },
-  volumeSnapshotClasses: {
-    group: SNAPSHOT_API_GROUP,
-    versions: ["v1"],
-    plural: "volumesnapshotclasses",
-    namespaced: false,
-    optional: true,
-  },
-  referenceGrants: {
-    group: GATEWAY_API_GROUP,
-    versions: ["v1", "v1beta1", "v1alpha2"],
-    plural: "referencegrants",
-    namespaced: true,
-    optional: true,
-  },
-  volumePopulators: {
-    group: POPULATOR_API_GROUP,
-    versions: ["v1beta1"],
-    plural: "volumepopulators",
-    namespaced: false,
-    optional: true,
-  },
-} satisfies Record<string, Resource>;
-
-export type ResourceKey = keyof typeof RESOURCES;
-
-const groupPath = (group: string, version: string) =>
-  group ? `/apis/${group}/${version}` : `/api/${version}`;
-
-function objectPath(r: Resource, version: string, name: string, namespace?: string): string {
-  const ns = r.namespaced && namespace ? `/namespaces/${encodeURIComponent(namespace)}` : "";
-  return `${groupPath(r.group, version)}${ns}/${r.plural}/${encodeURIComponent(name)}`;
-}
-
-function listPath(r: Resource, version: string, namespace?: string): string {
-  const ns = r.namespaced && namespace ? `/namespaces/${encodeURIComponent(namespace)}` : "";
-  return `${groupPath(r.group, version)}${ns}/${r.plural}`;
-}
+export { RESOURCES, type ResourceKey };
 
 type State = "unknown" | "absent" | "syncing" | "synced";
 
@@ -240,14 +176,9 @@ export class KubeCache {
     this.timers.add(t);
   }
 
-  private async discover(s: Store): Promise<string | undefined> {
+  private discover(s: Store, signal?: AbortSignal): Promise<string | undefined> {
     const conn = this.conn as Connection;
-    if (!s.resource.optional) return s.resource.versions[0];
-    for (const v of s.resource.versions) {
-      const list = await getJson<{ resources?: { name: string }[] }>(conn, groupPath(s.resource.group, v));
-      if (list?.resources?.some((r) => r.name === s.resource.plural)) return v;
-    }
-    return undefined;
+    return servedVersion(s.resource, (p) => getJson(conn, p, undefined, signal));
   }
 
   private async begin(s: Store): Promise<void> {
@@ -374,52 +305,76 @@ export class KubeCache {
   }
 
   /** One object: from the cache, else (a miss, or not synced) a direct read; no CRD → undefined. */
-  private async one<T>(key: ResourceKey, name: string, namespace: string | undefined, direct: boolean) {
+  private async one<T>(
+    key: ResourceKey,
+    name: string,
+    namespace: string | undefined,
+    direct: boolean,
+    signal: AbortSignal | undefined,
+  ) {
     const s = this.store(key);
     if (!direct && s.state === "synced" && s.cache) {
       const hit = s.cache.get(name, s.resource.namespaced ? namespace : undefined);
       if (hit) return hit as T;
     }
     if (!this.conn || !name) return undefined;
-    const version = await this.servedVersion(s);
-    return version ? getJson<T>(this.conn, objectPath(s.resource, version, name, namespace)) : undefined;
+    const version = await this.servedVersion(s, signal);
+    return version
+      ? getJson<T>(this.conn, objectPath(s.resource, version, name, namespace), undefined, signal)
+      : undefined;
   }
 
   /**
    * The version to read a resource at directly. A CRD the cache thinks absent is looked for
    * again (it may have been installed a moment ago; the cache catches up on its next try).
    */
-  private async servedVersion(s: Store): Promise<string | undefined> {
+  private async servedVersion(s: Store, signal?: AbortSignal): Promise<string | undefined> {
     if (s.version) return s.version;
     if (!s.resource.optional) return s.resource.versions[0];
-    return this.discover(s);
+    return this.discover(s, signal);
   }
 
   /** All objects (of a namespace): the cache when synced, else a direct list; no CRD → undefined. */
-  private async all<T>(key: ResourceKey, namespace: string | undefined, direct: boolean) {
+  private async all<T>(
+    key: ResourceKey,
+    namespace: string | undefined,
+    direct: boolean,
+    signal: AbortSignal | undefined,
+  ) {
     const s = this.store(key);
     if (!direct && s.state === "synced" && s.cache) return s.cache.list(namespace) as T[];
     if (!this.conn) return undefined;
-    const version = await this.servedVersion(s);
+    const version = await this.servedVersion(s, signal);
     if (!version) return undefined;
-    const l = await getJson<{ items?: T[] }>(this.conn, listPath(s.resource, version, namespace));
+    const l = await getJson<{ items?: T[] }>(
+      this.conn,
+      listPath(s.resource, version, namespace),
+      undefined,
+      signal,
+    );
     return l ? (l.items ?? []) : undefined;
   }
 
-  private makeLookup(direct: boolean): Lookup {
+  private makeLookup(direct: boolean, signal: AbortSignal | undefined): Lookup {
     return {
-      pvc: (ns, name) => this.one<V1PersistentVolumeClaim>("pvcs", name, ns, direct),
-      persistentVolume: (name) => this.one<V1PersistentVolume>("pvs", name, undefined, direct),
-      storageClass: (name) => this.one<V1StorageClass>("storageClasses", name, undefined, direct),
-      storageClasses: async () => (await this.all<V1StorageClass>("storageClasses", undefined, direct)) ?? [],
-      volumeSnapshot: (ns, name) => this.one<VolumeSnapshot>("volumeSnapshots", name, ns, direct),
+      pvc: (ns, name) => this.one<V1PersistentVolumeClaim>("pvcs", name, ns, direct, signal),
+      persistentVolume: (name) => this.one<V1PersistentVolume>("pvs", name, undefined, direct, signal),
+      storageClass: (name) => this.one<V1StorageClass>("storageClasses", name, undefined, direct, signal),
+      storageClasses: async () =>
+        (await this.all<V1StorageClass>("storageClasses", undefined, direct, signal)) ?? [],
+      volumeSnapshot: (ns, name) => this.one<VolumeSnapshot>("volumeSnapshots", name, ns, direct, signal),
       volumeSnapshotContent: (name) =>
-        this.one<VolumeSnapshotContent>("volumeSnapshotContents", name, undefined, direct),
+        this.one<VolumeSnapshotContent>("volumeSnapshotContents", name, undefined, direct, signal),
       volumeSnapshotClasses: async () =>
-        (await this.all<VolumeSnapshotClass>("volumeSnapshotClasses", undefined, direct)) ?? [],
-      referenceGrants: (ns) => this.all<ReferenceGrant>("referenceGrants", ns, direct),
+        (await this.all<VolumeSnapshotClass>("volumeSnapshotClasses", undefined, direct, signal)) ?? [],
+      referenceGrants: (ns) => this.all<ReferenceGrant>("referenceGrants", ns, direct, signal),
       populatorKinds: async () => {
-        const pops = await this.all<{ sourceKind?: PopulatorKind }>("volumePopulators", undefined, direct);
+        const pops = await this.all<{ sourceKind?: PopulatorKind }>(
+          "volumePopulators",
+          undefined,
+          direct,
+          signal,
+        );
         return pops?.flatMap((p) =>
           p.sourceKind?.kind ? [{ group: p.sourceKind.group ?? "", kind: p.sourceKind.kind }] : [],
         );
@@ -427,13 +382,16 @@ export class KubeCache {
     };
   }
 
-  /** Cache first; a direct read on a miss or before the cache has synced. */
-  cached(): Lookup {
-    return this.makeLookup(false);
+  /**
+   * Cache first; a direct read on a miss or before the cache has synced. Direct reads stop when
+   * `signal` aborts (the request's deadline).
+   */
+  cached(signal?: AbortSignal): Lookup {
+    return this.makeLookup(false, signal);
   }
 
-  /** Always the API server. */
-  direct(): Lookup {
-    return this.makeLookup(true);
+  /** Always the API server (reads stop when `signal` aborts). */
+  direct(signal?: AbortSignal): Lookup {
+    return this.makeLookup(true, signal);
   }
 }
