@@ -4,7 +4,7 @@
 // table too. Pure: no I/O.
 
 /** The parts built into the executable; each is cmd/<part>/main.ts, exporting `run(argv)`. */
-export const PARTS = ["kubectl-vol", "vol-csi", "vol-webhook"] as const;
+export const PARTS = ["kubectl-vol", "vol-csi", "vol-webhook", "vol-controller"] as const;
 export type Part = (typeof PARTS)[number];
 
 /** The file name of the executable itself (krew installs it under this name). */
@@ -25,7 +25,7 @@ export const NAMES: Record<string, Name> = {
   "kubectl_complete-vol": { part: "kubectl-vol", prefix: ["__complete"] },
   "vol-csi": { part: "vol-csi" },
   "vol-webhook": { part: "vol-webhook" },
-  "vol-controller": { missing: "the controller (snapshot schedules) is not part of this build yet" },
+  "vol-controller": { part: "vol-controller" },
 };
 
 /** The names `npm run build` links to the executable (every name with a part, but its own). */

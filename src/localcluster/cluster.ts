@@ -233,8 +233,15 @@ patches:
   log(`kubectl apply -k ${path.relative(repoRoot, LOCAL_OVERLAY)} (the webhook Service at ${serviceIp})`);
   await cp.kubectl(["apply", "-k", dir]);
   if (nodeCount === 1) {
-    // Each webhook replica binds its node's address: one node has room for one.
-    await cp.kubectl(["scale", "deployment/vol-webhook", "-n", SYSTEM_NAMESPACE, "--replicas=1"]);
+    // Each webhook and vol-controller replica binds its node's address: one node has room for one.
+    await cp.kubectl([
+      "scale",
+      "deployment/vol-webhook",
+      "deployment/vol-controller",
+      "-n",
+      SYSTEM_NAMESPACE,
+      "--replicas=1",
+    ]);
   }
 }
 
@@ -262,8 +269,9 @@ async function waitForSystem(cp: ControlPlane, nodes: RealNode[], log: (l: strin
       const ready = pods.filter((p) =>
         p.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True"),
       );
-      // 1 driver pod per node, 2 snapshot-controllers, 2 webhooks (1 on a single node).
-      const want = nodes.length + 2 + Math.min(2, nodes.length);
+      // 1 driver pod per node, 2 snapshot-controllers, 2 webhooks and 2 vol-controllers (1 each
+      // on a single node).
+      const want = nodes.length + 2 + 2 * Math.min(2, nodes.length);
       const line = `${ready.length}/${Math.max(want, pods.length)} system pods Ready`;
       if (line !== last) {
         log(`${line} (${secs(t0)})`);

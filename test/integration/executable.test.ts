@@ -104,19 +104,17 @@ describe("the built executable", () => {
     expect(plugin.stderr).toMatch(/^kubectl-vol loaded in [\d.]+ ms \(code cache used\)\n$/);
   });
 
-  it("under another name it says which names it runs as (2); vol-controller is not built yet (1)", async () => {
+  it("under another name it says which names it runs as (2); as vol-controller it runs the controller", async () => {
     const dir = mkdtempSync(path.join(out, "names-"));
     symlinkSync(path.join(out, "kubectl-vol"), path.join(dir, "kvol"));
     symlinkSync(path.join(out, "kubectl-vol"), path.join(dir, "vol-controller"));
     const unknown = await runCommand(path.join(dir, "kvol"), ["--help"], env);
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toMatch(
-      /^kvol: this executable runs as kubectl-vol, .*vol-csi, vol-webhook .*\n$/,
+      /^kvol: this executable runs as kubectl-vol, .*vol-csi, vol-webhook, vol-controller .*\n$/,
     );
-    const controller = await runCommand(path.join(dir, "vol-controller"), [], env);
-    expect(controller.code).toBe(1);
-    expect(controller.stderr).toBe(
-      "vol-controller: the controller (snapshot schedules) is not part of this build yet\n",
-    );
+    const controller = await runCommand(path.join(dir, "vol-controller"), ["--help"], env);
+    expect(controller.code).toBe(0);
+    expect(controller.stdout).toMatch(/vol-controller/);
   });
 });

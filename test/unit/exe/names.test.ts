@@ -22,22 +22,19 @@ describe("the names of the one executable", () => {
     });
   });
 
-  it("a part not built yet fails (1) saying so; an unknown name is a usage error (2) naming the names", () => {
-    expect(dispatch("/vol-controller", [])).toEqual({
-      code: 1,
-      message: "vol-controller: the controller (snapshot schedules) is not part of this build yet",
-    });
+  it("vol-controller runs the controller; an unknown name is a usage error (2) naming the names", () => {
+    expect(dispatch("/vol-controller", ["--help"])).toEqual({ part: "vol-controller", args: ["--help"] });
     const unknown = dispatch("/opt/kvol", ["--help"]);
     expect(unknown).toMatchObject({ code: 2 });
     expect("message" in unknown && unknown.message).toBe(
-      "kvol: this executable runs as kubectl-vol, kubectl_complete-vol, vol-csi, vol-webhook (the name it is started as picks the part): run it through a link of one of those names, e.g. ln -s kubectl-vol vol-csi",
+      "kvol: this executable runs as kubectl-vol, kubectl_complete-vol, vol-csi, vol-webhook, vol-controller (the name it is started as picks the part): run it through a link of one of those names, e.g. ln -s kubectl-vol vol-csi",
     );
     // Names are looked up as keys, not through the prototype.
     expect(dispatch("constructor", [])).toMatchObject({ code: 2 });
   });
 
   it("the build links every runnable name but the executable's own, and every part has a name", () => {
-    expect(linkNames().sort()).toEqual(["kubectl_complete-vol", "vol-csi", "vol-webhook"]);
+    expect(linkNames().sort()).toEqual(["kubectl_complete-vol", "vol-controller", "vol-csi", "vol-webhook"]);
     expect(linkNames()).not.toContain(EXECUTABLE);
     for (const p of PARTS) expect(NAMES[p]?.part).toBe(p);
   });
