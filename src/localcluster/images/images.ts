@@ -50,15 +50,30 @@ async function upstreamImages(): Promise<{ name: string; bin: string }[]> {
   ];
 }
 
-/** A cache key of files by path, size and modification time (cheap; a rebuild changes them). */
+/**
+ * A cache key of files: by content for small ones (sources), by size and modification time for
+ * large ones (executables, where a rebuild changes both). Never by path, so checkouts of the
+ * project in other folders share one cache.
+ */
 function keyOf(parts: string[], files: string[]): string {
   const h = createHash("sha256");
   for (const p of parts) h.update(`${p}\0`);
   for (const f of files) {
     const st = statSync(f);
-    h.update(`${f}\0${st.size}\0${st.mtimeMs}\0`);
+    if (st.size < 1 << 20) h.update(readFileSync(f));
+    else h.update(`${st.size}\0${st.mtimeMs}\0`);
+    h.update("\0");
   }
   return h.digest("hex").slice(0, 16);
+}
+
+/** Keeps the newest few archives of an image (other checkouts may use older ones). */
+async function pruneArchives(dir: string, name: string): Promise<void> {
+  const mine = (await readdir(dir))
+    .filter((f) => f.startsWith(`${safeName(name)}-`) && f.endsWith(".tar"))
+    .map((f) => ({ f, t: statSync(path.join(dir, f)).mtimeMs }))
+    .sort((a, b) => b.t - a.t);
+  for (const { f } of mine.slice(3)) await rm(path.join(dir, f), { force: true });
 }
 
 function safeName(image: string): string {
@@ -100,12 +115,7 @@ async function ociImage(
       await run("buildah", ["rmi", tag]).catch(() => undefined);
     }
     await rename(tmp, archive);
-    // Older archives of the same image are of no more use.
-    for (const f of await readdir(dir)) {
-      if (f.startsWith(`${safeName(name)}-`) && f.endsWith(".tar") && path.join(dir, f) !== archive) {
-        await rm(path.join(dir, f), { force: true });
-      }
-    }
+    await pruneArchives(dir, name);
     return { name, archive };
   } finally {
     await rm(work, { recursive: true, force: true });
@@ -184,11 +194,7 @@ async function ourImage(run: Exec, log: (l: string) => void): Promise<BuiltImage
     timeoutMs: 300_000,
   });
   await rename(tmp, archive);
-  for (const f of await readdir(dir)) {
-    if (f.startsWith(`${safeName(OUR_IMAGE)}-`) && f.endsWith(".tar") && path.join(dir, f) !== archive) {
-      await rm(path.join(dir, f), { force: true });
-    }
-  }
+  await pruneArchives(dir, OUR_IMAGE);
   return { name: OUR_IMAGE, archive };
 }
 
