@@ -2,8 +2,10 @@
 // kubectl's precedence, -n or the context's namespace, every request bounded by
 // --request-timeout and cancelled by Ctrl-C, and every failure turned into one sentence that
 // says what was being done, to which object, and why.
+
+import https from "node:https";
 import type { V1PersistentVolumeClaim } from "@kubernetes/client-node";
-import type { Cluster, Core, EventLine, GlobalFlags } from "../plugin/cluster.ts";
+import type { ApiAnswer, Cluster, Core, EventLine, GlobalFlags, HttpMethod } from "../plugin/cluster.ts";
 import type { VolumeSnapshot } from "../rules/types.ts";
 import {
   apiMessage,
@@ -141,6 +143,48 @@ function connect(flags: GlobalFlags, signal: AbortSignal): Cluster {
           if (statusCode(err) === 404) throw new MissingApiError(`${SNAPSHOT_GROUP}/${SNAPSHOT_VERSION}`);
           throw err;
         }
+      },
+    ),
+    request: guard(
+      (method, path) => `${method} ${path}`,
+      async (method: HttpMethod, path: string, body?: unknown, contentType?: string): Promise<ApiAnswer> => {
+        const text = body === undefined ? undefined : JSON.stringify(body);
+        const opts: https.RequestOptions = {
+          method,
+          headers: {
+            accept: "application/json",
+            ...(text !== undefined
+              ? {
+                  "content-type": contentType ?? "application/json",
+                  "content-length": Buffer.byteLength(text),
+                }
+              : {}),
+          },
+          signal: flags.requestTimeoutMs
+            ? AbortSignal.any([signal, AbortSignal.timeout(flags.requestTimeoutMs)])
+            : signal,
+        };
+        await kc.applyToHTTPSOptions(opts);
+        return new Promise<ApiAnswer>((resolve, reject) => {
+          const req = https.request(new URL(path, server), opts, (res) => {
+            const chunks: Buffer[] = [];
+            res.on("data", (c: Buffer) => chunks.push(c));
+            res.on("error", reject);
+            res.on("end", () => {
+              const raw = Buffer.concat(chunks).toString("utf8");
+              let parsed: unknown = raw;
+              try {
+                parsed = raw ? JSON.parse(raw) : undefined;
+              } catch {
+                // not JSON: keep the text
+              }
+              resolve({ status: res.statusCode ?? 0, body: parsed });
+            });
+          });
+          req.on("error", reject);
+          if (text !== undefined) req.write(text);
+          req.end();
+        });
       },
     ),
     events: guard(
