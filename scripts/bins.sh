@@ -18,9 +18,10 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 cache=${KUBECTL_VOL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/kubectl-vol}
 assets=${KUBECTL_VOL_ASSETS:-${KUBEBUILDER_ASSETS:-}}
 mkdir -p "$cache/bin" "$cache/work"
-# One build at a time per cache, however many test files ask at once.
-exec 9>"$cache/.lock"
-flock 9
+# One build at a time per cache, however many test files ask at once; a part already built is
+# reported without waiting for someone else's build of another part.
+locked=0
+lock() { if [ $locked = 0 ]; then exec 9>"$cache/.lock"; flock 9; locked=1; fi; }
 
 log() { printf '[bins] %s\n' "$*" >&2; }
 die() { printf '[bins] error: %s\n' "$*" >&2; exit 1; }
@@ -35,6 +36,8 @@ build_module() {
   while [ "$1" != "--" ]; do requires+=("$1"); shift; done
   shift
   local out="$cache/bin/$key"
+  if [ -f "$out/.complete" ]; then return 0; fi
+  lock
   if [ -f "$out/.complete" ]; then return 0; fi
   local work="$cache/work/$key"
   rm -rf "$work" "$out.tmp" && mkdir -p "$work" "$out.tmp"
@@ -104,7 +107,9 @@ ensure_kube() {
   ld+=" -X k8s.io/client-go/pkg/version.gitVersion=$KUBERNETES_VERSION -X k8s.io/client-go/pkg/version.gitMajor=$major -X k8s.io/client-go/pkg/version.gitMinor=$minor"
   local pkgs=() 
   for b in "${KUBE_BINS[@]}"; do pkgs+=("k8s.io/kubernetes/cmd/$b"); done
-  REPLACES=$(cd "$cache/work" && kube_replaces) \
+  local replaces=""
+  [ -f "$cache/bin/kubernetes-$KUBERNETES_VERSION/.complete" ] || replaces=$(cd "$cache/work" && kube_replaces)
+  REPLACES=$replaces \
     build_module "kubernetes-$KUBERNETES_VERSION" "" "$ld" "k8s.io/kubernetes@$KUBERNETES_VERSION" -- "${pkgs[@]}"
   for b in "${KUBE_BINS[@]}"; do emit "$b" "$cache/bin/kubernetes-$KUBERNETES_VERSION"; done
 }
@@ -159,6 +164,7 @@ module_yaml() {
   local name=$1 mod=$2 sub=$3
   local out="$cache/files/$name"
   if [ ! -f "$out/.complete" ]; then
+    lock
     local dir
     dir=$(cd "$cache/work" && module_dir "$mod")
     [ -d "$dir/$sub" ] || die "no $sub in $mod"
@@ -181,6 +187,7 @@ ensure_cert_manager_crds() {
 ensure_csi_proto() {
   local out="$cache/files/csi-spec-$CSI_SPEC_VERSION"
   if [ ! -f "$out/csi.proto" ]; then
+    lock
     local dir
     dir=$(cd "$cache/work" && module_dir "github.com/container-storage-interface/spec@$CSI_SPEC_VERSION")
     [ -f "$dir/csi.proto" ] || die "no csi.proto in container-storage-interface/spec@$CSI_SPEC_VERSION"
@@ -194,6 +201,7 @@ ensure_csi_proto() {
 ensure_kubelet_proto() {
   local out="$cache/files/kubelet-$KUBERNETES_STAGING_VERSION"
   if [ ! -f "$out/pluginregistration.proto" ]; then
+    lock
     local dir
     dir=$(cd "$cache/work" && module_dir "k8s.io/kubelet@$KUBERNETES_STAGING_VERSION")
     local f="$dir/pkg/apis/pluginregistration/v1/api.proto"

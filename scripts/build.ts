@@ -8,25 +8,17 @@
 //                               asset, loaded only when a verb needs the cluster
 //   dist/kubectl_complete-vol   kubectl's plugin completion entry (calls `kubectl-vol __complete`)
 //   dist/kubectl-vol_linux_<arch>.tar.gz + dist/krew-vol.yaml   a krew release and its manifest
-//   dist/csi.proto              the CSI spec, when the driver's build needs it next to its bundle
+//   dist/csi.proto, dist/pluginregistration.proto   the CSI spec and the kubelet's plugin
+//                               registration API, which the driver loads next to its bundle
 //
 // `node scripts/build.ts --plugin-only` stops after the executable (the integration tests use it).
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import {
-  chmodSync,
-  copyFileSync,
-  existsSync,
-  mkdirSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  writeFileSync,
-} from "node:fs";
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
-import os from "node:os";
 import path from "node:path";
 import { build, type Plugin } from "esbuild";
+import { CSI_PROTO, cacheDir, REGISTRATION_PROTO } from "../src/driver/proto.ts";
 
 export const root = path.resolve(import.meta.dirname, "..");
 const SENTINEL_FUSE = "NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2";
@@ -141,26 +133,19 @@ function krew(dist: string): void {
 }
 
 /**
- * The CSI driver loads csi.proto at run time: copy it next to the bundles when scripts/bins.sh
- * has cached it (~/.cache/kubectl-vol/files/csi-spec-<version>/csi.proto, or $KUBECTL_VOL_CACHE).
+ * The CSI driver loads csi.proto and the kubelet's pluginregistration.proto at run time: copy
+ * them next to the bundles when scripts/bins.sh has cached them (~/.cache/kubectl-vol/files/…,
+ * or $KUBECTL_VOL_CACHE).
  */
-function csiProto(dist: string): void {
-  const cache = process.env.KUBECTL_VOL_CACHE ?? path.join(os.homedir(), ".cache/kubectl-vol");
-  const files = path.join(cache, "files");
-  const specs = existsSync(files)
-    ? readdirSync(files)
-        .filter((d) => d.startsWith("csi-spec-"))
-        .sort()
-    : [];
-  const proto = specs
-    .map((d) => path.join(files, d, "csi.proto"))
-    .filter((p) => existsSync(p))
-    .pop();
-  if (proto) copyFileSync(proto, path.join(dist, "csi.proto"));
-  else
-    console.error(
-      "build: no cached csi.proto (run `bash scripts/bins.sh csi-proto`); dist/csi.proto not written",
-    );
+function protos(dist: string): void {
+  for (const src of [CSI_PROTO, REGISTRATION_PROTO]) {
+    const cached = path.join(cacheDir(), "files", src.cacheDir, src.file);
+    if (existsSync(cached)) copyFileSync(cached, path.join(dist, src.file));
+    else
+      console.error(
+        `build: no cached ${src.file} (run \`bash scripts/bins.sh ${src.part}\`); dist/${src.file} not written`,
+      );
+  }
 }
 
 /** The servers (the driver and the webhook) as single-file executables, for the container image. */
@@ -226,7 +211,7 @@ async function mainBuild(): Promise<void> {
   const exe = await executable(dist);
   if (!pluginOnly) {
     krew(dist);
-    csiProto(dist);
+    protos(dist);
     await servers(dist);
   }
   console.log(`built ${path.relative(root, exe)} in ${((Date.now() - t0) / 1000).toFixed(1)} s`);

@@ -1,15 +1,15 @@
 #!/usr/bin/env bash
 # Builds the container image of kubectl-vol FROM scratch out of `npm run build` output: the
-# single-file executables (/vol-csi, /vol-webhook, /kubectl-vol), csi.proto, the host tools the
-# driver runs (mount, losetup, cp, btrfs, xfs_quota, ...) and every shared library `ldd` lists
-# for them. No base image is pulled.
+# single-file executables (/vol-csi, /vol-webhook, /kubectl-vol), csi.proto and the kubelet's
+# pluginregistration.proto, the host tools the driver runs (mount, losetup, cp, btrfs, xfs_quota,
+# ...) and every shared library `ldd` lists for them. No base image is pulled.
 #
 #   scripts/image.sh [TAG]     default tag: localhost/kubectl-vol:v0.1.0
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tag=${1:-localhost/kubectl-vol:v0.1.0}
 dist=dist
-for f in vol-csi vol-webhook kubectl-vol csi.proto; do
+for f in vol-csi vol-webhook kubectl-vol csi.proto pluginregistration.proto; do
   [ -e "$dist/$f" ] || { echo "image: $dist/$f is missing: run 'npm run build' first" >&2; exit 1; }
 done
 command -v buildah >/dev/null || { echo "image: buildah is needed (apt-get install buildah)" >&2; exit 1; }
@@ -17,7 +17,7 @@ command -v buildah >/dev/null || { echo "image: buildah is needed (apt-get insta
 rootfs=$dist/image-rootfs
 rm -rf "$rootfs" && mkdir -p "$rootfs"/{tmp,csi,etc,usr/sbin,usr/bin,dev,proc,sys,var/lib/kubectl-vol}
 chmod 1777 "$rootfs/tmp"
-cp "$dist/vol-csi" "$dist/vol-webhook" "$dist/kubectl-vol" "$dist/csi.proto" "$rootfs/"
+cp "$dist/vol-csi" "$dist/vol-webhook" "$dist/kubectl-vol" "$dist/csi.proto" "$dist/pluginregistration.proto" "$rootfs/"
 printf 'root:x:0:0:root:/:/sbin/nologin\nnonroot:x:65532:65532:nonroot:/:/sbin/nologin\n' >"$rootfs/etc/passwd"
 printf 'root:x:0:\nnonroot:x:65532:\n' >"$rootfs/etc/group"
 

@@ -2,19 +2,32 @@
 // and ext4, for mount and block access. Prints one line per run and every skipped spec; exits
 // 1 if any spec failed. Needs root (loop devices, mounts).
 //   node scripts/sanity.ts [btrfs|xfs|ext4 ...] [--block-only|--mount-only] [--focus REGEX]
-import { parseArgs } from "node:util";
+import { type CommandSpec, parseFlags, usageError } from "../src/kube/flags.ts";
 import { type AccessType, runSanity, type SanityResult } from "../src/localcluster/csi-sanity.ts";
 import { type FsType, leftoversUnder } from "../src/localcluster/loopfs.ts";
 
-const { values, positionals } = parseArgs({
-  allowPositionals: true,
-  options: {
-    focus: { type: "string" },
-    "block-only": { type: "boolean" },
-    "mount-only": { type: "boolean" },
+const SANITY = {
+  name: "sanity",
+  invocation: "npm run sanity --",
+  synopsis: "[btrfs|xfs|ext4 ...] [flags]",
+  description: "csi-sanity against vol-csi on loop-mounted filesystems (default: all three). Needs root.",
+  positionals: true,
+  flags: {
+    focus: { type: "string", arg: "REGEX", help: "run only the csi-sanity specs matching REGEX" },
+    "block-only": { type: "boolean", help: "test block access only" },
+    "mount-only": { type: "boolean", help: "test mount access only" },
   },
-});
-const fss = (positionals.length > 0 ? positionals : ["btrfs", "xfs", "ext4"]) as FsType[];
+} as const satisfies CommandSpec;
+const FILESYSTEMS: readonly FsType[] = ["btrfs", "xfs", "ext4"];
+
+const parsed = parseFlags(SANITY, process.argv.slice(2));
+if (!parsed.ok) process.exit(parsed.exitCode);
+const { values, positionals } = parsed;
+const unknown = positionals.find((p) => !(FILESYSTEMS as readonly string[]).includes(p));
+if (unknown) process.exit(usageError(SANITY, `${unknown} is not one of ${FILESYSTEMS.join(", ")}`));
+if (values["block-only"] && values["mount-only"])
+  process.exit(usageError(SANITY, "--block-only and --mount-only exclude each other"));
+const fss = positionals.length > 0 ? (positionals as FsType[]) : [...FILESYSTEMS];
 const types: AccessType[] = values["block-only"]
   ? ["block"]
   : values["mount-only"]

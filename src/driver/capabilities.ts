@@ -3,7 +3,12 @@
 import { unimplemented } from "./errors.ts";
 
 export const PLUGIN_SERVICES = ["CONTROLLER_SERVICE", "VOLUME_ACCESSIBILITY_CONSTRAINTS"] as const;
-/** Volumes can grow while published (the filesystem limit is raised in place; loop devices are refreshed). */
+/**
+ * Volumes can grow while published (the filesystem limit is raised in place; loop devices are
+ * refreshed). Growing is a node call (NodeExpandVolume): the controller does not advertise
+ * EXPAND_VOLUME, so csi-resizer only records the new size and the kubelet of the volume's node
+ * does the work.
+ */
 export const PLUGIN_EXPANSION = "ONLINE";
 
 export const CONTROLLER_CAPS = [
@@ -13,7 +18,6 @@ export const CONTROLLER_CAPS = [
   "LIST_VOLUMES",
   "LIST_SNAPSHOTS",
   "GET_CAPACITY",
-  "EXPAND_VOLUME",
   "GET_VOLUME",
   "VOLUME_CONDITION",
   "SINGLE_NODE_MULTI_WRITER",
@@ -29,6 +33,7 @@ export const NODE_CAPS = [
 export type ControllerCap =
   | (typeof CONTROLLER_CAPS)[number]
   | "PUBLISH_UNPUBLISH_VOLUME"
+  | "EXPAND_VOLUME"
   | "PUBLISH_READONLY"
   | "LIST_VOLUMES_PUBLISHED_NODES"
   | "MODIFY_VOLUME"

@@ -6,16 +6,7 @@ import path from "node:path";
 import { CONTROLLER_CAPS, requireCap } from "./capabilities.ts";
 import type { Engine } from "./engine.ts";
 import { exists } from "./engine.ts";
-import {
-  aborted,
-  alreadyExists,
-  Code,
-  CsiError,
-  invalid,
-  notFound,
-  outOfRange,
-  precondition,
-} from "./errors.ts";
+import { aborted, alreadyExists, Code, CsiError, invalid, notFound, precondition } from "./errors.ts";
 import { exclusive, type KeyedLocks, type LockRequest, shared } from "./locks.ts";
 import { identityIn, type Mounter, mountsOf, readMounts } from "./mounts.ts";
 import {
@@ -381,37 +372,6 @@ export function controllerService(d: ControllerDeps): Service {
         );
       const { page, next } = pageOf(all, req.starting_token, req.max_entries);
       return { entries: page.map((s) => ({ snapshot: snapshotMessage(s) })), next_token: next };
-    },
-
-    ControllerExpandVolume: async (req) => {
-      need("EXPAND_VOLUME", "ControllerExpandVolume");
-      const id = checkId("volume_id", req.volume_id);
-      if (!req.capacity_range) throw invalid("capacity_range is required");
-      const range = checkRange(req.capacity_range);
-      if (range.required === 0 && range.limit === 0)
-        throw invalid("capacity_range sets neither required_bytes nor limit_bytes");
-      const cap = req.volume_capability
-        ? checkCapability(req.volume_capability, "volume_capability")
-        : undefined;
-      return locks.with([exclusive(id)], `volume ${id}`, async () => {
-        const rec = readyVolume(id);
-        if (!rec) throw notFound(`volume ${id} does not exist`);
-        if (cap && cap.accessType !== rec.accessType) {
-          throw invalid(
-            `volume ${id} is a ${rec.accessType} volume; volume_capability asks for ${cap.accessType}`,
-          );
-        }
-        if (rec.capacityBytes >= range.required) {
-          if (range.limit > 0 && rec.capacityBytes > range.limit) {
-            throw outOfRange(
-              `volume ${id} has ${rec.capacityBytes} bytes, more than limit_bytes ${range.limit}; volumes cannot shrink`,
-            );
-          }
-          return { capacity_bytes: String(rec.capacityBytes), node_expansion_required: false };
-        }
-        const next = await engine.expandVolume(id, sizeFor(range));
-        return { capacity_bytes: String(next.capacityBytes), node_expansion_required: false };
-      });
     },
   };
 }

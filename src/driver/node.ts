@@ -20,7 +20,7 @@ import {
 import { BLOCK_FILE, checkId, isVolumeId } from "./names.ts";
 import type { Service } from "./rpc.ts";
 import type { VolumeRecord } from "./store.ts";
-import { checkCapability, checkHostPath, checkRange } from "./validate.ts";
+import { checkCapability, checkHostPath, checkRange, sizeFor } from "./validate.ts";
 
 export interface NodeDeps {
   engine: Engine;
@@ -230,27 +230,38 @@ export function nodeService(d: NodeDeps): Service {
       };
     },
 
+    // Expansion happens here, on the volume's own node (csi-resizer runs once per cluster, so a
+    // controller-side expand could not reach the other nodes' data). The kubelet calls this for
+    // a published volume; the size limit is raised, a block file grown and its loop devices
+    // refreshed, then the record is updated (an interrupted expand is simply redone).
     NodeExpandVolume: async (req) => {
       need("EXPAND_VOLUME", "NodeExpandVolume");
       const id = checkId("volume_id", req.volume_id);
       const vp = pathArg(req.volume_path, "volume_path");
-      if (req.volume_capability) checkCapability(req.volume_capability, "volume_capability");
+      const cap = req.volume_capability
+        ? checkCapability(req.volume_capability, "volume_capability")
+        : undefined;
       const range = checkRange(req.capacity_range);
       return locks.with([exclusive(id)], `volume ${id}`, async () => {
         const r = readyVolume(id);
         if (!r) throw notFound(`volume ${id} does not exist on node ${d.nodeId}`);
-        if (!vp.startsWith("/") || !(await isPublishedAt(r, await readMounts(), vp))) {
-          throw notFound(`volume ${id} is not published at ${vp}`);
-        }
-        if (range.required > r.capacityBytes) {
-          throw outOfRange(
-            `volume ${id} has ${r.capacityBytes} bytes; expand it with ControllerExpandVolume first`,
+        if (cap && cap.accessType !== r.accessType) {
+          throw invalid(
+            `volume ${id} is a ${r.accessType} volume; volume_capability asks for ${cap.accessType} access`,
           );
         }
-        if (r.accessType === "block") {
-          for (const l of await mounter.loopsOf(await blockFile(r))) await mounter.refreshLoop(l.name);
+        if (!vp.startsWith("/") || !(await isPublishedAt(r, await readMounts(), vp))) {
+          throw notFound(`volume ${id} is not published at ${vp}; NodeExpandVolume grows a published volume`);
         }
-        return { capacity_bytes: String(r.capacityBytes) };
+        if (range.limit > 0 && r.capacityBytes > range.limit) {
+          throw outOfRange(
+            `volume ${id} has ${r.capacityBytes} bytes, more than limit_bytes ${range.limit}; volumes cannot shrink`,
+          );
+        }
+        // No size asked for, or already that large: nothing to grow.
+        if (r.capacityBytes >= range.required) return { capacity_bytes: String(r.capacityBytes) };
+        const next = await engine.expandVolume(id, sizeFor(range));
+        return { capacity_bytes: String(next.capacityBytes) };
       });
     },
   };

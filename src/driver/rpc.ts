@@ -1,6 +1,7 @@
 // The request wrapper every RPC goes through: one JSON log line per call (secrets redacted),
 // errors turned into gRPC statuses (CsiError keeps its code; anything else is INTERNAL with a
-// one-line message, the stack only in the log), in-flight calls counted for a clean shutdown.
+// one-line message, the stack only in the log), in-flight calls counted for a clean shutdown,
+// and every call's outcome and duration handed to an observer (the driver's /metrics).
 import type { ServerUnaryCall, sendUnaryData, UntypedServiceImplementation } from "@grpc/grpc-js";
 import type { Logger } from "../kube/log.ts";
 import { Code, CsiError, toStatus } from "./errors.ts";
@@ -42,6 +43,9 @@ export class InFlight {
   }
 }
 
+/** Told of every finished call: its method, gRPC code name and duration. */
+export type RpcObserver = (service: string, method: string, code: string, seconds: number) => void;
+
 let nextId = 1;
 
 /** Wraps a service for grpc-js: every method of `methods` is served, by `impl` or as UNIMPLEMENTED. */
@@ -51,6 +55,7 @@ export function wrapService(
   impl: Service,
   log: Logger,
   inFlight: InFlight,
+  observe: RpcObserver = () => {},
 ): UntypedServiceImplementation {
   const out: UntypedServiceImplementation = {};
   for (const method of methods) {
@@ -66,7 +71,9 @@ export function wrapService(
           );
       run.then(
         (res) => {
-          const ms = Math.round(performance.now() - t0);
+          const sec = (performance.now() - t0) / 1000;
+          const ms = Math.round(sec * 1000);
+          observe(serviceName, method, "OK", sec);
           const lvl = QUIET.has(method) ? "debug" : "info";
           if (log.enabled(lvl))
             log[lvl]("rpc", { id, method, code: "OK", ms, request: redact(call.request) });
@@ -74,8 +81,10 @@ export function wrapService(
           inFlight.leave();
         },
         (err: unknown) => {
-          const ms = Math.round(performance.now() - t0);
+          const sec = (performance.now() - t0) / 1000;
+          const ms = Math.round(sec * 1000);
           const s = toStatus(err);
+          observe(serviceName, method, Code[s.code] ?? String(s.code), sec);
           const fields: Record<string, unknown> = {
             id,
             method,

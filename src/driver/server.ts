@@ -1,25 +1,33 @@
 // The CSI driver process: loads csi.proto, opens the data directory (backend detection, store,
-// reconciliation), serves Identity, Controller and Node over gRPC on a unix socket, and shuts
-// down cleanly: stop accepting, finish in-flight calls, remove the socket.
-import { existsSync } from "node:fs";
-import { lstat, mkdir, readFile, realpath, unlink } from "node:fs/promises";
-import os from "node:os";
+// reconciliation), serves Identity, Controller and Node over gRPC on a unix socket, registers
+// with the kubelet (when given a registration directory), serves /healthz, /readyz and /metrics
+// (when given an address), and shuts down cleanly: deregister, stop accepting, finish in-flight
+// calls, remove the sockets.
+import { mkdir, readFile, realpath, stat } from "node:fs/promises";
 import path from "node:path";
 import * as grpc from "@grpc/grpc-js";
-import * as protoLoader from "@grpc/proto-loader";
 import type { Logger } from "../kube/log.ts";
 import type { Backend, Exec } from "./backends/backend.ts";
 import { detectBackend } from "./backends/index.ts";
 import { controllerService } from "./controller.ts";
 import { Engine } from "./engine.ts";
 import { exec as defaultExec } from "./exec.ts";
-import { DRIVER_NAME, identityService } from "./identity.ts";
+import { type HealthServer, startHealthServer } from "./health.ts";
+import { DRIVER_NAME, identityService, probeCheck } from "./identity.ts";
 import { KeyedLocks } from "./locks.ts";
+import { DriverMetrics } from "./metrics.ts";
 import { Mounter } from "./mounts.ts";
 import { nodeService } from "./node.ts";
+import { CSI_PROTO, CSI_SERVICES, findProto, loadCsi, REGISTRATION_PROTO } from "./proto.ts";
+import {
+  bindUnix,
+  type Registration,
+  replaceStaleSocket,
+  startRegistration,
+  unlinkIfSame,
+} from "./registration.ts";
 import { InFlight, wrapService } from "./rpc.ts";
 
-export const CSI_SPEC_VERSION = "v1.12.0";
 export const DEFAULT_DRIVER_NAME = "vol.kubectl.io";
 export const TOPOLOGY_KEY = "topology.vol.kubectl.io/node";
 
@@ -32,6 +40,14 @@ export interface DriverConfig {
   maxVolumes: number;
   /** Explicit csi.proto (flag); else VOL_CSI_PROTO, a csi.proto next to the bundle, the cache. */
   csiProto?: string | undefined;
+  /** The kubelet's plugin registry directory; registration is off without it. */
+  registrationDir?: string | undefined;
+  /** The CSI socket's path as the kubelet sees it on the host (needed with registrationDir). */
+  kubeletRegistrationPath?: string | undefined;
+  /** Explicit pluginregistration.proto; else VOL_REGISTRATION_PROTO, next to the bundle, the cache. */
+  registrationProto?: string | undefined;
+  /** host:port of /healthz, /readyz and /metrics; off without it. */
+  healthAddress?: string | undefined;
   /** Grace for in-flight calls on shutdown (ms). */
   shutdownGraceMs?: number;
 }
@@ -46,65 +62,12 @@ export interface DriverDeps {
 export interface RunningDriver {
   readonly socketPath: string;
   readonly backend: Backend;
-  /** Stops accepting calls, waits for in-flight ones (up to the grace), removes the socket. */
+  /** The registration socket, when registering with the kubelet. */
+  readonly registration: Registration | undefined;
+  /** The health endpoints' server, when serving them. */
+  readonly health: HealthServer | undefined;
+  /** Deregisters, stops accepting calls, waits for in-flight ones (up to the grace), removes the socket. */
   stop(): Promise<void>;
-}
-
-/** The csi.proto to load: flag, VOL_CSI_PROTO, next to the running bundle, then the cache of scripts/bins.sh. */
-export function findCsiProto(
-  flag?: string,
-  env: NodeJS.ProcessEnv = process.env,
-  bundleDir = import.meta.dirname,
-): string {
-  const cache =
-    env.KUBECTL_VOL_CACHE ??
-    path.join(env.XDG_CACHE_HOME ?? path.join(os.homedir(), ".cache"), "kubectl-vol");
-  const candidates = [
-    flag,
-    env.VOL_CSI_PROTO,
-    path.join(bundleDir, "csi.proto"),
-    path.join(cache, "files", `csi-spec-${CSI_SPEC_VERSION}`, "csi.proto"),
-  ].filter((c): c is string => Boolean(c));
-  // An explicit choice must exist; the fallbacks are tried in order.
-  if (flag || env.VOL_CSI_PROTO) {
-    const explicit = (flag || env.VOL_CSI_PROTO) as string;
-    if (!existsSync(explicit))
-      throw new Error(`csi.proto not found at ${explicit} (from ${flag ? "--csi-proto" : "VOL_CSI_PROTO"})`);
-    return explicit;
-  }
-  const found = candidates.find((c) => existsSync(c));
-  if (!found) {
-    throw new Error(
-      `csi.proto (CSI spec ${CSI_SPEC_VERSION}) not found; looked at ${candidates.join(", ")}. ` +
-        "Run `bash scripts/bins.sh csi-proto`, or pass --csi-proto / set VOL_CSI_PROTO.",
-    );
-  }
-  return found;
-}
-
-type ServiceDef = grpc.ServiceDefinition;
-
-export function loadCsi(protoPath: string): {
-  Identity: ServiceDef;
-  Controller: ServiceDef;
-  Node: ServiceDef;
-} {
-  const def = protoLoader.loadSync(protoPath, {
-    keepCase: true,
-    longs: String,
-    enums: String,
-    defaults: true,
-    oneofs: true,
-  });
-  const pkg = grpc.loadPackageDefinition(def) as unknown as {
-    csi: { v1: Record<string, { service: ServiceDef }> };
-  };
-  const get = (n: string): ServiceDef => {
-    const s = pkg.csi?.v1?.[n]?.service;
-    if (!s) throw new Error(`${protoPath} has no service csi.v1.${n}`);
-    return s;
-  };
-  return { Identity: get("Identity"), Controller: get("Controller"), Node: get("Node") };
 }
 
 export function socketPathOf(endpoint: string): string {
@@ -144,7 +107,16 @@ export async function startDriver(cfg: DriverConfig, deps: DriverDeps): Promise<
   if (!Number.isInteger(cfg.maxVolumes) || cfg.maxVolumes < 0)
     throw new Error("max volumes must be a whole number ≥ 0");
   const socketPath = socketPathOf(cfg.endpoint);
-  const services = loadCsi(findCsiProto(cfg.csiProto));
+  if (cfg.registrationDir && !cfg.kubeletRegistrationPath) {
+    throw new Error(
+      "--registration-dir needs --kubelet-registration-path (the CSI socket's path on the host, e.g. /var/lib/kubelet/plugins/vol.kubectl.io/csi.sock)",
+    );
+  }
+  const services = loadCsi(findProto(CSI_PROTO, cfg.csiProto));
+  // Found before anything starts, so a missing proto stops the driver at once.
+  const registrationProto = cfg.registrationDir
+    ? findProto(REGISTRATION_PROTO, cfg.registrationProto)
+    : undefined;
 
   await mkdir(cfg.dataDir, { recursive: true });
   const root = await realpath(cfg.dataDir);
@@ -154,39 +126,95 @@ export async function startDriver(cfg: DriverConfig, deps: DriverDeps): Promise<
   const engine = await Engine.open({ backend, log, mounter });
   const locks = new KeyedLocks();
   let ready = false;
+  const version = await packageVersion();
+  const identity = { driverName: cfg.driverName, version, dataDir: root, ready: () => ready };
   const common = { engine, locks, mounter, nodeId: cfg.nodeId, topologyKey: TOPOLOGY_KEY };
   const inFlight = new InFlight();
+  let registration: Registration | undefined;
+  const metrics = new DriverMetrics({
+    inFlight: () => inFlight.count,
+    records: () => [
+      ...engine.volumes.all().map((r) => ({ kind: "volume" as const, state: r.state })),
+      ...engine.snapshots.all().map((r) => ({ kind: "snapshot" as const, state: r.state })),
+    ],
+    backend,
+    driverName: cfg.driverName,
+    version,
+    registered: () => registration?.status().registered,
+  });
   const server = new grpc.Server();
   const impls = {
-    Identity: identityService({
-      driverName: cfg.driverName,
-      version: await packageVersion(),
-      dataDir: root,
-      ready: () => ready,
-    }),
+    Identity: identityService(identity),
     Controller: controllerService(common),
     Node: nodeService({ ...common, maxVolumes: cfg.maxVolumes }),
   };
-  for (const name of ["Identity", "Controller", "Node"] as const) {
-    const def = services[name];
-    server.addService(def, wrapService(name, Object.keys(def), impls[name], log, inFlight));
+  for (const name of CSI_SERVICES) {
+    const def = services[name].service;
+    server.addService(def, wrapService(name, Object.keys(def), impls[name], log, inFlight, metrics.observe));
   }
 
   await mkdir(path.dirname(socketPath), { recursive: true });
-  const st = await lstat(socketPath).catch(() => undefined);
-  if (st?.isSocket()) await unlink(socketPath);
-  else if (st) throw new Error(`${socketPath} exists and is not a socket; refusing to replace it`);
-  await new Promise<void>((resolve, reject) =>
-    server.bindAsync(`unix://${socketPath}`, grpc.ServerCredentials.createInsecure(), (err) =>
-      err ? reject(err) : resolve(),
-    ),
-  );
+  await replaceStaleSocket(socketPath);
+  await bindUnix(server, socketPath);
+  const socketIno = (await stat(socketPath)).ino;
   ready = true;
+
+  let health: HealthServer | undefined;
+  const drain = async (): Promise<void> => {
+    const grace = cfg.shutdownGraceMs ?? 30_000;
+    const drained = await new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => resolve(false), grace);
+      server.tryShutdown(() => {
+        clearTimeout(timer);
+        resolve(true);
+      });
+    });
+    if (!drained) {
+      log.warn("in-flight calls did not finish within the grace period; forcing shutdown", {
+        inFlight: inFlight.count,
+      });
+      server.forceShutdown();
+    }
+    await unlinkIfSame(socketPath, socketIno);
+  };
+  try {
+    if (cfg.healthAddress) {
+      const live = probeCheck(identity);
+      health = await startHealthServer(cfg.healthAddress, {
+        live,
+        ready: async () => {
+          const c = await live();
+          const reg = registration?.status();
+          if (c.ok && reg?.registered === false)
+            return { ok: false, reason: `the kubelet refused the plugin registration: ${reg.error}` };
+          return c;
+        },
+        metrics: () => metrics.render(),
+        log,
+      });
+    }
+    if (cfg.registrationDir && registrationProto && cfg.kubeletRegistrationPath) {
+      registration = await startRegistration({
+        dir: cfg.registrationDir,
+        driverName: cfg.driverName,
+        kubeletEndpoint: cfg.kubeletRegistrationPath,
+        protoPath: registrationProto,
+        log,
+      });
+    }
+  } catch (err) {
+    ready = false;
+    await health?.stop();
+    await drain();
+    throw err;
+  }
   log.info("serving", {
     endpoint: cfg.endpoint,
     driver: cfg.driverName,
     nodeId: cfg.nodeId,
     backend: backend.kind,
+    registrationSocket: registration?.socketPath,
+    health: health ? `${health.host}:${health.port}` : undefined,
   });
 
   let stopping: Promise<void> | undefined;
@@ -194,24 +222,13 @@ export async function startDriver(cfg: DriverConfig, deps: DriverDeps): Promise<
     stopping ??= (async () => {
       ready = false;
       log.info("shutting down", { inFlight: inFlight.count });
-      const grace = cfg.shutdownGraceMs ?? 30_000;
-      const drained = await new Promise<boolean>((resolve) => {
-        const timer = setTimeout(() => resolve(false), grace);
-        server.tryShutdown(() => {
-          clearTimeout(timer);
-          resolve(true);
-        });
-      });
-      if (!drained) {
-        log.warn("in-flight calls did not finish within the grace period; forcing shutdown", {
-          inFlight: inFlight.count,
-        });
-        server.forceShutdown();
-      }
-      await unlink(socketPath).catch(() => undefined);
+      // The kubelet drops the plugin when its registration socket goes: no new calls come.
+      await registration?.stop();
+      await drain();
+      await health?.stop();
       log.info("stopped", {});
     })();
     return stopping;
   };
-  return { socketPath, backend, stop };
+  return { socketPath, backend, registration, health, stop };
 }

@@ -1,9 +1,10 @@
-// A CSI client for tests: calls the driver's Identity, Controller and Node services over its
-// unix socket, as a sidecar or the kubelet would, with promises and gRPC codes.
+// Clients of the driver's sockets, as a sidecar or the kubelet calls them, with promises and gRPC
+// codes: the CSI services (Identity, Controller, Node) and the kubelet plugin registration
+// service. The protos are loaded by the driver's own loader (src/driver/proto.ts).
 import * as grpc from "@grpc/grpc-js";
-import * as protoLoader from "@grpc/proto-loader";
+import { type CsiService, loadCsi, loadRegistration } from "../driver/proto.ts";
 
-export type CsiService = "Identity" | "Controller" | "Node";
+export type { CsiService };
 // biome-ignore lint/suspicious/noExplicitAny: CSI messages are plain decoded objects
 export type Msg = Record<string, any>;
 
@@ -25,40 +26,31 @@ export interface CsiClient {
   close(): void;
 }
 
-export function connectCsi(socketPath: string, protoPath: string): CsiClient {
-  const def = protoLoader.loadSync(protoPath, {
-    keepCase: true,
-    longs: String,
-    enums: String,
-    defaults: true,
-    oneofs: true,
+type UnaryFn = (r: Msg, o: grpc.CallOptions, cb: (e: grpc.ServiceError | null, res: Msg) => void) => void;
+
+function unary(c: grpc.Client, method: string, req: Msg, timeoutMs: number): Promise<Msg> {
+  return new Promise((resolve, reject) => {
+    const fn = (c as unknown as Record<string, UnaryFn>)[method];
+    if (!fn) return reject(new Error(`no method ${method}`));
+    fn.call(c, req, { deadline: Date.now() + timeoutMs }, (err, res) =>
+      err ? reject(new CsiCallError(method, err.code, err.details)) : resolve(res),
+    );
   });
-  const pkg = grpc.loadPackageDefinition(def) as unknown as {
-    csi: { v1: Record<string, grpc.ServiceClientConstructor> };
-  };
+}
+
+export function connectCsi(socketPath: string, protoPath: string): CsiClient {
+  const ctors = loadCsi(protoPath);
   const clients = new Map<CsiService, grpc.Client>();
   const client = (s: CsiService): grpc.Client => {
     let c = clients.get(s);
     if (!c) {
-      const Ctor = pkg.csi.v1[s];
-      if (!Ctor) throw new Error(`no service ${s} in ${protoPath}`);
-      c = new Ctor(`unix://${socketPath}`, grpc.credentials.createInsecure());
+      c = new ctors[s](`unix://${socketPath}`, grpc.credentials.createInsecure());
       clients.set(s, c);
     }
     return c;
   };
   const call = (service: CsiService, method: string, req: Msg = {}, timeoutMs = 120_000): Promise<Msg> =>
-    new Promise((resolve, reject) => {
-      const c = client(service) as unknown as Record<
-        string,
-        (r: Msg, o: grpc.CallOptions, cb: (e: grpc.ServiceError | null, res: Msg) => void) => void
-      >;
-      const fn = c[method];
-      if (!fn) return reject(new Error(`no method ${service}.${method}`));
-      fn.call(c, req, { deadline: Date.now() + timeoutMs }, (err, res) =>
-        err ? reject(new CsiCallError(method, err.code, err.details)) : resolve(res),
-      );
-    });
+    unary(client(service), method, req, timeoutMs);
   return {
     call,
     code: (service, method, req) =>
@@ -70,6 +62,23 @@ export function connectCsi(socketPath: string, protoPath: string): CsiClient {
       for (const c of clients.values()) c.close();
       clients.clear();
     },
+  };
+}
+
+/** The kubelet's side of plugin registration: what its plugin watcher asks a registration socket. */
+export interface RegistrationClient {
+  getInfo(): Promise<Msg>;
+  notify(status: { plugin_registered: boolean; error?: string }): Promise<Msg>;
+  close(): void;
+}
+
+export function connectRegistration(socketPath: string, protoPath: string): RegistrationClient {
+  const Ctor = loadRegistration(protoPath);
+  const c = new Ctor(`unix://${socketPath}`, grpc.credentials.createInsecure());
+  return {
+    getInfo: () => unary(c, "GetInfo", {}, 10_000),
+    notify: (status) => unary(c, "NotifyRegistrationStatus", status, 10_000),
+    close: () => c.close(),
   };
 }
 

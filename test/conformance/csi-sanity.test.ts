@@ -19,6 +19,12 @@ const NOT_ADVERTISED: { pattern: RegExp; capability: string; advertised: boolean
     advertised: (CONTROLLER_CAPS as readonly string[]).includes("MODIFY_VOLUME"),
   },
   {
+    // Expansion is a node call here (NodeExpandVolume, run by the volume's own kubelet).
+    pattern: /ExpandVolume \[Controller Server\]/,
+    capability: "EXPAND_VOLUME",
+    advertised: (CONTROLLER_CAPS as readonly string[]).includes("EXPAND_VOLUME"),
+  },
+  {
     pattern: /NodeStageVolume|NodeUnstageVolume/,
     capability: "STAGE_UNSTAGE_VOLUME",
     advertised: (NODE_CAPS as readonly string[]).includes("STAGE_UNSTAGE_VOLUME"),

@@ -1,11 +1,14 @@
 // The driver through its socket, as the sidecars and the kubelet call it, on a real loop-mounted
 // ext4 (copy backend: copies take real time, so concurrency is visible): hostile names, deleting
 // a volume that has snapshots, per-volume locking without a global lock, publish/unpublish of
-// mount and block volumes, and a clean SIGTERM with a call in flight.
+// mount and block volumes, expansion on the node (NodeExpandVolume), and a clean SIGTERM with a
+// call in flight.
+import { execFile } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { mkdir, readdir, readFile, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
+import { promisify } from "node:util";
 import { status } from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { assets } from "../../src/localcluster/assets.ts";
@@ -22,6 +25,7 @@ import type { Proc } from "../../src/localcluster/session.ts";
 import { Session } from "../../src/localcluster/session.ts";
 
 const MiB = 2 ** 20;
+const run = promisify(execFile);
 let s: Session;
 let driver: Proc;
 let client: CsiClient;
@@ -189,8 +193,27 @@ describe("vol-csi over its socket", () => {
     });
     expect(stats.usage.find((u: Msg) => u.unit === "BYTES").total).toBe(String(256 * MiB));
     expect(stats.volume_condition.abnormal).toBe(false);
+    // NodeExpandVolume records the new size (ext4 enforces none) and the stats report it.
+    await client.call("Node", "NodeExpandVolume", {
+      volume_id: v.volume_id,
+      volume_path: target,
+      capacity_range: { required_bytes: String(300 * MiB) },
+    });
+    const after = await client.call("Node", "NodeGetVolumeStats", {
+      volume_id: v.volume_id,
+      volume_path: target,
+    });
+    expect(after.usage.find((u: Msg) => u.unit === "BYTES").total).toBe(String(300 * MiB));
     await client.call("Node", "NodeUnpublishVolume", { volume_id: v.volume_id, target_path: target });
     await client.call("Node", "NodeUnpublishVolume", { volume_id: v.volume_id, target_path: target });
+    // Unpublished, there is no volume_path to grow: the kubelet expands at the next publish.
+    expect(
+      await client.code("Node", "NodeExpandVolume", {
+        volume_id: v.volume_id,
+        volume_path: target,
+        capacity_range: { required_bytes: String(400 * MiB) },
+      }),
+    ).toBe(status.NOT_FOUND);
     expect(existsSync(target)).toBe(false);
     await client.call("Controller", "DeleteVolume", { volume_id: v.volume_id });
   });
@@ -214,12 +237,44 @@ describe("vol-csi over its socket", () => {
     expect(
       (await leftoversUnder(path.join(dataDir, "volumes", v.volume_id))).some((l) => l.startsWith("loop:")),
     ).toBe(true);
-    // Online expansion reaches the loop device.
-    const grown = await client.call("Controller", "ControllerExpandVolume", {
+    // Expansion is a node call (the controller does not advertise EXPAND_VOLUME): it grows the
+    // block file and refreshes the published loop device, which the pod sees at once.
+    expect(
+      await client.code("Controller", "ControllerExpandVolume", {
+        volume_id: v.volume_id,
+        capacity_range: { required_bytes: String(48 * MiB) },
+      }),
+    ).toBe(status.UNIMPLEMENTED);
+    const devSize = async () => Number((await run("blockdev", ["--getsize64", target])).stdout.trim());
+    expect(await devSize()).toBe(32 * MiB);
+    const expand = {
       volume_id: v.volume_id,
+      volume_path: target,
+      volume_capability: BLOCK_CAP,
       capacity_range: { required_bytes: String(48 * MiB) },
-    });
+    };
+    // Not published at that path: NOT_FOUND, nothing grows.
+    expect(
+      await client.code("Node", "NodeExpandVolume", { ...expand, volume_path: s.path("mnt", "elsewhere") }),
+    ).toBe(status.NOT_FOUND);
+    expect(await devSize()).toBe(32 * MiB);
+    const grown = await client.call("Node", "NodeExpandVolume", expand);
     expect(grown.capacity_bytes).toBe(String(48 * MiB));
+    expect(await devSize()).toBe(48 * MiB);
+    expect((await stat(path.join(dataDir, "volumes", v.volume_id, "disk.img"))).size).toBe(48 * MiB);
+    // The record is durable: the size survives in ListVolumes, and a repeat is a no-op.
+    const listed = (await client.call("Controller", "ListVolumes", {})).entries.find(
+      (e: Msg) => e.volume.volume_id === v.volume_id,
+    );
+    expect(listed.volume.capacity_bytes).toBe(String(48 * MiB));
+    expect((await client.call("Node", "NodeExpandVolume", expand)).capacity_bytes).toBe(String(48 * MiB));
+    // Shrinking is refused.
+    expect(
+      await client.code("Node", "NodeExpandVolume", {
+        ...expand,
+        capacity_range: { required_bytes: String(16 * MiB), limit_bytes: String(16 * MiB) },
+      }),
+    ).toBe(status.OUT_OF_RANGE);
     await client.call("Node", "NodeUnpublishVolume", { volume_id: v.volume_id, target_path: target });
     expect(existsSync(target)).toBe(false);
     expect(await leftoversUnder(path.join(dataDir, "volumes", v.volume_id))).toEqual([]);

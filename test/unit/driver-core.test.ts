@@ -9,8 +9,9 @@ import { CsiError, toStatus } from "../../src/driver/errors.ts";
 import { exclusive, KeyedLocks, shared } from "../../src/driver/locks.ts";
 import { identityIn, mountAt, mountsOf, parseMountinfo } from "../../src/driver/mounts.ts";
 import { checkId, checkName, Layout, snapshotIdFor, volumeIdFor } from "../../src/driver/names.ts";
+import { CSI_PROTO, findProto } from "../../src/driver/proto.ts";
 import { redact } from "../../src/driver/redact.ts";
-import { findCsiProto, socketPathOf } from "../../src/driver/server.ts";
+import { socketPathOf } from "../../src/driver/server.ts";
 import { isVolumeRecord, RecordStore, type VolumeRecord } from "../../src/driver/store.ts";
 import { checkCapability, checkHostPath, sizeFor } from "../../src/driver/validate.ts";
 import { createLogger } from "../../src/kube/log.ts";
@@ -255,14 +256,14 @@ describe("start-up configuration", () => {
     await mkdir(bundle);
     await writeFile(cached, "");
     const env = { KUBECTL_VOL_CACHE: cache };
-    expect(findCsiProto(undefined, env, bundle)).toBe(cached);
+    expect(findProto(CSI_PROTO, undefined, env, bundle)).toBe(cached);
     await writeFile(path.join(bundle, "csi.proto"), "");
-    expect(findCsiProto(undefined, env, bundle)).toBe(path.join(bundle, "csi.proto"));
-    expect(findCsiProto(undefined, { ...env, VOL_CSI_PROTO: cached }, bundle)).toBe(cached);
-    expect(findCsiProto(cached, env, bundle)).toBe(cached);
-    expect(() => findCsiProto(path.join(d, "missing.proto"), env, bundle)).toThrow(/--csi-proto/);
+    expect(findProto(CSI_PROTO, undefined, env, bundle)).toBe(path.join(bundle, "csi.proto"));
+    expect(findProto(CSI_PROTO, undefined, { ...env, VOL_CSI_PROTO: cached }, bundle)).toBe(cached);
+    expect(findProto(CSI_PROTO, cached, env, bundle)).toBe(cached);
+    expect(() => findProto(CSI_PROTO, path.join(d, "missing.proto"), env, bundle)).toThrow(/--csi-proto/);
     expect(() =>
-      findCsiProto(undefined, { KUBECTL_VOL_CACHE: path.join(d, "none") }, path.join(d, "x")),
+      findProto(CSI_PROTO, undefined, { KUBECTL_VOL_CACHE: path.join(d, "none") }, path.join(d, "x")),
     ).toThrow(/bins\.sh csi-proto/);
   });
 

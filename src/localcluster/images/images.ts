@@ -217,10 +217,15 @@ export async function ensureBuild(run: Exec, log: (l: string) => void): Promise<
   await writeFile(stamp, `${new Date().toISOString()}\n`);
 }
 
+/** The images every node needs whatever runs on it: the pod sandbox and busybox. */
+export async function baseImages(run: Exec = exec): Promise<BuiltImage[]> {
+  return [await pauseImage(run), await busyboxImage(run)];
+}
+
 /** Every image the local cluster needs, built or taken from the cache. */
 export async function clusterImages(log: (l: string) => void, run: Exec = exec): Promise<BuiltImage[]> {
   const t0 = Date.now();
-  const out: BuiltImage[] = [await pauseImage(run), await busyboxImage(run)];
+  const out: BuiltImage[] = await baseImages(run);
   for (const u of await upstreamImages()) out.push(await upstreamImage(u.name, u.bin, run));
   out.push(await ourImage(run, log));
   log(`images ready (${out.length}) in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
