@@ -7,6 +7,7 @@
 // brings back the data before, the old volume is kept (Retain, Released) until deleted; the
 // plugin killed after each step and then --continue or --abort ends consistent with nothing
 // lost; and the refusals with their messages.
+import { spawn } from "node:child_process";
 import { readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -240,6 +241,97 @@ describe.sequential("restore in place (no kubelet: claims no pod mounts)", () =>
       }, 300_000);
     }
   }
+
+  // A Deployment's pod is scheduled here but never runs, and once deleted it never goes (no
+  // kubelet confirms it): the wait for "no pod mounts the claim" cannot end, which is what these
+  // two need.
+  async function stuckDeployment(name: string): Promise<void> {
+    await claimWith(`${name}-data`, "kept\n");
+    await snapshot(`${name}-data`, `${name}-s`);
+    const d = {
+      apiVersion: "apps/v1",
+      kind: "Deployment",
+      metadata: { name, namespace: NS },
+      spec: {
+        replicas: 1,
+        selector: { matchLabels: { app: name } },
+        template: {
+          metadata: { labels: { app: name } },
+          spec: {
+            automountServiceAccountToken: false,
+            containers: [{ name: "app", image: "registry.invalid/app:v1" }],
+            volumes: [{ name: "data", persistentVolumeClaim: { claimName: `${name}-data` } }],
+          },
+        },
+      },
+    };
+    await sys.kubectl(["apply", "-f", "-"], JSON.stringify(d));
+    await waitUntil(
+      `a pod of ${name} on ${NODE}`,
+      async () =>
+        (
+          await sys.kubectl([
+            "get",
+            "pods",
+            "-n",
+            NS,
+            "-l",
+            `app=${name}`,
+            "-o",
+            "jsonpath={.items[*].spec.nodeName}",
+          ])
+        ).stdout.includes(NODE),
+      60_000,
+    );
+  }
+  const replicas = async (name: string) =>
+    (await sys.kubectl(["get", "deployment", name, "-n", NS, "-o", "jsonpath={.spec.replicas}"])).stdout;
+  const policy = async (claim: string) =>
+    (await get("pv", (await get("pvc", claim))?.spec.volumeName, undefined))?.spec
+      .persistentVolumeReclaimPolicy;
+
+  it("a step that fails before the claim is deleted rolls back by itself: the workload is scaled back", async () => {
+    await stuckDeployment("fails");
+    const r = await vol(["restore", "fails-s", "--in-place", "--yes", "--timeout", "8s"]);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain('3. stop      Deployment "fails" (1 → 0 replicas; pods fails-');
+    expect(r.stderr).toContain("timed out after 8s waiting for pvc/fails-data to be mounted by no pod");
+    expect(r.stderr).toContain(
+      'rolled back: PVC "fails-data" keeps its data and its workloads were scaled back',
+    );
+    expect(await replicas("fails")).toBe("1");
+    expect(await policy("fails-data")).toBe("Delete");
+    await consistent("fails-data");
+  }, 120_000);
+
+  it("Ctrl-C while waiting leaves the recorded state and prints the commands; --abort then scales back", async () => {
+    await stuckDeployment("ctrlc");
+    const child = spawn(
+      process.execPath,
+      [path.join(repoRoot, "cmd/kubectl-vol/main.ts"), "-n", NS, "restore", "ctrlc-s", "--in-place", "--yes"],
+      { env },
+    );
+    let stderr = "";
+    child.stderr.on("data", (c: Buffer) => {
+      stderr += c.toString();
+      if (stderr.includes("still mounted by pod")) child.kill("SIGINT");
+    });
+    const code = await new Promise<number | null>((resolve) => child.on("exit", resolve));
+    expect([1, 130]).toContain(code);
+    expect(stderr).toContain(
+      `error: interrupted: the in-place restore of PVC "ctrlc-data" in namespace "inplace" stopped at step "scale-down"`,
+    );
+    expect(stderr).toContain(
+      "run 'kubectl vol restore --in-place --continue ctrlc-data -n inplace' to finish it, or 'kubectl vol restore --in-place --abort ctrlc-data -n inplace' to roll it back",
+    );
+    expect(await replicas("ctrlc")).toBe("0");
+    expect(await policy("ctrlc-data")).toBe("Retain");
+    const r = await vol(["restore", "--in-place", "--abort", "ctrlc-data"]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(await replicas("ctrlc")).toBe("1");
+    expect(await policy("ctrlc-data")).toBe("Delete");
+    await consistent("ctrlc-data");
+  }, 120_000);
 
   it("refuses a claim a bare pod mounts, naming the pod", async () => {
     await claimWith("bare", "x\n");
