@@ -165,7 +165,7 @@ async function backendSubject(t: Target, mountpoint: string): Promise<Subject> {
   const root = path.join(mountpoint, "direct");
   await mkdir(root);
   const b: Backend = await openBackend(t.kind, root, exec);
-  const durable = async (p: string, make: () => Promise<void>) => {
+  const durable = async (p: string, make: () => Promise<unknown>) => {
     await make();
     await exec("sync", ["-f", root]);
     return p;

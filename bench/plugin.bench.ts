@@ -62,9 +62,9 @@ const cases: Case[] = [
     expectCode: 1,
   },
   {
-    name: "node dist/kubectl-vol.cjs --help",
+    name: "node dist/bundles/kubectl-vol.cjs --help",
     cmd: node,
-    args: [path.join(root, "dist/kubectl-vol.cjs"), "--help"],
+    args: [path.join(root, "dist/bundles/kubectl-vol.cjs"), "--help"],
     expectCode: 0,
   },
   {

@@ -18,12 +18,21 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 cache=${KUBECTL_VOL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/kubectl-vol}
 assets=${KUBECTL_VOL_ASSETS:-${KUBEBUILDER_ASSETS:-}}
 mkdir -p "$cache/bin" "$cache/work"
+log() { printf '[bins] %s\n' "$*" >&2; }
+
 # One build at a time per cache, however many test files ask at once; a part already built is
 # reported without waiting for someone else's build of another part.
 locked=0
-lock() { if [ $locked = 0 ]; then exec 9>"$cache/.lock"; flock 9; locked=1; fi; }
-
-log() { printf '[bins] %s\n' "$*" >&2; }
+lock() {
+  if [ $locked = 0 ]; then
+    exec 9>"$cache/.lock"
+    if ! flock -n 9; then
+      log "waiting for another build of the upstream parts to finish (lock $cache/.lock)"
+      flock 9
+    fi
+    locked=1
+  fi
+}
 die() { printf '[bins] error: %s\n' "$*" >&2; exit 1; }
 command -v go >/dev/null || die "Go is needed to build the upstream parts; install Go 1.26 or set KUBECTL_VOL_ASSETS"
 
@@ -41,7 +50,8 @@ build_module() {
   if [ -f "$out/.complete" ]; then return 0; fi
   local work="$cache/work/$key"
   rm -rf "$work" "$out.tmp" && mkdir -p "$work" "$out.tmp"
-  log "building $key (cold build; cached afterwards in $out)"
+  build_n=$((build_n + 1))
+  log "building $key ($build_n of $build_m, about $(expected_minutes "$key") min cold; cached afterwards in $out)"
   local t0=$SECONDS
   (
     cd "$work"
@@ -51,12 +61,59 @@ build_module() {
     for r in "${requires[@]}"; do go mod edit -require="$r"; done
     local pkgs=("$@")
     [ -n "$main" ] && pkgs+=("./cmd")
-    CGO_ENABLED=0 GOFLAGS=-mod=mod go build -trimpath -ldflags "-s -w $ldflags" -o "$out.tmp/" "${pkgs[@]}" >&2
+    CGO_ENABLED=0 GOFLAGS=-mod=mod go build -trimpath -ldflags "-s -w $ldflags" -o "$out.tmp/" "${pkgs[@]}" >&2 &
+    heartbeat $! "$key"
   ) || { rm -rf "$out.tmp"; die "building $key failed (see the Go output above)"; }
   [ -n "$main" ] && [ -f "$out.tmp/cmd" ] && mv "$out.tmp/cmd" "$out.tmp/$key_main_name"
   touch "$out.tmp/.complete"
   rm -rf "$out" && mv "$out.tmp" "$out"
   log "built $key in $((SECONDS - t0))s"
+}
+
+# Expected minutes of a cold build of KEY on 2 idle cores (a warm Go cache is faster, a busy
+# machine slower: Kubernetes took 28 min while other builds shared the cores; etcd 1.7 min,
+# containerd 2.5 min, csi-sanity 1 min).
+expected_minutes() {
+  case "$1" in
+    etcd-*) echo 2 ;;
+    kubernetes-*) echo 10 ;; # kube-apiserver, -controller-manager, -scheduler, kubectl, kubelet
+    containerd-*) echo 2 ;;
+    csi-test-*) echo 1 ;;
+    csi-provisioner-* | csi-snapshotter-*) echo 3 ;;
+    csi-resizer-*) echo 2 ;;
+    *) echo 2 ;;
+  esac
+}
+
+# heartbeat PID KEY: waits for the build PID, saying every 30 s that KEY is still building, so
+# a long cold build is visibly alive; returns the build's exit status.
+heartbeat() {
+  local pid=$1 key=$2 t0=$SECONDS i=0
+  while kill -0 "$pid" 2>/dev/null; do
+    sleep 1
+    i=$((i + 1))
+    if [ $((i % 30)) = 0 ] && kill -0 "$pid" 2>/dev/null; then
+      local s=$((SECONDS - t0))
+      log "still building $key: $((s / 60))m$((s % 60))s so far, about $(expected_minutes "$key") min cold"
+    fi
+  done
+  wait "$pid"
+}
+
+# The cache keys a cold build of PART makes (none when the assets folder has it): the total
+# of the "n of m" progress.
+keys_of() {
+  case "$1" in
+    etcd) from_assets etcd || echo "etcd-$ETCD_VERSION" ;;
+    kube) from_assets kubelet && from_assets kube-apiserver || echo "kubernetes-$KUBERNETES_VERSION" ;;
+    containerd) from_assets containerd || echo "containerd-$CONTAINERD_VERSION" ;;
+    csi-sanity) from_assets csi-sanity || echo "csi-test-$CSI_TEST_VERSION" ;;
+    sidecars)
+      from_assets csi-provisioner || echo "csi-provisioner-$CSI_PROVISIONER_VERSION"
+      from_assets csi-resizer || echo "csi-resizer-$CSI_RESIZER_VERSION"
+      from_assets csi-snapshotter || echo "csi-snapshotter-$SNAPSHOTTER_VERSION"
+      ;;
+  esac
 }
 
 # The first folder that holds BIN: the assets folder, else the cache folder after building.
@@ -213,6 +270,17 @@ ensure_kubelet_proto() {
 
 parts=("$@")
 [ ${#parts[@]} -gt 0 ] || parts=(crds cert-manager-crds csi-proto kubelet-proto etcd kube containerd csi-sanity sidecars)
+build_n=0 build_m=0 cold_min=0
+for p in "${parts[@]}"; do
+  for k in $(keys_of "$p"); do
+    if [ ! -f "$cache/bin/$k/.complete" ]; then
+      build_m=$((build_m + 1)) cold_min=$((cold_min + $(expected_minutes "$k")))
+    fi
+  done
+done
+if [ $build_m -gt 0 ]; then
+  log "$build_m upstream part(s) to build from their Go modules: about $cold_min min on 2 idle cores, once (cached in $cache)"
+fi
 for p in "${parts[@]}"; do
   case "$p" in
     etcd) ensure_etcd ;;

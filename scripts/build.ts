@@ -1,29 +1,49 @@
-// `npm run build`: the plugin as a single-file executable that needs no Node installed.
+// `npm run build`: kubectl-vol as one multi-call executable that needs no Node installed.
 //
-//   dist/kubectl-vol.cjs        the command line (yargs, verbs, printers): small, so help,
-//                               usage errors and completion start fast
-//   dist/kubectl-vol-core.cjs   the half that talks to the API server (Kubernetes client)
 //   dist/kubectl-vol            Node's single executable application: a copy of the node binary
-//                               with the first bundle as its main script and the second as an
-//                               asset, loaded only when a verb needs the cluster
-//   dist/kubectl_complete-vol   kubectl's plugin completion entry (calls `kubectl-vol __complete`)
-//   dist/kubectl-vol_linux_<arch>.tar.gz + dist/krew-vol.yaml   a krew release and its manifest
+//                               whose main script (cmd/multicall) runs the part named by the
+//                               name it is started as; each part is an embedded bundle with a V8
+//                               code cache, loaded only when that part runs
+//   dist/vol-csi, dist/vol-webhook, dist/kubectl_complete-vol
+//                               links to dist/kubectl-vol (src/exe/names.ts lists the names)
 //   dist/csi.proto, dist/pluginregistration.proto   the CSI spec and the kubelet's plugin
-//                               registration API, which the driver loads next to its bundle
+//                               registration API, beside the executable, where the driver finds them
+//   dist/bundles/               the bundles and code caches embedded in the executable (each
+//                               part's bundle runs under node too: node dist/bundles/vol-csi.cjs)
+//   dist/release/               the krew archive kubectl-vol_linux_<arch>.tar.gz and krew-vol.yaml
 //
-// `node scripts/build.ts --plugin-only` stops after the executable (the integration tests use it).
+// Nothing else in dist/ is named kubectl-*: dist/ goes on PATH, and kubectl takes every
+// kubectl-* file there for a plugin.
+//
+// `node scripts/build.ts --plugin-only` skips the krew release and the protos (the executable is
+// the same); `--out DIR` builds into DIR instead of dist/.
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
+import { parseArgs } from "node:util";
 import { build, type Plugin } from "esbuild";
 import { CSI_PROTO, cacheDir, REGISTRATION_PROTO } from "../src/driver/proto.ts";
+import { BUNDLE_DIR, bundleFile, cacheFile } from "../src/exe/bundles.ts";
+import { EXECUTABLE, linkNames, PARTS } from "../src/exe/names.ts";
+import { CORE_BUNDLE } from "../src/plugin/load-core.bundled.ts";
 
 export const root = path.resolve(import.meta.dirname, "..");
 const SENTINEL_FUSE = "NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2";
-const CORE_ASSET = "kubectl-vol-core.cjs";
-const CORE_CACHE_ASSET = "kubectl-vol-core.cache";
+const MAIN_BUNDLE = "multicall";
+/** The bundles embedded in the executable besides its main script: the parts and the plugin's core. */
+const EMBEDDED = [...PARTS, CORE_BUNDLE];
 
 /** The node binary every npm script runs on (the `node` dev dependency), copied into the executable. */
 function nodeBinary(): string {
@@ -31,7 +51,7 @@ function nodeBinary(): string {
   return existsSync(p) ? p : process.execPath;
 }
 
-// The bundle loads its core through load-core.bundled.ts instead of a dynamic import.
+// The plugin's bundle loads its core through load-core.bundled.ts instead of a dynamic import.
 const swapLoader: Plugin = {
   name: "swap-core-loader",
   setup(b) {
@@ -50,80 +70,104 @@ const common = {
   legalComments: "none",
   logLevel: "warning",
   // Some dependencies are ES modules that read import.meta.url; a CommonJS bundle has __filename.
-  define: { "import.meta.url": "__import_meta_url", "import.meta.dirname": "__dirname" },
-  banner: { js: 'var __import_meta_url=require("node:url").pathToFileURL(__filename).href;' },
+  // import.meta.main (an entry run directly) is true only for the bundle node started.
+  define: {
+    "import.meta.url": "__import_meta_url",
+    "import.meta.dirname": "__dirname",
+    "import.meta.main": "__import_meta_main",
+  },
+  banner: {
+    js: 'var __import_meta_url=require("node:url").pathToFileURL(__filename).href,__import_meta_main=require.main===module;',
+  },
 } as const;
 
+const entries: Record<string, string> = {
+  [MAIN_BUNDLE]: "cmd/multicall/main.ts",
+  [CORE_BUNDLE]: "src/kube/cluster.ts",
+  ...Object.fromEntries(PARTS.map((p) => [p, `cmd/${p}/main.ts`])),
+};
+
+/** Every bundle into DIST/bundles/. */
 export async function bundle(dist: string): Promise<void> {
-  mkdirSync(dist, { recursive: true });
-  await Promise.all([
-    build({
-      ...common,
-      entryPoints: [path.join(root, "cmd/kubectl-vol/main.ts")],
-      outfile: path.join(dist, "kubectl-vol.cjs"),
-      plugins: [swapLoader],
-    }),
-    build({
-      ...common,
-      entryPoints: [path.join(root, "src/kube/cluster.ts")],
-      outfile: path.join(dist, CORE_ASSET),
-    }),
-  ]);
+  const out = path.join(dist, BUNDLE_DIR);
+  mkdirSync(out, { recursive: true });
+  await Promise.all(
+    Object.entries(entries).map(([name, entry]) =>
+      build({
+        ...common,
+        entryPoints: [path.join(root, entry)],
+        outfile: path.join(out, bundleFile(name)),
+        plugins: name === "kubectl-vol" ? [swapLoader] : [],
+      }),
+    ),
+  );
 }
 
 /**
- * A V8 code cache of the core, made by the node binary the executable is copied from (a cache
- * is only accepted by the same V8): loading the core then skips most of its compilation. The
- * cache is made after running the core's top level, so the functions it ran are in it.
+ * V8 code caches of the embedded bundles, made by the node binary the executable is copied from
+ * (a cache is only accepted by the same V8): loading a part then skips most of its compilation.
+ * Each cache is made after running the bundle's top level, so the functions it ran are in it.
  */
-function coreCodeCache(node: string, dist: string): void {
-  const loader = path.join(root, "src/plugin/load-core.bundled.ts");
+function codeCaches(node: string, dir: string): void {
   const script = `
-    const { coreScript } = await import(${JSON.stringify(loader)});
+    const { bundleScript, evaluate, bundleFile, cacheFile } = await import(${JSON.stringify(path.join(root, "src/exe/bundles.ts"))});
     const { readFileSync, writeFileSync } = await import("node:fs");
     const { createRequire } = await import("node:module");
-    const file = ${JSON.stringify(path.join(dist, CORE_ASSET))};
-    const s = coreScript(readFileSync(file, "utf8"), file);
-    const mod = { exports: {} };
-    s.runInThisContext()(mod.exports, createRequire(file), mod, file, ${JSON.stringify(dist)});
-    writeFileSync(${JSON.stringify(path.join(dist, CORE_CACHE_ASSET))}, s.createCachedData());
+    const path = await import("node:path");
+    for (const name of ${JSON.stringify(EMBEDDED)}) {
+      const file = path.join(${JSON.stringify(dir)}, bundleFile(name));
+      const s = bundleScript(readFileSync(file, "utf8"), file);
+      evaluate(s, createRequire(file), file, ${JSON.stringify(dir)});
+      writeFileSync(path.join(${JSON.stringify(dir)}, cacheFile(name)), s.createCachedData());
+    }
   `;
   execFileSync(node, ["--input-type=module", "-e", script], { stdio: ["ignore", "ignore", "inherit"] });
 }
 
+/** The executable DIST/kubectl-vol and its links, out of DIST/bundles/. */
 export async function executable(dist: string): Promise<string> {
-  coreCodeCache(nodeBinary(), dist);
-  const exe = await sea(dist, "kubectl-vol", path.join(dist, "kubectl-vol.cjs"), {
-    [CORE_ASSET]: path.join(dist, CORE_ASSET),
-    [CORE_CACHE_ASSET]: path.join(dist, CORE_CACHE_ASSET),
-  });
-  const complete = path.join(dist, "kubectl_complete-vol");
-  writeFileSync(
-    complete,
-    `#!/bin/sh
-# kubectl's plugin completion protocol: kubectl runs this with "__complete" words.
-here=$(dirname "$0")
-if [ -x "$here/kubectl-vol" ]; then exec "$here/kubectl-vol" __complete "$@"; fi
-exec kubectl-vol __complete "$@"
-`,
-  );
-  chmodSync(complete, 0o755);
+  const dir = path.join(dist, BUNDLE_DIR);
+  codeCaches(nodeBinary(), dir);
+  const assets: Record<string, string> = {};
+  for (const name of EMBEDDED) {
+    assets[bundleFile(name)] = path.join(dir, bundleFile(name));
+    assets[cacheFile(name)] = path.join(dir, cacheFile(name));
+  }
+  const exe = await sea(dist, EXECUTABLE, path.join(dir, bundleFile(MAIN_BUNDLE)), assets);
+  for (const name of linkNames()) {
+    rmSync(path.join(dist, name), { force: true });
+    symlinkSync(EXECUTABLE, path.join(dist, name));
+  }
   return exe;
 }
 
-/** A krew archive of the executable and the manifest that installs it. */
+/**
+ * kubectl takes every file named kubectl-* on PATH for a plugin: remove what older builds left
+ * in dist/ under such names (bundles, code caches, archives), keeping only the executable.
+ */
+function removeStrays(dist: string): void {
+  if (!existsSync(dist)) return;
+  for (const f of readdirSync(dist)) {
+    if (f.startsWith("kubectl-") && f !== EXECUTABLE)
+      rmSync(path.join(dist, f), { recursive: true, force: true });
+  }
+  for (const f of ["vol-csi.cjs", "vol-webhook.cjs", "krew-vol.yaml"])
+    rmSync(path.join(dist, f), { force: true });
+}
+
+/** A krew archive of the executable and the manifest that installs it, in DIST/release/. */
 function krew(dist: string): void {
+  const out = path.join(dist, "release");
+  mkdirSync(out, { recursive: true });
   const arch = process.arch === "arm64" ? "arm64" : "amd64";
-  const archive = `kubectl-vol_linux_${arch}.tar.gz`;
-  execFileSync("tar", ["-czf", archive, "kubectl-vol", "kubectl_complete-vol"], { cwd: dist });
-  const sha256 = createHash("sha256")
-    .update(readFileSync(path.join(dist, archive)))
-    .digest("hex");
+  const archive = path.join(out, `kubectl-vol_linux_${arch}.tar.gz`);
+  execFileSync("tar", ["-czf", archive, "-C", dist, EXECUTABLE]);
+  const sha256 = createHash("sha256").update(readFileSync(archive)).digest("hex");
   const version = (JSON.parse(readFileSync(path.join(root, "package.json"), "utf8")) as { version: string })
     .version;
   const template = readFileSync(path.join(root, "manifests/krew/vol.yaml"), "utf8");
   writeFileSync(
-    path.join(dist, "krew-vol.yaml"),
+    path.join(out, "krew-vol.yaml"),
     template
       .replace(/^#.*\n/, `# krew plugin manifest of kubectl-vol v${version}, generated by npm run build.\n`)
       .replaceAll("{{VERSION}}", `v${version}`)
@@ -134,7 +178,7 @@ function krew(dist: string): void {
 
 /**
  * The CSI driver loads csi.proto and the kubelet's pluginregistration.proto at run time: copy
- * them next to the bundles when scripts/bins.sh has cached them (~/.cache/kubectl-vol/files/…,
+ * them next to the executable when scripts/bins.sh has cached them (~/.cache/kubectl-vol/files/…,
  * or $KUBECTL_VOL_CACHE).
  */
 function protos(dist: string): void {
@@ -148,32 +192,6 @@ function protos(dist: string): void {
   }
 }
 
-/** The servers (the driver and the webhook) as single-file executables, for the container image. */
-const SERVERS = {
-  "vol-csi": `import { runDriverCli } from "./src/driver/cli.ts";
-runDriverCli(process.argv.slice(2)).then((code) => { process.exitCode = code; });`,
-  "vol-webhook": `import { runBootstrapCli } from "./src/webhook/bootstrap.ts";
-import { main } from "./src/webhook/main.ts";
-const [first, ...rest] = process.argv.slice(2);
-(first === "bootstrap-certs" ? runBootstrapCli(rest) : main(process.argv.slice(2))).then((code) => {
-  process.exitCode = code;
-});`,
-} as const;
-
-export async function servers(dist: string): Promise<string[]> {
-  const out: string[] = [];
-  for (const [name, contents] of Object.entries(SERVERS)) {
-    const cjs = path.join(dist, `${name}.cjs`);
-    await build({
-      ...common,
-      stdin: { contents, resolveDir: root, loader: "ts", sourcefile: `${name}.ts` },
-      outfile: cjs,
-    });
-    out.push(await sea(dist, name, cjs, {}));
-  }
-  return out;
-}
-
 /** Node's single executable application: a copy of the node binary with `main` injected. */
 async function sea(
   dist: string,
@@ -181,40 +199,48 @@ async function sea(
   main: string,
   assets: Record<string, string>,
 ): Promise<string> {
-  const config = path.join(dist, `${name}.sea-config.json`);
-  const blob = path.join(dist, `${name}.sea-prep.blob`);
+  const config = path.join(dist, BUNDLE_DIR, "sea-config.json");
+  const blob = path.join(dist, BUNDLE_DIR, "sea-prep.blob");
   writeFileSync(
     config,
     JSON.stringify({ main, output: blob, disableExperimentalSEAWarning: true, useCodeCache: true, assets }),
   );
   const node = nodeBinary();
-  execFileSync(node, ["--experimental-sea-config", config], { stdio: ["ignore", "ignore", "inherit"] });
-  const exe = path.join(dist, name);
-  rmSync(exe, { force: true });
-  copyFileSync(node, exe);
-  chmodSync(exe, 0o755);
-  // postject ships no types; its API is inject(file, resourceName, data, { sentinelFuse }).
-  const { inject } = createRequire(import.meta.url)("postject") as {
-    inject(file: string, name: string, data: Buffer, opts: { sentinelFuse: string }): Promise<void>;
-  };
-  await inject(exe, "NODE_SEA_BLOB", readFileSync(blob), { sentinelFuse: SENTINEL_FUSE });
-  rmSync(blob);
-  rmSync(config);
-  return exe;
+  try {
+    execFileSync(node, ["--experimental-sea-config", config], { stdio: ["ignore", "ignore", "inherit"] });
+    const exe = path.join(dist, name);
+    rmSync(exe, { force: true });
+    copyFileSync(node, exe);
+    chmodSync(exe, 0o755);
+    // postject ships no types; its API is inject(file, resourceName, data, { sentinelFuse }).
+    const { inject } = createRequire(import.meta.url)("postject") as {
+      inject(file: string, name: string, data: Buffer, opts: { sentinelFuse: string }): Promise<void>;
+    };
+    await inject(exe, "NODE_SEA_BLOB", readFileSync(blob), { sentinelFuse: SENTINEL_FUSE });
+    return exe;
+  } finally {
+    rmSync(blob, { force: true });
+    rmSync(config, { force: true });
+  }
 }
 
 async function mainBuild(): Promise<void> {
-  const pluginOnly = process.argv.includes("--plugin-only");
-  const dist = path.join(root, "dist");
+  const { values } = parseArgs({
+    options: { "plugin-only": { type: "boolean" }, out: { type: "string" } },
+  });
+  const pluginOnly = Boolean(values["plugin-only"]);
+  const dist = path.resolve(values.out ?? path.join(root, "dist"));
   const t0 = Date.now();
+  removeStrays(dist);
   await bundle(dist);
   const exe = await executable(dist);
   if (!pluginOnly) {
     krew(dist);
     protos(dist);
-    await servers(dist);
   }
-  console.log(`built ${path.relative(root, exe)} in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  console.log(
+    `built ${path.relative(root, exe)} (also ${linkNames().join(", ")}) in ${((Date.now() - t0) / 1000).toFixed(1)} s`,
+  );
 }
 
 if (import.meta.main) await mainBuild();

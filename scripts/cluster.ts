@@ -10,6 +10,7 @@ import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { startCluster } from "../src/localcluster/cluster.ts";
 import { pluginPath } from "../src/localcluster/scenarios.ts";
+import { prepare } from "./prepare.ts";
 
 // KUBECTL_VOL_CLUSTER_DIR moves the cluster's state (tests use their own).
 const base =
@@ -65,6 +66,7 @@ async function up(argv: string[]): Promise<number> {
     console.error(`cluster:up: ${nodes}`);
     return 2;
   }
+  prepare(); // system tools (apt, as root) and the upstream parts, with progress; one line if not
   const existing = readState();
   if (existing && alive(existing.pid)) {
     console.log(

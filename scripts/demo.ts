@@ -5,6 +5,9 @@
 // snapshot-and-restore walkthrough, a clone, the webhook at work, and the lineage.
 import { startCluster } from "../src/localcluster/cluster.ts";
 import { demoScenarios, makeCtx } from "../src/localcluster/scenarios.ts";
+import { prepare } from "./prepare.ts";
+
+prepare(); // system tools (apt, as root) and the upstream parts, with progress; one line if not
 
 const color = process.stdout.isTTY && !process.env.NO_COLOR;
 const bold = (s: string) => (color ? `\x1b[1m${s}\x1b[0m` : s);

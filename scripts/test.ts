@@ -1,20 +1,13 @@
-// `npm test` after typecheck and lint: builds (or reuses) the upstream parts once, runs every
-// vitest file, and ends with one plain summary line: "tests: N passed, N failed, N skipped".
+// `npm test` after typecheck and lint: checks the system (installing what is missing, as root) and
+// builds (or reuses) the upstream parts once (scripts/prepare.ts), runs every vitest file, and ends with one plain summary line: "tests: N passed, N failed, N skipped".
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { prepare } from "./prepare.ts";
 
 const root = path.resolve(import.meta.dirname, "..");
-const t0 = Date.now();
-const bins = spawnSync("bash", [path.join(root, "scripts/bins.sh")], {
-  stdio: ["ignore", "ignore", "inherit"],
-});
-if (bins.status !== 0) {
-  console.error("tests: building the upstream parts failed (see above); no test was run");
-  process.exit(1);
-}
-console.log(`upstream parts ready in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+prepare();
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), "kubectl-vol-test-report-"));
 const report = path.join(tmp, "report.json");

@@ -1,23 +1,22 @@
 #!/usr/bin/env node
 // kubectl-vol: the `kubectl vol` plugin. Thin: signals to a cancellation, argv to src/plugin.
-import path from "node:path";
+// Run directly (`npx node cmd/kubectl-vol/main.ts`), or as a part of the executable
+// (cmd/multicall/main.ts calls `run`; as kubectl_complete-vol it passes "__complete" first).
 import { main } from "../../src/plugin/cli.ts";
 
-const ac = new AbortController();
-for (const sig of ["SIGINT", "SIGTERM"] as const) {
-  process.on(sig, () => {
-    if (ac.signal.aborted) process.exit(130);
-    ac.abort();
+export function run(args: string[]): Promise<number> {
+  const ac = new AbortController();
+  for (const sig of ["SIGINT", "SIGTERM"] as const) {
+    process.on(sig, () => {
+      if (ac.signal.aborted) process.exit(130);
+      ac.abort();
+    });
+  }
+  return main(args, { out: process.stdout, err: process.stderr, signal: ac.signal });
+}
+
+if (import.meta.main) {
+  run(process.argv.slice(2)).then((code) => {
+    process.exitCode = code;
   });
 }
-// Run as (a link named) kubectl_complete-vol, it is kubectl's completion entry for the plugin:
-// kubectl passes the words typed so far, cobra's __complete takes them.
-const asCompleter = /^kubectl_complete-vol(\.exe)?$/.test(path.basename(process.argv0));
-const args = process.argv.slice(2);
-main(asCompleter ? ["__complete", ...args] : args, {
-  out: process.stdout,
-  err: process.stderr,
-  signal: ac.signal,
-}).then((code) => {
-  process.exitCode = code;
-});

@@ -301,7 +301,9 @@ export function controllerService(d: ControllerDeps): Service {
       if (req.volume_capabilities?.length) {
         try {
           checkCapabilities(req.volume_capabilities, "volume_capabilities");
-        } catch {
+        } catch (err) {
+          // The spec's answer for capabilities this driver cannot serve: no capacity for them.
+          engine.log.debug("GetCapacity for unsupported capabilities: 0", { reason: (err as Error).message });
           return zero;
         }
       }

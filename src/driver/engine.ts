@@ -1,16 +1,26 @@
 // The data operations behind the controller, each crash-safe by the same protocol:
-//   create:  record `creating` → build under .tmp.<id>.<nonce> → flush → rename into place →
-//            record `ready` (the commit point: the answer is sent only after it)
-//   delete:  record `deleting` → rename the data to .trash.<id>.<nonce> → delete the record
-//            (commit) → remove the trash
-// A SIGKILL at any point leaves a `creating` record (undone on start: no trace), a `deleting`
-// record (finished on start), or a complete result. On start `reconcile` also removes every
-// .tmp.* and .trash.* entry, detaches loop devices no mount uses, and moves data that has no record into orphans/
-// (never deleting it). The caller holds the per-id locks.
-import { lstat, mkdir, open, readdir, realpath, rename, stat } from "node:fs/promises";
+//   create:  record `creating` (with any quota id allocated for it) → build under
+//            .tmp.<id>.<nonce> → flush → rename into place → record `ready` (the commit point:
+//            the answer is sent only after it)
+//   delete:  record `deleting` → rename the data to .trash.<id>.<nonce> → answer; then, in the
+//            background, remove the trash (and any .tmp.<id>.*) → delete the record. The answer
+//            takes the same short time whatever the size of the data; the record (and the quota
+//            id in it) goes only when the data is gone.
+// A SIGKILL at any point leaves a `creating` record (undone on start like a delete: no trace),
+// a `deleting` record (its removal is finished on start, in the background), or a complete
+// result. On start `reconcile` also removes .tmp.* and .trash.* entries no record owns (in the
+// background), detaches loop devices no mount uses, and moves data that has no record into
+// orphans/ (never deleting it). Start-up never gives up on one thing it cannot repair: it logs
+// it, leaves it where it is (retried on the next start) and serves.
+// The data directory records the backend it was set up with (meta/backend.json, written on
+// the first start); a start that detects another backend is refused (see checkBackend).
+// The caller holds the per-id locks.
+import { lstat, mkdir, open, readdir, readFile, realpath, rename, stat } from "node:fs/promises";
 import path from "node:path";
+import { writeFileAtomic } from "../kube/atomic-file.ts";
 import type { Logger } from "../kube/log.ts";
-import type { Backend } from "./backends/backend.ts";
+import type { Backend, BackendKind, CopyReport, QuotaIds } from "./backends/backend.ts";
+import { aborted } from "./errors.ts";
 import { identityIn, type Mounter, mountsOf, readMounts } from "./mounts.ts";
 import { BLOCK_FILE, isSnapshotId, isVolumeId, Layout, TMP_PREFIX, TRASH_PREFIX } from "./names.ts";
 import {
@@ -18,6 +28,7 @@ import {
   isSnapshotRecord,
   isVolumeRecord,
   RecordStore,
+  SCHEMA_VERSION,
   type SnapshotRecord,
   type VolumeRecord,
 } from "./store.ts";
@@ -30,12 +41,22 @@ export interface EngineOptions {
   syncData?: boolean;
 }
 
-/** What a caller gives to create a volume or a snapshot (the engine adds seq, state and time). */
-export type NewVolume = Omit<VolumeRecord, "seq" | "state" | "createdAt">;
-export type NewSnapshot = Omit<SnapshotRecord, "seq" | "state" | "createdAt">;
+type Generated = "schemaVersion" | "seq" | "state" | "createdAt";
+/** What a caller gives to create a volume or a snapshot (the engine adds the rest). */
+export type NewVolume = Omit<VolumeRecord, Generated | "projectId">;
+export type NewSnapshot = Omit<SnapshotRecord, Generated>;
+type Kind = "volume" | "snapshot";
+type AnyRecord = VolumeRecord | SnapshotRecord;
+
+/** The file in meta/ that records which backend the data directory was set up with. */
+export const BACKEND_FILE = "backend.json";
 
 function isMissing(err: unknown): boolean {
   return (err as NodeJS.ErrnoException).code === "ENOENT";
+}
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
 }
 
 export async function exists(p: string): Promise<boolean> {
@@ -48,12 +69,74 @@ export async function exists(p: string): Promise<boolean> {
   }
 }
 
+/** The smallest id ≥ 1 not in `used` (quota ids are reused only once released). Pure. */
+export function lowestFreeId(used: Iterable<number>): number {
+  const taken = new Set(used);
+  let id = 1;
+  while (taken.has(id)) id++;
+  return id;
+}
+
+const PROBES: Record<BackendKind, string> = {
+  btrfs: "creating and deleting a test subvolume",
+  reflink: "a test reflink copy (FICLONE)",
+  copy: "nothing (copy is the fallback)",
+};
+
+/**
+ * Records the backend on the first start; on every later one, refuses a backend other than the
+ * recorded one (a transient probe failure must not switch a btrfs data directory to reflink).
+ */
+export async function checkBackend(layout: Layout, kind: BackendKind, log: Logger): Promise<void> {
+  const file = path.join(layout.meta, BACKEND_FILE);
+  let text: string;
+  try {
+    text = await readFile(file, "utf8");
+  } catch (err) {
+    if (!isMissing(err)) throw err;
+    await writeFileAtomic(
+      file,
+      `${JSON.stringify({ schemaVersion: SCHEMA_VERSION, backend: kind, recordedAt: new Date().toISOString() })}\n`,
+    );
+    log.info("recorded the backend of the data directory", { root: layout.root, backend: kind, file });
+    return;
+  }
+  let recorded: { schemaVersion?: unknown; backend?: unknown };
+  try {
+    recorded = JSON.parse(text) as typeof recorded;
+  } catch (err) {
+    throw new Error(
+      `${file} (the backend record of data directory ${layout.root}) is not valid JSON (${errorText(err)}): restore it, or remove it to record the detected backend (${kind}) again`,
+    );
+  }
+  if (typeof recorded.schemaVersion === "number" && recorded.schemaVersion > SCHEMA_VERSION) {
+    throw new Error(
+      `${file} has schema version ${recorded.schemaVersion}, newer than the ${SCHEMA_VERSION} this driver reads: run the driver version that wrote it (or a newer one) on data directory ${layout.root}`,
+    );
+  }
+  const was = recorded.backend;
+  if (was === kind) return;
+  if (was !== "btrfs" && was !== "reflink" && was !== "copy") {
+    throw new Error(
+      `${file} names no known backend (${JSON.stringify(was)}): restore it, or remove it to record the detected backend (${kind}) again`,
+    );
+  }
+  throw new Error(
+    `data directory ${layout.root} was set up with the ${was} backend but the ${kind} backend was detected now: find out why ${PROBES[was]} fails in ${layout.root} and restart the driver (to really switch backends, move the volumes out and remove ${file})`,
+  );
+}
+
 export class Engine {
   readonly layout: Layout;
   readonly backend: Backend;
   readonly volumes: RecordStore<VolumeRecord>;
   readonly snapshots: RecordStore<SnapshotRecord>;
+  readonly log: Logger;
   private readonly o: EngineOptions;
+  /** Removals running in the background, by id (or "leftovers" for entries no record owns). */
+  private readonly jobs = new Map<string, Promise<void>>();
+  /** Project ids handed out whose `creating` record is not written yet. */
+  private readonly reservedIds = new Set<number>();
 
   private constructor(
     o: EngineOptions,
@@ -62,18 +145,20 @@ export class Engine {
     snapshots: RecordStore<SnapshotRecord>,
   ) {
     this.o = o;
+    this.log = o.log;
     this.backend = o.backend;
     this.layout = layout;
     this.volumes = volumes;
     this.snapshots = snapshots;
   }
 
-  /** Opens the data directory of `backend`, creating its layout, and reconciles it. */
+  /** Opens the data directory of `backend`, creating its layout, checks its backend and reconciles it. */
   static async open(o: EngineOptions): Promise<Engine> {
     const layout = new Layout(o.backend.root);
     for (const d of [layout.volumes, layout.snapshots, layout.meta]) {
       await mkdir(d, { recursive: true });
     }
+    await checkBackend(layout, o.backend.kind, o.log);
     const volumes = await RecordStore.open(path.join(layout.meta, "volumes"), isVolumeRecord, o.log);
     const snapshots = await RecordStore.open(path.join(layout.meta, "snapshots"), isSnapshotRecord, o.log);
     const e = new Engine(o, layout, volumes, snapshots);
@@ -91,6 +176,18 @@ export class Engine {
     return path.join(this.layout.volume(id), BLOCK_FILE);
   }
 
+  private storeOf(kind: Kind): RecordStore<AnyRecord> {
+    return (kind === "volume" ? this.volumes : this.snapshots) as RecordStore<AnyRecord>;
+  }
+  private pathOf(kind: Kind, id: string): string {
+    return kind === "volume" ? this.layout.volume(id) : this.layout.snapshot(id);
+  }
+
+  /** Waits until every background removal has ended (for a clean stop and for tests). */
+  async drain(): Promise<void> {
+    while (this.jobs.size > 0) await Promise.all(this.jobs.values());
+  }
+
   /**
    * Makes a finished build durable before it is committed, touching only its own files (a
    * syncfs would also wait for every other volume's dirty data). btrfs needs nothing: making a
@@ -104,102 +201,168 @@ export class Engine {
   /** Renames `from` to `to` and makes the rename durable. */
   private async move(from: string, to: string): Promise<void> {
     await rename(from, to);
-    await fsyncDir(path.dirname(from));
-    if (path.dirname(from) !== path.dirname(to)) await fsyncDir(path.dirname(to));
+    await fsyncDirs(from, to);
   }
 
-  /** Moves data at `p` (if any) to the trash and removes it. */
-  private async discardData(id: string, p: string): Promise<void> {
-    const t = this.layout.trashFor(id);
-    try {
-      await this.move(p, t);
-    } catch (err) {
-      if (isMissing(err)) return;
-      throw err;
-    }
-    await this.removeTrash(t);
-  }
-
-  private async removeTrash(t: string): Promise<void> {
-    try {
-      await this.backend.remove(t);
-    } catch (err) {
-      // Already unreachable; the next start retries.
-      this.o.log.warn("could not remove deleted data; it is retried on the next start", {
-        path: t,
-        error: (err as Error).message,
-      });
-    }
+  /** Hands out a project id no record holds (the caller writes it into a record, then calls the release). */
+  private reserveProjectId(): { id: number | undefined; release: () => void } {
+    if (!this.backend.usesProjectIds) return { id: undefined, release: () => undefined };
+    const used = [...this.reservedIds];
+    for (const r of this.volumes.all()) if (r.projectId !== undefined) used.push(r.projectId);
+    const id = lowestFreeId(used);
+    this.reservedIds.add(id);
+    return { id, release: () => this.reservedIds.delete(id) };
   }
 
   /** The create protocol: `creating` record, build under a temporary name, rename, `ready` record. */
-  private async create<R extends VolumeRecord | SnapshotRecord>(
-    store: RecordStore<R>,
-    fields: Omit<R, "seq" | "state" | "createdAt">,
-    finalPath: string,
-    make: (tmp: string) => Promise<void>,
+  private async create<R extends AnyRecord>(
+    kind: Kind,
+    rec: R,
+    make: (tmp: string) => Promise<CopyReport | undefined>,
   ): Promise<R> {
-    const rec = {
-      ...fields,
-      seq: store.nextSeq(),
-      state: "creating",
-      createdAt: new Date().toISOString(),
-    } as R;
+    const store = this.storeOf(kind) as unknown as RecordStore<R>;
     await store.put(rec);
     const tmp = this.layout.tmpFor(rec.id);
+    let placed = false;
     try {
-      await make(tmp);
+      const report = await make(tmp);
       await this.flush(tmp);
-      await this.move(tmp, finalPath);
+      await rename(tmp, this.pathOf(kind, rec.id));
+      placed = true;
+      await fsyncDirs(tmp, this.pathOf(kind, rec.id));
+      if (report) this.logCopy(kind, rec.id, report);
     } catch (err) {
-      await this.backend.remove(tmp).catch(() => undefined);
-      await store.delete(rec.id).catch(() => undefined);
+      // Undone like a delete: the record says `deleting`, the half-made data goes in the
+      // background. What is at the final path is ours only if the rename put it there (else it
+      // may be data without a record that start-up could not set aside: never touched).
+      await this.remove(kind, rec.id, placed).catch((undoErr: unknown) =>
+        this.log.error("undoing a failed create failed; the next start finishes it", {
+          kind,
+          id: rec.id,
+          error: errorText(undoErr),
+          cause: errorText(err),
+        }),
+      );
       throw err;
     }
-    rec.state = "ready";
-    await store.put(rec);
-    return rec;
+    const ready = { ...rec, state: "ready" as const };
+    await store.put(ready);
+    return ready;
   }
 
-  /** The delete protocol: `deleting` record, rename aside, delete the record, remove the data. */
-  private async remove<R extends VolumeRecord | SnapshotRecord>(
-    store: RecordStore<R>,
-    id: string,
-    p: string,
-  ): Promise<void> {
+  private logCopy(kind: Kind, id: string, r: CopyReport): void {
+    const fields = { kind, id, windowMs: r.windowMs, passes: r.passes, pointInTime: r.pointInTime };
+    if (r.pointInTime) this.log.info("copied the source at one point in time", fields);
+    else
+      this.log.warn("the source changed while it was copied: this copy is not point-in-time", {
+        ...fields,
+        backend: this.backend.kind,
+      });
+  }
+
+  /**
+   * The delete protocol's answered part: `deleting` record, data renamed aside; the removal
+   * itself is started in the background (see purge). Absent records are fine.
+   */
+  private async remove(kind: Kind, id: string, ownsFinalPath = true): Promise<void> {
+    const store = this.storeOf(kind);
     const rec = store.get(id);
     if (!rec) return;
     if (rec.state !== "deleting") await store.put({ ...rec, state: "deleting" });
-    await this.discardData(id, p);
-    await store.delete(id);
+    if (ownsFinalPath) {
+      try {
+        await this.move(this.pathOf(kind, id), this.layout.trashFor(id));
+      } catch (err) {
+        if (!isMissing(err)) throw err;
+      }
+    }
+    this.purgeInBackground(kind, id);
   }
 
-  createVolume(v: NewVolume): Promise<VolumeRecord> {
-    return this.create(this.volumes, v, this.layout.volume(v.id), async (tmp) => {
-      if (!v.source) {
-        await this.backend.createVolume(tmp, v.capacityBytes);
-        if (v.accessType === "block") await sizeFile(path.join(tmp, BLOCK_FILE), v.capacityBytes, true);
-        return;
+  private purgeInBackground(kind: Kind, id: string): Promise<void> {
+    const running = this.jobs.get(id);
+    if (running) return running;
+    const job = this.purge(kind, id)
+      .catch((err: unknown) =>
+        this.log.error(`removing the data of a deleted ${kind} failed; it is retried on the next start`, {
+          kind,
+          id,
+          error: errorText(err),
+        }),
+      )
+      .finally(() => this.jobs.delete(id));
+    this.jobs.set(id, job);
+    return job;
+  }
+
+  /** Removes every .tmp.<id>.* and .trash.<id>.* entry, then the record (releasing its quota id). */
+  private async purge(kind: Kind, id: string): Promise<void> {
+    const t0 = performance.now();
+    const store = this.storeOf(kind);
+    const rec = store.get(id);
+    const ids: QuotaIds = { projectId: (rec as VolumeRecord | undefined)?.projectId };
+    const parent = path.dirname(this.pathOf(kind, id));
+    for (const name of await readdir(parent)) {
+      if (name.startsWith(`${TMP_PREFIX}${id}.`) || name.startsWith(`${TRASH_PREFIX}${id}.`)) {
+        await this.backend.remove(path.join(parent, name), ids);
       }
-      const src =
-        v.source.kind === "snapshot" ? this.layout.snapshot(v.source.id) : this.layout.volume(v.source.id);
-      await this.backend.clone(src, tmp, v.capacityBytes);
-      if (v.accessType === "block") await sizeFile(path.join(tmp, BLOCK_FILE), v.capacityBytes, false);
+    }
+    await store.delete(id);
+    this.log.info(`removed the data of a deleted ${kind}`, {
+      kind,
+      id,
+      name: rec?.name,
+      ms: Math.round(performance.now() - t0),
     });
   }
 
+  createVolume(v: NewVolume): Promise<VolumeRecord> {
+    const pid = this.reserveProjectId();
+    const rec: VolumeRecord = {
+      ...v,
+      ...(pid.id === undefined ? {} : { projectId: pid.id }),
+      schemaVersion: SCHEMA_VERSION,
+      seq: this.volumes.nextSeq(),
+      state: "creating",
+      createdAt: new Date().toISOString(),
+    };
+    const ids: QuotaIds = { projectId: pid.id };
+    return this.create("volume", rec, async (tmp) => {
+      pid.release(); // the creating record holds the id from here on
+      if (!v.source) {
+        await this.backend.createVolume(tmp, v.capacityBytes, ids);
+        if (v.accessType === "block") await sizeFile(path.join(tmp, BLOCK_FILE), v.capacityBytes, true);
+        return undefined;
+      }
+      const src =
+        v.source.kind === "snapshot" ? this.layout.snapshot(v.source.id) : this.layout.volume(v.source.id);
+      const report = await this.backend.clone(src, tmp, v.capacityBytes, ids);
+      if (v.accessType === "block") await sizeFile(path.join(tmp, BLOCK_FILE), v.capacityBytes, false);
+      return report;
+    }).finally(pid.release);
+  }
+
+  /** Deletes a volume: returns once its record says `deleting` and its data is out of the way. */
   deleteVolume(id: string): Promise<void> {
-    return this.remove(this.volumes, id, this.layout.volume(id));
+    return this.remove("volume", id);
   }
 
   createSnapshot(s: NewSnapshot): Promise<SnapshotRecord> {
-    return this.create(this.snapshots, s, this.layout.snapshot(s.id), (tmp) =>
+    const rec: SnapshotRecord = {
+      ...s,
+      schemaVersion: SCHEMA_VERSION,
+      seq: this.snapshots.nextSeq(),
+      state: "creating",
+      createdAt: new Date().toISOString(),
+    };
+    return this.create("snapshot", rec, (tmp) =>
       this.backend.snapshot(this.layout.volume(s.sourceVolumeId), tmp),
     );
   }
 
+  /** Deletes a snapshot: returns once its record says `deleting` and its data is out of the way. */
   deleteSnapshot(id: string): Promise<void> {
-    return this.remove(this.snapshots, id, this.layout.snapshot(id));
+    return this.remove("snapshot", id);
   }
 
   /** Grows a volume to `sizeBytes`: the filesystem limit first, then the block file, then the record. */
@@ -207,7 +370,7 @@ export class Engine {
     const rec = this.volumes.get(id);
     if (!rec) throw new Error(`volume ${id} has no record`);
     const dir = this.layout.volume(id);
-    await this.backend.resize(dir, sizeBytes);
+    await this.backend.resize(dir, sizeBytes, { projectId: rec.projectId });
     if (rec.accessType === "block") {
       const file = path.join(dir, BLOCK_FILE);
       await sizeFile(file, sizeBytes, false);
@@ -221,80 +384,149 @@ export class Engine {
   }
 
   /**
-   * Undoes a `creating` record left by a failure (data and record go), finishes a `deleting` one.
-   * Returns whether the record is gone. Used at start and by a retry that finds such a record.
+   * Undoes a `creating` record left by a failure (data and record go), finishes a `deleting`
+   * one, waiting for the removal. Used at start and by a retry that finds such a record; throws
+   * ABORTED when the record cannot go (the removal failed: logged, retried on the next start).
    */
-  async settle(kind: "volume" | "snapshot", id: string): Promise<boolean> {
-    const store = (kind === "volume" ? this.volumes : this.snapshots) as RecordStore<
-      VolumeRecord | SnapshotRecord
-    >;
+  async settle(kind: Kind, id: string): Promise<boolean> {
+    const store = this.storeOf(kind);
     const rec = store.get(id);
     if (!rec || rec.state === "ready") return !rec;
-    const p = kind === "volume" ? this.layout.volume(id) : this.layout.snapshot(id);
-    this.o.log.info(
-      rec.state === "creating" ? "undoing an interrupted create" : "finishing an interrupted delete",
-      {
-        kind,
-        id,
-        name: rec.name,
-      },
-    );
-    await this.remove(store, id, p);
+    let job = this.jobs.get(id);
+    if (!job) {
+      this.log.info(
+        rec.state === "creating" ? "undoing an interrupted create" : "finishing an interrupted delete",
+        { kind, id, name: rec.name },
+      );
+      await this.remove(kind, id);
+      job = this.jobs.get(id);
+    }
+    await job;
+    if (store.get(id)) throw aborted(`${kind} ${id} is still being removed; retry later`);
     return true;
   }
 
-  /** Start-up reconciliation of the store with the disk. */
+  /** Start-up reconciliation of the store with the disk: repairs what it can, logs the rest, never throws for one item. */
   async reconcile(): Promise<void> {
     const log = this.o.log;
-    // 1. Half-made builds and half-removed data: never referenced by a record.
-    for (const dir of [this.layout.volumes, this.layout.snapshots]) {
+    const problems: string[] = [];
+    const attempt = async (what: string, fields: Record<string, unknown>, fn: () => Promise<void>) => {
+      try {
+        await fn();
+      } catch (err) {
+        problems.push(what);
+        log.error(`start-up could not ${what}; it is left as it is and retried on the next start`, {
+          ...fields,
+          error: errorText(err),
+        });
+      }
+    };
+    // 1. Records of interrupted operations: undone or finished (the removals run in the background).
+    for (const kind of ["volume", "snapshot"] as const) {
+      for (const r of this.storeOf(kind).all()) {
+        if (r.state === "ready") continue;
+        log.info(
+          r.state === "creating" ? "undoing an interrupted create" : "finishing an interrupted delete",
+          {
+            kind,
+            id: r.id,
+            name: r.name,
+          },
+        );
+        await attempt(`finish the removal of ${kind} ${r.id}`, { kind, id: r.id }, () =>
+          this.remove(kind, r.id),
+        );
+      }
+    }
+    // 2. Half-made builds and half-removed data no record owns: removed in the background.
+    const leftovers: string[] = [];
+    for (const [dir, store] of [
+      [this.layout.volumes, this.volumes],
+      [this.layout.snapshots, this.snapshots],
+    ] as const) {
       for (const name of await readdir(dir)) {
         if (!name.startsWith(TMP_PREFIX) && !name.startsWith(TRASH_PREFIX)) continue;
-        const p = path.join(dir, name);
-        await this.backend.remove(p);
-        log.info("removed a leftover of an interrupted operation", { path: p });
+        const owner = name.split(".")[2] ?? "";
+        if (!store.get(owner)) leftovers.push(path.join(dir, name));
       }
-      await fsyncDir(dir);
     }
-    // 2. Records of interrupted operations.
-    for (const r of this.volumes.all()) await this.settle("volume", r.id);
-    for (const r of this.snapshots.all()) await this.settle("snapshot", r.id);
+    if (leftovers.length > 0) this.removeLeftovers(leftovers);
     // 3. Data without a record is set aside, never deleted; records without data are reported.
     for (const [kind, dir, store, valid] of [
       ["volume", this.layout.volumes, this.volumes, isVolumeId],
       ["snapshot", this.layout.snapshots, this.snapshots, isSnapshotId],
     ] as const) {
       for (const name of await readdir(dir)) {
+        if (name.startsWith(TMP_PREFIX) || name.startsWith(TRASH_PREFIX)) continue;
         if (valid(name) && store.get(name)) continue;
-        await mkdir(this.layout.orphans, { recursive: true });
+        const from = path.join(dir, name);
         const to = path.join(this.layout.orphans, `${kind}-${name}-${Date.now()}`);
-        await this.move(path.join(dir, name), to);
-        log.warn("data without a record was moved aside (not deleted)", { kind, name, movedTo: to });
+        await attempt(`set aside data without a record`, { kind, name, path: from }, async () => {
+          await mkdir(this.layout.orphans, { recursive: true });
+          await this.backend.relocate(from, to);
+          await fsyncDirs(from, to);
+          log.warn("data without a record was moved aside (not deleted)", { kind, name, movedTo: to });
+        });
       }
       for (const r of store.all()) {
-        const p = kind === "volume" ? this.layout.volume(r.id) : this.layout.snapshot(r.id);
+        if (r.state !== "ready") continue;
+        const p = this.pathOf(kind, r.id);
         if (!(await exists(p))) log.error("record without data", { kind, id: r.id, name: r.name, path: p });
       }
     }
     // 4. Loop devices of block volumes that no mount uses any more (a publish cut short).
     const mounts = await readMounts();
     for (const r of this.volumes.all()) {
-      if (r.accessType !== "block") continue;
-      const file = path.join(this.layout.volume(r.id), BLOCK_FILE);
-      if (!(await exists(file))) continue;
-      for (const loop of await this.o.mounter.loopsOf(await realpath(file))) {
-        const id = identityIn(mounts, loop.name);
-        if (id && mountsOf(mounts, id).length > 0) continue;
-        await this.o.mounter.detachLoop(loop.name);
-        log.info("detached an unused loop device", { volumeId: r.id, device: loop.name });
-      }
+      if (r.accessType !== "block" || r.state !== "ready") continue;
+      await attempt(`detach the unused loop devices of volume ${r.id}`, { volumeId: r.id }, async () => {
+        const file = path.join(this.layout.volume(r.id), BLOCK_FILE);
+        if (!(await exists(file))) return;
+        for (const loop of await this.o.mounter.loopsOf(await realpath(file))) {
+          const id = identityIn(mounts, loop.name);
+          if (id && mountsOf(mounts, id).length > 0) continue;
+          await this.o.mounter.detachLoop(loop.name);
+          log.info("detached an unused loop device", { volumeId: r.id, device: loop.name });
+        }
+      });
     }
-    log.info("reconciled the data directory", {
+    log[problems.length > 0 ? "warn" : "info"]("reconciled the data directory", {
       root: this.layout.root,
+      backend: this.backend.kind,
+      enforcesSize: this.backend.enforcesSize,
       volumes: this.volumes.all().length,
       snapshots: this.snapshots.all().length,
+      removingInBackground: this.jobs.size,
+      leftovers: leftovers.length,
+      unresolved: problems,
     });
   }
+
+  /** Removes entries of interrupted operations that no record owns, each on its own (a failure is logged). */
+  private removeLeftovers(paths: string[]): void {
+    const job = (async () => {
+      for (const p of paths) {
+        try {
+          await this.backend.remove(p);
+          this.log.info("removed a leftover of an interrupted operation", { path: p });
+        } catch (err) {
+          this.log.error(
+            "could not remove a leftover of an interrupted operation; it is retried on the next start",
+            {
+              path: p,
+              error: errorText(err),
+            },
+          );
+        }
+      }
+    })().finally(() => this.jobs.delete("leftovers"));
+    this.jobs.set("leftovers", job);
+  }
+}
+
+/** fsyncs the directories of `from` and `to` (once when they are the same), after a rename. */
+async function fsyncDirs(from: string, to: string): Promise<void> {
+  await fsyncDir(path.dirname(from));
+  if (path.dirname(from) !== path.dirname(to)) await fsyncDir(path.dirname(to));
 }
 
 /** fsyncs every file and directory under `p` (directories after their contents). */

@@ -2,6 +2,13 @@
 // delete, expand, publish). Never waits: a call that cannot take all its locks at once gets
 // ABORTED, as the CSI spec allows for an operation already pending on the same volume, and the
 // CO retries. No lock is global, so calls on different volumes run in parallel.
+//
+// What each key protects: `<id>` is the volume's (or snapshot's) existence and size: a delete,
+// a create and an expansion take it exclusively; a snapshot or clone, which only needs its
+// source to stay, takes it shared, for as long as the copy runs (hours, for the copy backend).
+// `publish/<id>` is the volume's mounts on this node: publish and unpublish take it
+// exclusively, plus `<id>` shared. So a copy of a volume never blocks the unpublish of a pod
+// that uses it, while a delete still cannot run during a publish or a copy.
 import { aborted } from "./errors.ts";
 
 export interface LockRequest {
@@ -61,3 +68,6 @@ export class KeyedLocks {
 
 export const exclusive = (key: string): LockRequest => ({ key, exclusive: true });
 export const shared = (key: string): LockRequest => ({ key, exclusive: false });
+
+/** The locks of a node publish or unpublish of volume `id` (see the top of this file). */
+export const publishLocks = (id: string): LockRequest[] => [shared(id), exclusive(`publish/${id}`)];

@@ -7,6 +7,9 @@ import { readFile, realpath } from "node:fs/promises";
 import path from "node:path";
 import type { Exec } from "./backends/backend.ts";
 
+/** lstat of a path the CO gives (a target), or undefined when nothing is there; EACCES and the like are errors. */
+export { lstatIfExists } from "./backends/common.ts";
+
 export interface MountEntry {
   majmin: string;
   /** Path inside the filesystem that is mounted here. */

@@ -1,15 +1,16 @@
 // CSI Node service: publish a volume at the path the kubelet gives (a bind mount of the volume
 // directory; for a block volume, a loop device over its block file bound onto a file), unpublish
 // it, report its usage and condition. No staging: a bind mount needs none.
-import { lstat, mkdir, open, realpath, rmdir, unlink } from "node:fs/promises";
+import { mkdir, open, realpath, rmdir, unlink } from "node:fs/promises";
 import path from "node:path";
 import { NODE_CAPS, requireCap } from "./capabilities.ts";
 import type { Engine } from "./engine.ts";
 import { exists } from "./engine.ts";
 import { alreadyExists, invalid, notFound, outOfRange, precondition } from "./errors.ts";
-import { exclusive, type KeyedLocks } from "./locks.ts";
+import { exclusive, type KeyedLocks, publishLocks } from "./locks.ts";
 import {
   identityIn,
+  lstatIfExists,
   type MountEntry,
   type Mounter,
   mountAt,
@@ -112,7 +113,7 @@ export function nodeService(d: NodeDeps): Service {
         `volume ${r.id} is published at ${target} with read-only=${mine.readOnly}; read-only=${readOnly} was requested`,
       );
     }
-    const st = await lstat(target).catch(() => undefined);
+    const st = await lstatIfExists(target);
     if (st?.isDirectory())
       throw precondition(`target_path ${target} is a directory; a block volume is published onto a file`);
     if (!st) {
@@ -127,8 +128,16 @@ export function nodeService(d: NodeDeps): Service {
     } catch (err) {
       mounts = await readMounts();
       const ident = identityIn(mounts, loop);
-      if (fresh && ident && mountsOf(mounts, ident).length === 0)
-        await mounter.detachLoop(loop).catch(() => undefined);
+      if (fresh && ident && mountsOf(mounts, ident).length === 0) {
+        await mounter.detachLoop(loop).catch((detachErr: unknown) =>
+          engine.log.error("detaching the loop device of a failed publish failed", {
+            volumeId: r.id,
+            device: loop,
+            error: (detachErr as Error).message,
+            cause: (err as Error).message,
+          }),
+        );
+      }
       throw err;
     }
   };
@@ -148,7 +157,7 @@ export function nodeService(d: NodeDeps): Service {
       const cap = checkCapability(req.volume_capability, "volume_capability");
       const readOnly = Boolean(req.readonly) || cap.readOnlyMode || cap.flags.includes("ro");
       const flags = cap.flags.filter((f) => f !== "ro" && f !== "rw");
-      return locks.with([exclusive(id)], `volume ${id}`, async () => {
+      return locks.with(publishLocks(id), `volume ${id}`, async () => {
         const r = readyVolume(id);
         if (!r) throw notFound(`volume ${id} does not exist on node ${d.nodeId}`);
         if (r.accessType !== cap.accessType) {
@@ -165,10 +174,10 @@ export function nodeService(d: NodeDeps): Service {
     NodeUnpublishVolume: async (req) => {
       const id = checkId("volume_id", req.volume_id);
       const target = checkHostPath(req.target_path, "target_path");
-      return locks.with([exclusive(id)], `volume ${id}`, async () => {
+      return locks.with(publishLocks(id), `volume ${id}`, async () => {
         const r = isVolumeId(id) ? engine.volumes.get(id) : undefined;
         let mounts = await readMounts();
-        const st = await lstat(target).catch(() => undefined);
+        const st = await lstatIfExists(target);
         if (!st && !mountAt(mounts, target)) {
           if (!r) throw notFound(`volume ${id} does not exist on node ${d.nodeId}`);
           return {};
@@ -182,7 +191,7 @@ export function nodeService(d: NodeDeps): Service {
             mounts = await readMounts();
           }
         }
-        const now = await lstat(target).catch(() => undefined);
+        const now = await lstatIfExists(target);
         if (now?.isDirectory()) await rmdir(target);
         else if (now) await unlink(target);
         if (r) await releaseLoops(r);

@@ -5,10 +5,11 @@
 // supported versions), registers the driver and reports the outcome through
 // NotifyRegistrationStatus. A restarted driver replaces its socket, so the kubelet registers it
 // again; on stop the socket is removed and the kubelet drops the registration.
-import { lstat, mkdir, stat, unlink } from "node:fs/promises";
+import { mkdir, stat, unlink } from "node:fs/promises";
 import path from "node:path";
 import * as grpc from "@grpc/grpc-js";
 import type { Logger } from "../kube/log.ts";
+import { lstatIfExists } from "./mounts.ts";
 import { loadRegistration } from "./proto.ts";
 
 /** The registration API versions this plugin speaks (the kubelet's CSI plugin accepts 1.x). */
@@ -42,15 +43,20 @@ export function registrationSocket(dir: string, driverName: string): string {
 
 /** Removes a socket left by an earlier run; refuses to touch anything that is not a socket. */
 export async function replaceStaleSocket(p: string): Promise<void> {
-  const st = await lstat(p).catch(() => undefined);
+  const st = await lstatIfExists(p);
   if (st?.isSocket()) await unlink(p);
   else if (st) throw new Error(`${p} exists and is not a socket; refusing to replace it`);
 }
 
 /** Removes the socket at `p` if it is still the one with inode `ino` (not a successor's). */
 export async function unlinkIfSame(p: string, ino: number | undefined): Promise<void> {
-  const st = await lstat(p).catch(() => undefined);
-  if (st && (ino === undefined || st.ino === ino)) await unlink(p).catch(() => undefined);
+  const st = await lstatIfExists(p);
+  if (st && (ino === undefined || st.ino === ino)) {
+    // Gone meanwhile is fine; anything else (EACCES, EBUSY) is an error, not "absent".
+    await unlink(p).catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== "ENOENT") throw err;
+    });
+  }
 }
 
 export function bindUnix(server: grpc.Server, socketPath: string): Promise<void> {

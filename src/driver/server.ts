@@ -76,7 +76,7 @@ export function socketPathOf(endpoint: string): string {
   return m[1];
 }
 
-async function packageVersion(): Promise<string> {
+async function packageVersion(log: Logger): Promise<string> {
   for (const p of [
     path.join(import.meta.dirname, "../../package.json"),
     path.join(import.meta.dirname, "package.json"),
@@ -84,8 +84,10 @@ async function packageVersion(): Promise<string> {
     try {
       const v = (JSON.parse(await readFile(p, "utf8")) as { version?: string }).version;
       if (v) return v;
-    } catch {
-      // try the next place
+    } catch (err) {
+      // Absent here: try the next place; anything else is worth a line.
+      if ((err as NodeJS.ErrnoException).code !== "ENOENT")
+        log.warn("could not read the package version", { file: p, error: (err as Error).message });
     }
   }
   return "0.0.0";
@@ -120,13 +122,15 @@ export async function startDriver(cfg: DriverConfig, deps: DriverDeps): Promise<
 
   await mkdir(cfg.dataDir, { recursive: true });
   const root = await realpath(cfg.dataDir);
-  const backend = await (deps.openBackend ?? detectBackend)(root, exec);
+  const backend = deps.openBackend
+    ? await deps.openBackend(root, exec)
+    : await detectBackend(root, exec, { log });
   log.info("backend chosen", { root, backend: backend.kind, enforcesSize: backend.enforcesSize });
   const mounter = new Mounter(exec);
   const engine = await Engine.open({ backend, log, mounter });
   const locks = new KeyedLocks();
   let ready = false;
-  const version = await packageVersion();
+  const version = await packageVersion(log);
   const identity = { driverName: cfg.driverName, version, dataDir: root, ready: () => ready };
   const common = { engine, locks, mounter, nodeId: cfg.nodeId, topologyKey: TOPOLOGY_KEY };
   const inFlight = new InFlight();

@@ -2,16 +2,25 @@
 // A write goes to a temporary file that is fsynced, renamed over the record and followed by an
 // fsync of the directory, so after a crash every record is either its old or its new version.
 // Records carry a state: `creating` and `deleting` mark an operation in flight; start-up
-// reconciliation finishes or undoes them (see engine.ts).
-import { randomBytes } from "node:crypto";
-import { mkdir, open, readdir, readFile, rename, unlink } from "node:fs/promises";
+// reconciliation finishes or undoes them (see engine.ts). Every record carries the schema
+// version it was written with: a record of a newer schema stops the start (a downgraded driver
+// must not misread or rewrite it); a record without one (written before versions existed) is
+// read as version 1, which has the same fields.
+import { mkdir, readdir, readFile, rename, unlink } from "node:fs/promises";
 import path from "node:path";
+import { ATOMIC_TMP_MARK, fsyncDir, writeFileAtomic } from "../kube/atomic-file.ts";
 import type { Logger } from "../kube/log.ts";
+
+export { fsyncDir };
+
+/** The version of the record format this driver writes, and the highest it reads. */
+export const SCHEMA_VERSION = 1;
 
 export type RecordState = "creating" | "ready" | "deleting";
 export type AccessType = "mount" | "block";
 
 export interface VolumeRecord {
+  schemaVersion: number;
   id: string;
   name: string;
   /** Creation order, for stable pagination. */
@@ -22,9 +31,15 @@ export interface VolumeRecord {
   source?: { kind: "snapshot" | "volume"; id: string } | undefined;
   parameters: Record<string, string>;
   createdAt: string;
+  /**
+   * The XFS project id allocated to this volume (reflink backend with project quotas): unique
+   * among the records of the data directory, released only when the record goes.
+   */
+  projectId?: number | undefined;
 }
 
 export interface SnapshotRecord {
+  schemaVersion: number;
   id: string;
   name: string;
   seq: number;
@@ -38,39 +53,19 @@ export interface SnapshotRecord {
 }
 
 interface Keyed {
+  schemaVersion: number;
   id: string;
   seq: number;
 }
 
-const TMP_MARK = ".tmp-";
-
-export async function fsyncDir(dir: string): Promise<void> {
-  const fh = await open(dir, "r");
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
+/** A record of a schema this driver does not know: the start stops with this error. */
+export class SchemaError extends Error {
+  constructor(file: string, version: unknown) {
+    super(
+      `metadata record ${file} has schema version ${JSON.stringify(version)}, newer than the ${SCHEMA_VERSION} this driver reads: run the driver version that wrote it (or a newer one) on this data directory`,
+    );
+    this.name = "SchemaError";
   }
-}
-
-/** Writes `data` to `file` atomically and durably (temp file, fsync, rename, fsync dir). */
-export async function atomicWrite(file: string, data: string): Promise<void> {
-  const dir = path.dirname(file);
-  const tmp = path.join(dir, `.${path.basename(file)}${TMP_MARK}${randomBytes(4).toString("hex")}`);
-  const fh = await open(tmp, "wx", 0o600);
-  try {
-    await fh.writeFile(data);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  try {
-    await rename(tmp, file);
-  } catch (err) {
-    await unlink(tmp).catch(() => undefined);
-    throw err;
-  }
-  await fsyncDir(dir);
 }
 
 /** Records of one kind, all in memory, each persisted in its own file. */
@@ -92,22 +87,36 @@ export class RecordStore<R extends Keyed> {
     const s = new RecordStore<R>(dir);
     for (const name of await readdir(dir)) {
       const file = path.join(dir, name);
-      if (name.startsWith(".") && name.includes(TMP_MARK)) {
+      if (name.startsWith(".") && name.includes(ATOMIC_TMP_MARK)) {
         await unlink(file);
         log.info("removed an interrupted metadata write", { file });
         continue;
       }
       if (!name.endsWith(".json")) continue;
       let rec: unknown;
+      let why = "";
       try {
         rec = JSON.parse(await readFile(file, "utf8"));
-      } catch {
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code) throw err;
+        why = (err as Error).message;
         rec = undefined;
+      }
+      if (rec && typeof rec === "object") {
+        const r = rec as Record<string, unknown>;
+        r.schemaVersion ??= 1;
+        if (typeof r.schemaVersion === "number" && r.schemaVersion > SCHEMA_VERSION) {
+          throw new SchemaError(file, r.schemaVersion);
+        }
       }
       if (!isValid(rec) || `${rec.id}.json` !== name) {
         const aside = `${file}.unreadable`;
         await rename(file, aside);
-        log.error("metadata record is unreadable; set it aside", { file, movedTo: aside });
+        log.error("metadata record is unreadable; set it aside", {
+          file,
+          movedTo: aside,
+          error: why || "not a valid record of this kind",
+        });
         continue;
       }
       s.records.set(rec.id, rec);
@@ -131,8 +140,9 @@ export class RecordStore<R extends Keyed> {
   }
 
   async put(rec: R): Promise<void> {
-    await atomicWrite(path.join(this.dir, `${rec.id}.json`), `${JSON.stringify(rec, null, 1)}\n`);
-    this.records.set(rec.id, structuredClone(rec));
+    const stamped = { ...rec, schemaVersion: SCHEMA_VERSION };
+    await writeFileAtomic(path.join(this.dir, `${rec.id}.json`), `${JSON.stringify(stamped, null, 1)}\n`);
+    this.records.set(rec.id, structuredClone(stamped));
   }
 
   async delete(id: string): Promise<void> {
@@ -151,6 +161,7 @@ const ACCESS = new Set(["mount", "block"]);
 
 function common(r: Record<string, unknown>): boolean {
   return (
+    r.schemaVersion === SCHEMA_VERSION &&
     typeof r.id === "string" &&
     typeof r.name === "string" &&
     typeof r.seq === "number" &&
@@ -165,7 +176,11 @@ function common(r: Record<string, unknown>): boolean {
 export function isVolumeRecord(r: unknown): r is VolumeRecord {
   if (!r || typeof r !== "object") return false;
   const v = r as Record<string, unknown>;
-  return common(v) && typeof v.capacityBytes === "number";
+  return (
+    common(v) &&
+    typeof v.capacityBytes === "number" &&
+    (v.projectId === undefined || (Number.isInteger(v.projectId) && (v.projectId as number) > 0))
+  );
 }
 
 export function isSnapshotRecord(r: unknown): r is SnapshotRecord {

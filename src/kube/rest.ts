@@ -38,22 +38,34 @@ async function request(conn: Connection, path: string, timeoutMs: number, signal
 /**
  * GET `path` as JSON; `undefined` on 404. A 429 or 503 (a CRD's storage still initialising,
  * priority and fairness pushing back) is tried again a few times within about a second. Other
- * failures throw ApiError.
+ * failures throw ApiError. When `signal` aborts (a caller's deadline), the read and any retry stop
+ * at once with an ApiError.
  */
-export async function getJson<T>(conn: Connection, path: string, timeoutMs = 10_000): Promise<T | undefined> {
+export async function getJson<T>(
+  conn: Connection,
+  path: string,
+  timeoutMs = 10_000,
+  signal?: AbortSignal,
+): Promise<T | undefined> {
   for (const delay of [100, 300, 600]) {
     try {
-      return await getJsonOnce<T>(conn, path, timeoutMs);
+      return await getJsonOnce<T>(conn, path, timeoutMs, signal);
     } catch (err) {
-      if (!(err instanceof ApiError) || (err.code !== 429 && err.code !== 503)) throw err;
+      if (!(err instanceof ApiError) || (err.code !== 429 && err.code !== 503) || signal?.aborted) throw err;
       await new Promise((r) => setTimeout(r, delay));
     }
   }
-  return getJsonOnce<T>(conn, path, timeoutMs);
+  return getJsonOnce<T>(conn, path, timeoutMs, signal);
 }
 
-async function getJsonOnce<T>(conn: Connection, path: string, timeoutMs: number): Promise<T | undefined> {
-  const req = await request(conn, path, timeoutMs);
+async function getJsonOnce<T>(
+  conn: Connection,
+  path: string,
+  timeoutMs: number,
+  signal?: AbortSignal,
+): Promise<T | undefined> {
+  if (signal?.aborted) throw new ApiError(0, `GET ${path}: the deadline has passed`);
+  const req = await request(conn, path, timeoutMs, signal);
   return new Promise((resolve, reject) => {
     req.on("response", (res) => {
       const chunks: Buffer[] = [];

@@ -14,6 +14,7 @@
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { promisify } from "node:util";
 import { assets, repoRoot } from "./assets.ts";
@@ -21,6 +22,7 @@ import { type ControlPlane, startControlPlane } from "./control-plane.ts";
 import { type BuiltImage, clusterImages } from "./images/images.ts";
 import { leftoversUnder, mountLoopFs } from "./loopfs.ts";
 import { type RealNode, startNode } from "./node.ts";
+import { type ServiceProxy, startServiceProxy } from "./service-proxy.ts";
 import { waitUntil } from "./session.ts";
 
 const run = promisify(execFile);
@@ -74,22 +76,33 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
   });
   const { session, kubectl } = cp;
   const nodes: RealNode[] = [];
-  const stop = async (): Promise<void> => {
+  let proxy: ServiceProxy | undefined;
+  let stopping: Promise<void> | undefined;
+  // A second call waits for the first.
+  const stop = (): Promise<void> => {
+    stopping ??= stopNow();
+    return stopping;
+  };
+  const stopNow = async (): Promise<void> => {
     await drain(kubectl, log).catch((err: Error) => log(`drain: ${err.message}`));
+    await proxy?.close();
     for (const n of nodes) await n.stop().catch((err: Error) => log(`node ${n.name}: ${err.message}`));
     await cp.stop();
   };
   try {
     // Given back last (clean-up runs in reverse order), after every node is gone.
     session.onCleanup(`bash ${HOST_SH} release ${process.pid}`);
+    // One loopback address per node, and one for the webhook Service (service-proxy.ts).
     const { stdout } = await run("bash", [
       HOST_SH,
       "acquire",
       String(process.pid),
-      String(count),
+      String(count + 1),
       ...KUBELET_SYSCTLS,
     ]);
-    const ips = stdout.split("\n").filter(Boolean);
+    const all = stdout.split("\n").filter(Boolean);
+    const serviceIp = all[count] as string;
+    const ips = all.slice(0, count);
     const images = await imagesP;
     const id = randomBytes(3).toString("hex");
     await Promise.all(
@@ -125,7 +138,14 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
     );
     log(`${count} nodes Ready (${secs(t0)})`);
 
-    await install(cp, count, log);
+    await install(cp, count, serviceIp, log);
+    proxy = await startServiceProxy(cp, {
+      listen: serviceIp,
+      port: 443,
+      namespace: SYSTEM_NAMESPACE,
+      selector: "app.kubernetes.io/name=vol-webhook",
+      targetPort: 8443,
+    });
     await waitForSystem(cp, nodes, log);
     const readySeconds = (Date.now() - t0) / 1000;
     log(`all system pods Ready in ${readySeconds.toFixed(1)} s`);
@@ -171,8 +191,17 @@ async function importImages(node: RealNode, images: BuiltImage[], log: (l: strin
   log(`node ${node.name}: ${images.length} images imported (${secs(t0)})`);
 }
 
-/** The shipped kustomization through the local overlay, and the apiserver address it reads. */
-async function install(cp: ControlPlane, nodeCount: number, log: (l: string) => void): Promise<void> {
+/**
+ * The shipped kustomization through the local overlay, with the two things only known at run
+ * time: the apiserver's port (a ConfigMap the overlay's pods read) and the address of the
+ * webhook Service (a kustomization in the cluster's folder on top of the overlay).
+ */
+async function install(
+  cp: ControlPlane,
+  nodeCount: number,
+  serviceIp: string,
+  log: (l: string) => void,
+): Promise<void> {
   const port = new URL(cp.server).port;
   const ns = {
     apiVersion: "v1",
@@ -187,8 +216,22 @@ async function install(cp: ControlPlane, nodeCount: number, log: (l: string) => 
     data: { KUBERNETES_SERVICE_HOST: "127.0.0.1", KUBERNETES_SERVICE_PORT: port },
   };
   await cp.kubectl(["apply", "-f", "-"], JSON.stringify(cm));
-  log(`kubectl apply -k ${path.relative(repoRoot, LOCAL_OVERLAY)}`);
-  await cp.kubectl(["apply", "-k", LOCAL_OVERLAY]);
+  const dir = cp.session.path("install");
+  await mkdir(dir, { recursive: true });
+  await writeFile(
+    path.join(dir, "kustomization.yaml"),
+    `# Made by the local cluster: manifests/overlays/local, with this cluster's webhook address.
+apiVersion: kustomize.config.k8s.io/v1beta1
+kind: Kustomization
+resources:
+  - ${path.relative(dir, LOCAL_OVERLAY)}
+patches:
+  - target: { kind: Service, name: vol-webhook }
+    patch: '[{"op": "replace", "path": "/spec/externalName", "value": "${serviceIp}"}]'
+`,
+  );
+  log(`kubectl apply -k ${path.relative(repoRoot, LOCAL_OVERLAY)} (the webhook Service at ${serviceIp})`);
+  await cp.kubectl(["apply", "-k", dir]);
   if (nodeCount === 1) {
     // Each webhook replica binds its node's address: one node has room for one.
     await cp.kubectl(["scale", "deployment/vol-webhook", "-n", SYSTEM_NAMESPACE, "--replicas=1"]);

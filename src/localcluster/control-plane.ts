@@ -24,9 +24,8 @@ export interface ControlPlaneOptions {
   apiserverArgs?: string[];
   /**
    * For real kubelets: the Node authorizer and NodeRestriction, a client certificate for calls
-   * to kubelets (logs, exec), kubelets reached at their InternalIP, Services resolved to their
-   * endpoints (there is no kube-proxy: that is how the apiserver reaches a webhook pod), and
-   * the node lifecycle controller (it lifts a new node's not-ready taint).
+   * to kubelets (logs, exec), kubelets reached at their InternalIP, and the node lifecycle
+   * controller (it lifts a new node's not-ready taint).
    */
   realNodes?: boolean;
 }
@@ -154,7 +153,6 @@ async function boot(
           `--kubelet-client-certificate=${kubeletClient.cert}`,
           `--kubelet-client-key=${kubeletClient.key}`,
           "--kubelet-preferred-address-types=InternalIP",
-          "--enable-aggregator-routing=true",
         ]
       : ["--authorization-mode=RBAC"]),
     "--allow-privileged=true",

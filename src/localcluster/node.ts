@@ -7,6 +7,7 @@
 // What a node leaves on the host is registered with the session before it exists, and removed
 // on every exit path: the processes (in the node's cgroups: containers and shims included), the
 // cgroups, the CNI bridge, loop devices of block volumes, the node's folders.
+import { statSync } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -121,8 +122,13 @@ export async function startNode(
   const kubeletCg = `kubectl-vol-${spec.id}`;
   const runtimeCg = `kubectl-vol-${spec.id}-runtime`;
   const bridge = `kvol${spec.id}`.slice(0, 15);
+  // Loop devices of block volumes: the driver's (backed by files on the node's data file
+  // system) and the kubelet's, found by the backing file's device, whatever path they were
+  // attached by inside the node's namespace.
+  const st = statSync(spec.dataDir);
+  const majmin = `${Math.floor(st.dev / 256) & 0xfff}:${(st.dev & 0xff) | ((st.dev >> 12) & 0xfff00)}`;
   session.onCleanup(
-    `for d in $(losetup -n -O NAME,BACK-FILE -l 2>/dev/null | awk -v p=${shq(dir)} 'index($2,p)==1{print $1}'); do losetup -d "$d"; done`,
+    `for d in $(losetup -n -l -O NAME,BACK-MAJ:MIN,BACK-FILE 2>/dev/null | awk -v m=${majmin} -v p=${shq(dir)} '$2==m || index($3,p)==1 {print $1}'); do losetup -d "$d"; done`,
   );
   session.onCleanup(`ip link del ${bridge} 2>/dev/null; true`);
   session.onCleanup(cgroupCleanupCommand([kubeletCg, runtimeCg]));

@@ -80,6 +80,7 @@ export class Session {
   private readonly procs: Proc[] = [];
   private watchdog: ChildProcess | undefined;
   private stopped = false;
+  private stopping: Promise<void> | undefined;
 
   readonly dir: string;
   private constructor(dir: string) {
@@ -134,8 +135,13 @@ export class Session {
     for (const p of this.procs) if (p.running && p.child.pid) signalGroup(p.child.pid, "SIGKILL");
   }
 
-  async stop(): Promise<void> {
-    if (this.stopped) return;
+  /** Stops everything in order; a second call waits for the first. */
+  stop(): Promise<void> {
+    this.stopping ??= this.stopNow();
+    return this.stopping;
+  }
+
+  private async stopNow(): Promise<void> {
     this.stopped = true;
     for (const p of [...this.procs].reverse()) await p.stop();
     const cleanup = await readFile(this.path(".cleanup.sh"), "utf8").catch(() => "");

@@ -5,11 +5,11 @@
 // configurations. Node and CSINode objects are registered from NodeGetInfo as a kubelet does;
 // where a kubelet would mount a volume into a pod, `mount()` calls the driver's node service
 // through its socket exactly as a kubelet does.
-import { mkdir, readFile } from "node:fs/promises";
+import { mkdir } from "node:fs/promises";
 import https from "node:https";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { loadAllYaml } from "@kubernetes/client-node";
+import { pointedAt, shippedConfigurations } from "../webhook/config.ts";
 import { assets, repoRoot } from "./assets.ts";
 import { type ControlPlane, startControlPlane } from "./control-plane.ts";
 import { type CsiClient, connectCsi, MOUNT_CAP } from "./csi-client.ts";
@@ -353,14 +353,11 @@ async function startWebhook(cp: ControlPlane, log: (line: string) => void): Prom
     () => proc.logTail(),
   );
   // The manifests' own webhook configurations, pointed at this process instead of the Service.
-  const text = await readFile(path.join(repoRoot, "manifests/base/webhook-configurations.yaml"), "utf8");
-  const docs = loadAllYaml(text) as { webhooks: { clientConfig: Record<string, unknown> }[] }[];
-  const caBundle = Buffer.from(ca).toString("base64");
-  for (const doc of docs) {
-    for (const w of doc.webhooks) {
-      const svc = w.clientConfig.service as { path: string };
-      w.clientConfig = { url: `https://127.0.0.1:${port}${svc.path}`, caBundle };
-    }
+  const pointed = pointedAt(await shippedConfigurations(), {
+    url: `https://127.0.0.1:${port}`,
+    caBundle: ca,
+  });
+  for (const doc of [pointed.mutating, pointed.validating]) {
     await cp.kubectl(["apply", "-f", "-"], JSON.stringify(doc));
   }
   // The apiserver picks up new webhook configurations asynchronously.

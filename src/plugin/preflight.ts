@@ -2,6 +2,7 @@
 // so a mistake is explained even on a cluster without the webhook. Denials stop the verb
 // (exit 1) with the rules' own messages; warnings are printed and the verb goes on.
 import {
+  blocks,
   chooseSnapshotClass,
   DEFAULT_SNAPSHOT_CLASS_ANNOTATION,
   isDefaultSnapshotClass,
@@ -48,7 +49,7 @@ export function snapshotClassFor(
 /** Stops with the denials of a decision; returns the warnings to print. */
 export function enforce(d: Decision, extra: Finding[] = []): string[] {
   const findings = [...extra, ...d.findings];
-  const denials = findings.filter((f) => f.severity === "deny").map((f) => f.message);
+  const denials = findings.filter((f) => blocks(f, "preflight")).map((f) => f.message);
   if (denials.length > 0) throw new OperationError(denials.join("\n"));
-  return findings.filter((f) => f.severity === "warn").map((f) => f.message);
+  return findings.map((f) => f.message);
 }

@@ -85,6 +85,28 @@ export async function sourcePermitted(
   return [];
 }
 
+/**
+ * A `spec.dataSource` that Kubernetes drops before it creates the claim (any kind but a core
+ * PersistentVolumeClaim or a VolumeSnapshot, when no `spec.dataSourceRef` is set): the claim
+ * would be created empty. Only a mutating webhook sees it (the API server drops it before
+ * validation), and the plugin's pre-flight.
+ */
+export function droppedDataSource(claim: V1PersistentVolumeClaim): Finding | undefined {
+  const ds = claim.spec?.dataSource;
+  if (!ds?.kind || claim.spec?.dataSourceRef?.kind) return undefined;
+  const group = ds.apiGroup ?? "";
+  if (
+    (group === "" && ds.kind === "PersistentVolumeClaim") ||
+    (group === SNAPSHOT_API_GROUP && ds.kind === "VolumeSnapshot")
+  )
+    return undefined;
+  const of = group ? `of group "${group}"` : "of the core group";
+  return deny(
+    "source-kind",
+    `${claimName(claim)} has spec.dataSource of kind "${ds.kind}" ${of}, which Kubernetes drops, creating the claim empty: spec.dataSource takes a PersistentVolumeClaim or a VolumeSnapshot (${SNAPSHOT_API_GROUP}); name a VolumePopulator's kind in spec.dataSourceRef instead`,
+  );
+}
+
 /** The source objects of a permitted clone or restore, as far as they exist. */
 export interface Sources {
   src: DataSource;
@@ -202,11 +224,22 @@ async function cloneFindings(claim: V1PersistentVolumeClaim, s: Sources, lookup:
       ),
     ];
   }
-  const phase = pvc.status?.phase ?? "Pending";
-  if (phase !== "Bound") {
-    return [deny("clone-source-bound", `${source} is ${phase}, not Bound: a clone needs a Bound source`)];
-  }
   const findings: Finding[] = [];
+  const phase = pvc.status?.phase ?? "Pending";
+  if (phase === "Pending") {
+    findings.push({
+      rule: "clone-source-bound",
+      severity: "wait",
+      message: `${source} is Pending, not Bound: a clone needs a Bound source, so ${me} would wait until it is`,
+    });
+  } else if (phase !== "Bound") {
+    return [
+      deny(
+        "clone-source-bound",
+        `${source} is ${phase}, not Bound: a clone needs a Bound source; clone another PVC`,
+      ),
+    ];
+  }
   findings.push(
     ...(await driverFindings(
       claim,
@@ -315,6 +348,8 @@ export async function checkClaim(
   op: Operation = "CREATE",
 ): Promise<Decision> {
   if (op !== "CREATE") return decide([]);
+  const dropped = droppedDataSource(claim);
+  if (dropped) return decide([dropped]);
   const src = dataSourceOf(claim);
   if (!src) return decide([]);
   const permitted = await sourcePermitted(claim, src, lookup);

@@ -57,7 +57,9 @@ function maxSize(...sizes: (string | number | undefined)[]): bigint | undefined 
  * What can be derived for a claim with a permitted PVC or VolumeSnapshot source:
  * - no storage request → the source's size (clone: the source's capacity; restore: the larger
  *   of restoreSize and the snapshotted PVC's request);
- * - a request smaller than the source (clone: capacity; restore: restoreSize) → raised, with a warning;
+ * - a request smaller than the source (clone: capacity; restore: restoreSize) → raised, with a
+ *   warning, unless `raise: false` (the webhook: a claim that differs from its manifest cannot be
+ *   applied again once bound, so there checkClaim denies it with the size to ask for);
  * - no volumeMode → the source's (note: the API server defaults volumeMode to Filesystem
  *   before admission, so through the API this applies only to objects built by the plugin);
  * - no storageClassName at all (the API server sets the default class first when one exists)
@@ -72,7 +74,11 @@ function maxSize(...sizes: (string | number | undefined)[]): bigint | undefined 
  * Idempotent: running it on its own output changes nothing. The source is never read from
  * another namespace unless a ReferenceGrant permits it (checkClaim reports that denial).
  */
-export async function defaultClaim(claim: V1PersistentVolumeClaim, lookup: Lookup): Promise<Defaulted> {
+export async function defaultClaim(
+  claim: V1PersistentVolumeClaim,
+  lookup: Lookup,
+  opts: DefaultOptions = {},
+): Promise<Defaulted> {
   // Copy on write: only `metadata` and `spec` are copied (one level), and every change below
   // replaces a nested object instead of changing it, so the input is never modified and the
   // untouched parts (managedFields, say) stay shared — which keeps the webhook's JSON Patch
@@ -96,7 +102,7 @@ export async function defaultClaim(claim: V1PersistentVolumeClaim, lookup: Looku
   const request = spec.resources?.requests?.storage;
   if (request === undefined) {
     if (facts.defaultSize !== undefined) setRequest(formatBytes(facts.defaultSize));
-  } else {
+  } else if (opts.raise !== false) {
     const req = parseQuantity(request);
     if (req !== undefined && facts.minSize !== undefined && req < facts.minSize) {
       const raised = formatBytes(facts.minSize);
@@ -123,6 +129,11 @@ export async function defaultClaim(claim: V1PersistentVolumeClaim, lookup: Looku
     out.metadata.annotations = { ...current, ...lineage };
   }
   return { claim: out, warnings };
+}
+
+export interface DefaultOptions {
+  /** Raise a request smaller than the source (default true: the plugin; the webhook passes false). */
+  raise?: boolean;
 }
 
 /** Set by the scheduler on a WaitForFirstConsumer claim; the provisioner creates the volume there. */

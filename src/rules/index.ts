@@ -10,10 +10,14 @@
 //     checked; UPDATE/DELETE/CONNECT are always allowed (the source is immutable; finalizers,
 //     labels, annotations, status and deletion must keep working). Rules, in order (the first
 //     two stop the check when they deny; nothing in another namespace is read before a grant):
+//       source-kind          (first, droppedDataSource) a spec.dataSource of another kind with no
+//                            dataSourceRef: Kubernetes drops it and creates the claim empty
 //       source-kind          PersistentVolumeClaim (core), VolumeSnapshot (snapshot.storage.k8s.io),
 //                            or a kind a VolumePopulator registers (when that CRD exists)
 //       source-namespace     dataSourceRef.namespace ≠ claim's: needs a ReferenceGrant there
-//       clone-source-exists | clone-source-deleting | clone-source-bound
+//       clone-source-exists | clone-source-deleting
+//       clone-source-bound   Lost: deny; Pending: wait (admitted with a warning by the webhook,
+//                            stopped by the plugin's pre-flight; see Severity and blocks())
 //       clone-driver         the new claim's StorageClass provisioner = the source volume's driver
 //                            (deny on mismatch or storageClassName ""; warn when unknowable)
 //       clone-volume-mode    same volumeMode
@@ -25,17 +29,21 @@
 //                            snapshot.storage.kubernetes.io/allow-volume-mode-change: "true"
 //       restore-size         request ≥ restoreSize
 //
-//   defaultClaim(claim, lookup): Promise<Defaulted>  → { claim: changed deep copy, warnings }
+//   defaultClaim(claim, lookup, { raise = true }?): Promise<Defaulted>  → { claim: changed deep copy, warnings }
 //     No request → the source's size (restore: max(restoreSize, the snapshotted PVC's request));
-//     a request below the source → raised (warning, rule clone-size / restore-size); no
+//     a request below the source → raised (warning, rule clone-size / restore-size) unless
+//     raise: false (the webhook, where checkClaim denies it instead); no
 //     volumeMode → the source's; no storageClassName → the source's; LINEAGE annotations.
 //     Idempotent. The input is never modified.
 //
 //   checkSnapshot(snapshot, lookup, op = "CREATE"): Promise<Decision>
-//     snapshot-source-exists | snapshot-source-bound | snapshot-source-deleting
+//     snapshot-source-exists | snapshot-source-bound (Pending: wait, else deny) | snapshot-source-deleting
 //     snapshot-class   named class exists and is for the PVC's driver; none named → the driver
 //                      has exactly one default class
 //     snapshot-content-exists (warn) pre-provisioned content not there yet
+//
+//   blocks(finding, "admission" | "preflight"): whether a finding stops the object there
+//     (deny everywhere; wait only in the pre-flight; warn never). Decision.allowed is for admission.
 //
 //   chooseSnapshotClass(driver, classes, named?): ClassChoice
 //     named → must exist and be for `driver`; else the driver's default class; else its only
@@ -53,8 +61,15 @@
 //
 // Messages are one sentence naming the object and the fix, e.g.
 //   PVC "db" in namespace "shop" is Pending, not Bound: a clone needs a Bound source
-export { checkClaim, readSources, type Sources, sourcePermitted } from "./claim.ts";
-export { defaultClaim, LINEAGE, lineageAnnotations, SELECTED_NODE, SNAPSHOT_MANAGED_BY } from "./defaults.ts";
+export { checkClaim, droppedDataSource, readSources, type Sources, sourcePermitted } from "./claim.ts";
+export {
+  type DefaultOptions,
+  defaultClaim,
+  LINEAGE,
+  lineageAnnotations,
+  SELECTED_NODE,
+  SNAPSHOT_MANAGED_BY,
+} from "./defaults.ts";
 export {
   checkInPlace,
   claimUids,
@@ -69,6 +84,7 @@ export { compareQuantities, formatBytes, parseQuantity } from "./quantity.ts";
 export { checkSnapshot, chooseSnapshotClass, isDefaultSnapshotClass } from "./snapshot.ts";
 export {
   ALLOW_VOLUME_MODE_CHANGE_ANNOTATION,
+  blocks,
   type ClaimClass,
   claimClass,
   claimName,
@@ -76,6 +92,7 @@ export {
   type DataSource,
   DEFAULT_SNAPSHOT_CLASS_ANNOTATION,
   dataSourceOf,
+  decide,
   defaultStorageClass,
   GATEWAY_API_GROUP,
   isDefaultStorageClass,

@@ -128,11 +128,17 @@ export async function checkSnapshot(
       return decide(findings);
     }
     const phase = pvc.status?.phase ?? "Pending";
-    if (phase !== "Bound") {
+    if (phase === "Pending") {
+      findings.push({
+        rule: "snapshot-source-bound",
+        severity: "wait",
+        message: `${pvcName(ns, pvcN)} is Pending, not Bound: a snapshot needs a Bound source, so ${me} would wait until it is`,
+      });
+    } else if (phase !== "Bound") {
       findings.push({
         rule: "snapshot-source-bound",
         severity: "deny",
-        message: `${pvcName(ns, pvcN)} is ${phase}, not Bound: a snapshot needs a Bound source; create ${me} once the PVC is Bound`,
+        message: `${pvcName(ns, pvcN)} is ${phase}, not Bound: a snapshot needs a Bound source; take the snapshot of another PVC`,
       });
       return decide(findings);
     }

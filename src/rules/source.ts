@@ -2,6 +2,7 @@
 // existing volumes and classes the rules compare (driver, size, volume mode). Pure.
 import type { V1PersistentVolumeClaim, V1StorageClass } from "@kubernetes/client-node";
 import type {
+  Caller,
   Decision,
   Finding,
   Lookup,
@@ -214,7 +215,12 @@ export function granted(grants: ReferenceGrant[], fromNamespace: string, src: Da
   );
 }
 
-/** A decision from findings: allowed unless one denies. */
+/** Whether a finding stops the object where the rules run (see Severity). */
+export function blocks(f: Finding, caller: Caller): boolean {
+  return f.severity === "deny" || (f.severity === "wait" && caller === "preflight");
+}
+
+/** A decision from findings: admitted unless one blocks admission. */
 export function decide(findings: Finding[]): Decision {
-  return { allowed: !findings.some((f) => f.severity === "deny"), findings };
+  return { allowed: !findings.some((f) => blocks(f, "admission")), findings };
 }

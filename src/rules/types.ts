@@ -98,7 +98,17 @@ export interface Lookup {
 /** The admission operation a check runs for. Only CREATE is checked; the others pass. */
 export type Operation = "CREATE" | "UPDATE" | "DELETE" | "CONNECT";
 
-export type Severity = "deny" | "warn";
+/**
+ * How a finding weighs. `deny`: refused wherever the rules run. `warn`: admitted, with the
+ * message. `wait`: valid, but its source is not ready (a Pending claim, which may wait for a
+ * first consumer): Kubernetes admits such an object and it waits, so the webhook admits it with
+ * a warning (a file holding a source and its copy applies whole), while the plugin's pre-flight
+ * stops with the message (what it would create could only wait). `blocks` is that one rule.
+ */
+export type Severity = "deny" | "warn" | "wait";
+
+/** Where the rules run: the admission webhook, or the plugin before it creates anything. */
+export type Caller = "admission" | "preflight";
 
 /** One finding of one rule. `rule` is a stable id (used in metrics and tests). */
 export interface Finding {
@@ -110,7 +120,7 @@ export interface Finding {
 
 export interface Decision {
   allowed: boolean;
-  /** Every finding; `allowed` is false when any has severity "deny". */
+  /** Every finding; `allowed` (for admission) is false when any blocks admission (severity "deny"). */
   findings: Finding[];
 }
 

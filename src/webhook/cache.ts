@@ -240,11 +240,16 @@ export class KubeCache {
     this.timers.add(t);
   }
 
-  private async discover(s: Store): Promise<string | undefined> {
+  private async discover(s: Store, signal?: AbortSignal): Promise<string | undefined> {
     const conn = this.conn as Connection;
     if (!s.resource.optional) return s.resource.versions[0];
     for (const v of s.resource.versions) {
-      const list = await getJson<{ resources?: { name: string }[] }>(conn, groupPath(s.resource.group, v));
+      const list = await getJson<{ resources?: { name: string }[] }>(
+        conn,
+        groupPath(s.resource.group, v),
+        undefined,
+        signal,
+      );
       if (list?.resources?.some((r) => r.name === s.resource.plural)) return v;
     }
     return undefined;
@@ -374,52 +379,76 @@ export class KubeCache {
   }
 
   /** One object: from the cache, else (a miss, or not synced) a direct read; no CRD → undefined. */
-  private async one<T>(key: ResourceKey, name: string, namespace: string | undefined, direct: boolean) {
+  private async one<T>(
+    key: ResourceKey,
+    name: string,
+    namespace: string | undefined,
+    direct: boolean,
+    signal: AbortSignal | undefined,
+  ) {
     const s = this.store(key);
     if (!direct && s.state === "synced" && s.cache) {
       const hit = s.cache.get(name, s.resource.namespaced ? namespace : undefined);
       if (hit) return hit as T;
     }
     if (!this.conn || !name) return undefined;
-    const version = await this.servedVersion(s);
-    return version ? getJson<T>(this.conn, objectPath(s.resource, version, name, namespace)) : undefined;
+    const version = await this.servedVersion(s, signal);
+    return version
+      ? getJson<T>(this.conn, objectPath(s.resource, version, name, namespace), undefined, signal)
+      : undefined;
   }
 
   /**
    * The version to read a resource at directly. A CRD the cache thinks absent is looked for
    * again (it may have been installed a moment ago; the cache catches up on its next try).
    */
-  private async servedVersion(s: Store): Promise<string | undefined> {
+  private async servedVersion(s: Store, signal?: AbortSignal): Promise<string | undefined> {
     if (s.version) return s.version;
     if (!s.resource.optional) return s.resource.versions[0];
-    return this.discover(s);
+    return this.discover(s, signal);
   }
 
   /** All objects (of a namespace): the cache when synced, else a direct list; no CRD → undefined. */
-  private async all<T>(key: ResourceKey, namespace: string | undefined, direct: boolean) {
+  private async all<T>(
+    key: ResourceKey,
+    namespace: string | undefined,
+    direct: boolean,
+    signal: AbortSignal | undefined,
+  ) {
     const s = this.store(key);
     if (!direct && s.state === "synced" && s.cache) return s.cache.list(namespace) as T[];
     if (!this.conn) return undefined;
-    const version = await this.servedVersion(s);
+    const version = await this.servedVersion(s, signal);
     if (!version) return undefined;
-    const l = await getJson<{ items?: T[] }>(this.conn, listPath(s.resource, version, namespace));
+    const l = await getJson<{ items?: T[] }>(
+      this.conn,
+      listPath(s.resource, version, namespace),
+      undefined,
+      signal,
+    );
     return l ? (l.items ?? []) : undefined;
   }
 
-  private makeLookup(direct: boolean): Lookup {
+  private makeLookup(direct: boolean, signal: AbortSignal | undefined): Lookup {
     return {
-      pvc: (ns, name) => this.one<V1PersistentVolumeClaim>("pvcs", name, ns, direct),
-      persistentVolume: (name) => this.one<V1PersistentVolume>("pvs", name, undefined, direct),
-      storageClass: (name) => this.one<V1StorageClass>("storageClasses", name, undefined, direct),
-      storageClasses: async () => (await this.all<V1StorageClass>("storageClasses", undefined, direct)) ?? [],
-      volumeSnapshot: (ns, name) => this.one<VolumeSnapshot>("volumeSnapshots", name, ns, direct),
+      pvc: (ns, name) => this.one<V1PersistentVolumeClaim>("pvcs", name, ns, direct, signal),
+      persistentVolume: (name) => this.one<V1PersistentVolume>("pvs", name, undefined, direct, signal),
+      storageClass: (name) => this.one<V1StorageClass>("storageClasses", name, undefined, direct, signal),
+      storageClasses: async () =>
+        (await this.all<V1StorageClass>("storageClasses", undefined, direct, signal)) ?? [],
+      volumeSnapshot: (ns, name) => this.one<VolumeSnapshot>("volumeSnapshots", name, ns, direct, signal),
       volumeSnapshotContent: (name) =>
-        this.one<VolumeSnapshotContent>("volumeSnapshotContents", name, undefined, direct),
+        this.one<VolumeSnapshotContent>("volumeSnapshotContents", name, undefined, direct, signal),
       volumeSnapshotClasses: async () =>
-        (await this.all<VolumeSnapshotClass>("volumeSnapshotClasses", undefined, direct)) ?? [],
-      referenceGrants: (ns) => this.all<ReferenceGrant>("referenceGrants", ns, direct),
+        (await this.all<VolumeSnapshotClass>("volumeSnapshotClasses", undefined, direct, signal)) ?? [],
+      referenceGrants: (ns) => this.all<ReferenceGrant>("referenceGrants", ns, direct, signal),
       populatorKinds: async () => {
-        const pops = await this.all<{ sourceKind?: PopulatorKind }>("volumePopulators", undefined, direct);
+        const pops = await this.all<{ sourceKind?: PopulatorKind }>(
+          "volumePopulators",
+          undefined,
+          direct,
+          signal,
+        );
         return pops?.flatMap((p) =>
           p.sourceKind?.kind ? [{ group: p.sourceKind.group ?? "", kind: p.sourceKind.kind }] : [],
         );
@@ -427,13 +456,16 @@ export class KubeCache {
     };
   }
 
-  /** Cache first; a direct read on a miss or before the cache has synced. */
-  cached(): Lookup {
-    return this.makeLookup(false);
+  /**
+   * Cache first; a direct read on a miss or before the cache has synced. Direct reads stop when
+   * `signal` aborts (the request's deadline).
+   */
+  cached(signal?: AbortSignal): Lookup {
+    return this.makeLookup(false, signal);
   }
 
-  /** Always the API server. */
-  direct(): Lookup {
-    return this.makeLookup(true);
+  /** Always the API server (reads stop when `signal` aborts). */
+  direct(signal?: AbortSignal): Lookup {
+    return this.makeLookup(true, signal);
   }
 }

@@ -1,17 +1,18 @@
-// The MutatingWebhookConfiguration and ValidatingWebhookConfiguration that send our kinds to
-// the webhook: CREATE only (an UPDATE — finalizers, labels, status, deletion — never waits
-// on us), claims only when they have a data source (a CEL match condition), no side effects
-// (so dry-run requests are sent too), and mutation re-run when a later webhook changes the claim.
-import type {
-  AdmissionregistrationV1WebhookClientConfig,
-  V1ClusterRole,
-  V1MutatingWebhookConfiguration,
-  V1ValidatingWebhookConfiguration,
+// The webhook's deployment facts that tests, benchmarks and the local cluster share: the Mutating-
+// and ValidatingWebhookConfiguration as they ship (read from manifests/base, never rebuilt here:
+// CREATE only, claims only when they have a data source, our namespace and kube-system left out,
+// failurePolicy Ignore), pointed at a webhook outside the cluster; the Node flags and environment
+// it runs with; and the ClusterRole its caches need.
+import { readFile } from "node:fs/promises";
+import path from "node:path";
+import {
+  type AdmissionregistrationV1WebhookClientConfig,
+  loadAllYaml,
+  type V1ClusterRole,
+  type V1MutatingWebhookConfiguration,
+  type V1ValidatingWebhookConfiguration,
 } from "@kubernetes/client-node";
-import { SNAPSHOT_API_GROUP } from "../rules/index.ts";
 import { RESOURCES } from "./cache.ts";
-
-export const WEBHOOK_NAME = "vol.kubectl.io";
 
 /**
  * Node flags the webhook process runs with (`node <flags> cmd/vol-webhook/main.ts`, or
@@ -28,86 +29,52 @@ export const WEBHOOK_NODE_FLAGS = ["--max-semi-space-size=2"];
  */
 export const WEBHOOK_ENV: Record<string, string> = { MALLOC_ARENA_MAX: "2" };
 
+/** The webhook configurations as they ship (kustomize base): the one definition of them. */
+export const WEBHOOK_CONFIGURATIONS_FILE = path.join(
+  import.meta.dirname,
+  "../../manifests/base/webhook-configurations.yaml",
+);
+
+export interface ShippedConfigurations {
+  mutating: V1MutatingWebhookConfiguration;
+  validating: V1ValidatingWebhookConfiguration;
+}
+
+/** The shipped configurations, read from the manifest (for tests and the local cluster). */
+export async function shippedConfigurations(
+  file = WEBHOOK_CONFIGURATIONS_FILE,
+): Promise<ShippedConfigurations> {
+  const docs = loadAllYaml(await readFile(file, "utf8")) as (
+    | V1MutatingWebhookConfiguration
+    | V1ValidatingWebhookConfiguration
+  )[];
+  const mutating = docs.find((d) => d.kind === "MutatingWebhookConfiguration");
+  const validating = docs.find((d) => d.kind === "ValidatingWebhookConfiguration");
+  if (!mutating || !validating)
+    throw new Error(`${file} must hold a Mutating- and a ValidatingWebhookConfiguration`);
+  return { mutating, validating } as ShippedConfigurations;
+}
+
 export interface WebhookTarget {
-  /** `url` form: https://host:port (the path is added). */
-  url?: string;
-  /** `service` form (in-cluster). */
-  service?: { namespace: string; name: string; port?: number };
+  /** https://host:port of a webhook outside the cluster (each webhook's Service path is kept). */
+  url: string;
   /** PEM of the CA that signed the serving certificate. */
   caBundle: string;
-  failurePolicy?: "Fail" | "Ignore";
-  timeoutSeconds?: number;
 }
 
-const HAS_DATA_SOURCE = {
-  name: "has-data-source",
-  expression: "has(object.spec.dataSource) || has(object.spec.dataSourceRef)",
-};
-
-function clientConfig(t: WebhookTarget, path: string): AdmissionregistrationV1WebhookClientConfig {
-  const caBundle = Buffer.from(t.caBundle).toString("base64");
-  if (t.url) return { url: `${t.url.replace(/\/$/, "")}${path}`, caBundle };
-  if (t.service) return { service: { ...t.service, path }, caBundle };
-  throw new Error("a webhook target needs a url or a service");
-}
-
-const claims = {
-  apiGroups: [""],
-  apiVersions: ["v1"],
-  resources: ["persistentvolumeclaims"],
-  operations: ["CREATE"],
-  scope: "Namespaced",
-};
-const snapshots = {
-  apiGroups: [SNAPSHOT_API_GROUP],
-  apiVersions: ["v1"],
-  resources: ["volumesnapshots"],
-  operations: ["CREATE"],
-  scope: "Namespaced",
-};
-
-export function mutatingConfiguration(t: WebhookTarget): V1MutatingWebhookConfiguration {
-  return {
-    apiVersion: "admissionregistration.k8s.io/v1",
-    kind: "MutatingWebhookConfiguration",
-    metadata: { name: WEBHOOK_NAME },
-    webhooks: [
-      {
-        name: `claims.mutate.${WEBHOOK_NAME}`,
-        clientConfig: clientConfig(t, "/mutate"),
-        rules: [claims],
-        matchConditions: [HAS_DATA_SOURCE],
-        admissionReviewVersions: ["v1"],
-        sideEffects: "None",
-        failurePolicy: t.failurePolicy ?? "Fail",
-        timeoutSeconds: t.timeoutSeconds ?? 5,
-        reinvocationPolicy: "IfNeeded",
-      },
-    ],
-  };
-}
-
-export function validatingConfiguration(t: WebhookTarget): V1ValidatingWebhookConfiguration {
-  const common = {
-    clientConfig: clientConfig(t, "/validate"),
-    admissionReviewVersions: ["v1"],
-    sideEffects: "None",
-    failurePolicy: t.failurePolicy ?? "Fail",
-    timeoutSeconds: t.timeoutSeconds ?? 5,
+/**
+ * The shipped configurations pointed at `target` instead of the in-cluster Service; everything
+ * else (names, rules, selectors, conditions, failurePolicy, timeouts) stays as it ships.
+ */
+export function pointedAt(c: ShippedConfigurations, target: WebhookTarget): ShippedConfigurations {
+  const caBundle = Buffer.from(target.caBundle).toString("base64");
+  const repoint = <W extends { clientConfig: AdmissionregistrationV1WebhookClientConfig }>(w: W): W => {
+    const path = w.clientConfig.service?.path ?? "";
+    return { ...w, clientConfig: { url: `${target.url.replace(/\/$/, "")}${path}`, caBundle } };
   };
   return {
-    apiVersion: "admissionregistration.k8s.io/v1",
-    kind: "ValidatingWebhookConfiguration",
-    metadata: { name: WEBHOOK_NAME },
-    webhooks: [
-      {
-        name: `claims.validate.${WEBHOOK_NAME}`,
-        rules: [claims],
-        matchConditions: [HAS_DATA_SOURCE],
-        ...common,
-      },
-      { name: `snapshots.validate.${WEBHOOK_NAME}`, rules: [snapshots], ...common },
-    ],
+    mutating: { ...structuredClone(c.mutating), webhooks: c.mutating.webhooks?.map(repoint) },
+    validating: { ...structuredClone(c.validating), webhooks: c.validating.webhooks?.map(repoint) },
   };
 }
 

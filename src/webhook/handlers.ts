@@ -1,25 +1,31 @@
 // The admission handlers: functions from a decoded request to a response, calling src/rules.
 // Mutation changes a deep copy and the JSON Patch is the diff (no change, no patch). No
-// handler has side effects, so a dryRun request gets the same answer as a real one.
+// handler has side effects, so a dryRun request gets the same answer as a real one. Each takes
+// the request's deadline (a signal) and answers with what it knows when it comes.
 import type { V1PersistentVolumeClaim } from "@kubernetes/client-node";
 import fastJsonPatch from "fast-json-patch";
 import {
+  blocks,
   checkClaim,
   checkSnapshot,
   type Decision,
   dataSourceOf,
+  decide,
   defaultClaim,
+  droppedDataSource,
   type Finding,
   LINEAGE,
   type Lookup,
   type VolumeSnapshot,
 } from "../rules/index.ts";
+import { within } from "./deadline.ts";
+import { memoized, recording, unchanged } from "./recheck.ts";
 import type { AdmissionRequest, AdmissionResponse } from "./review.ts";
 
 export interface Lookups {
   /** Watch-backed caches (with a direct read on a miss). */
   cached: Lookup;
-  /** Direct API reads: a decision that would deny is made again with these, so stale caches never deny. */
+  /** Direct API reads: a denial is confirmed with these, so stale caches never deny. */
   direct?: Lookup;
 }
 
@@ -27,12 +33,15 @@ export interface Lookups {
 export interface Outcome {
   response: AdmissionResponse;
   findings: Finding[];
+  /** True when the deadline came before the checks were done (the answer says what was known). */
+  late?: boolean;
 }
 
-export type Handler = (req: AdmissionRequest, lookups: Lookups) => Promise<Outcome>;
+export type Handler = (req: AdmissionRequest, lookups: Lookups, deadline?: AbortSignal) => Promise<Outcome>;
 
+/** What is admitted but worth saying: every finding that does not block admission. */
 const warningsOf = (findings: Finding[]) =>
-  findings.filter((f) => f.severity === "warn").map((f) => f.message);
+  findings.filter((f) => !blocks(f, "admission")).map((f) => f.message);
 
 /** The object as the rules should see it: namespace filled from the request when absent. */
 function withNamespace<T extends { metadata?: { namespace?: string } }>(obj: T, ns: string | undefined): T {
@@ -41,7 +50,7 @@ function withNamespace<T extends { metadata?: { namespace?: string } }>(obj: T, 
 }
 
 function toResponse(d: Decision): Outcome {
-  const denies = d.findings.filter((f) => f.severity === "deny");
+  const denies = d.findings.filter((f) => blocks(f, "admission"));
   const response: AdmissionResponse = { allowed: d.allowed, warnings: warningsOf(d.findings) };
   if (!d.allowed) {
     response.status = { code: 403, reason: "Forbidden", message: denies.map((f) => f.message).join("; ") };
@@ -49,38 +58,67 @@ function toResponse(d: Decision): Outcome {
   return { response, findings: d.findings };
 }
 
-export const validate: Handler = async (req, lookups) => {
-  const run = async (lookup: Lookup): Promise<Decision> => {
-    const s = req.subject;
-    if (s.kind === "PersistentVolumeClaim") {
-      if (!s.object) return { allowed: true, findings: [] };
-      return checkClaim(withNamespace(s.object, req.namespace), lookup, req.operation);
-    }
-    if (!s.object) return { allowed: true, findings: [] };
-    return checkSnapshot(withNamespace(s.object as VolumeSnapshot, req.namespace), lookup, req.operation);
+/**
+ * Nothing was known when the deadline came (the API server's reads did not answer in time):
+ * admitted, as the shipped failurePolicy Ignore would admit it, with a warning saying so.
+ */
+function unchecked(req: AdmissionRequest, what: string): Outcome {
+  const finding: Finding = {
+    rule: "deadline",
+    severity: "warn",
+    message: `the vol.kubectl.io webhook could not ${what} this ${req.gvk.kind} before the API server's timeout (the Kubernetes API did not answer in time), so it was admitted unchecked: check it with 'kubectl vol' or apply it again`,
   };
-  let d = await run(lookups.cached);
-  if (!d.allowed && lookups.direct) {
-    // A denial is made again from the API itself; if that cannot be read, the cached one stands.
-    d = await run(lookups.direct).catch(() => d);
-  }
-  return toResponse(d);
+  return { response: { allowed: true, warnings: [finding.message] }, findings: [finding], late: true };
+}
+
+export const validate: Handler = async (req, lookups, deadline) => {
+  const s = req.subject;
+  if (!s.object) return { response: { allowed: true }, findings: [] };
+  const run = (lookup: Lookup): Promise<Decision> =>
+    s.kind === "PersistentVolumeClaim"
+      ? checkClaim(withNamespace(s.object as V1PersistentVolumeClaim, req.namespace), lookup, req.operation)
+      : checkSnapshot(withNamespace(s.object as VolumeSnapshot, req.namespace), lookup, req.operation);
+  const rec = recording(lookups.cached);
+  const d = await within(run(rec.lookup), deadline);
+  if (!d) return unchecked(req, "check");
+  if (d.allowed || !lookups.direct) return toResponse(d);
+  // A denial from the caches is confirmed from the API itself: the same reads, all at once. Only
+  // when one of them changed are the rules run again (over what was just read). When the API
+  // cannot be read, or the deadline comes, the cached denial stands.
+  const direct = memoized(lookups.direct);
+  const confirm = async () => ((await unchanged(rec.calls, direct)) ? d : run(direct));
+  const checked = await within(confirm(), deadline).catch(() => undefined);
+  return { ...toResponse(checked ?? d), late: checked === undefined && deadline?.aborted === true };
 };
 
-export const mutate: Handler = async (req, lookups) => {
+/**
+ * A request smaller than the source is not raised here: the claim would differ from its manifest,
+ * and applying the manifest again (kubectl apply, GitOps) would fail once the claim is bound
+ * ("can not be less than status.capacity"). /validate denies it with the size to ask for.
+ */
+const NO_RAISE = { raise: false } as const;
+
+export const mutate: Handler = async (req, lookups, deadline) => {
   const s = req.subject;
   if (s.kind !== "PersistentVolumeClaim" || req.operation !== "CREATE" || !s.object) {
     return { response: { allowed: true }, findings: [] };
   }
   // Both sides carry the namespace (filled from the request when absent), so it is not in the diff.
   const input = withNamespace(s.object as V1PersistentVolumeClaim, req.namespace);
-  let { claim, warnings } = await defaultClaim(input, lookups.cached);
+  // Only here can it be seen: the API server drops such a dataSource before validation.
+  const dropped = droppedDataSource(input);
+  if (dropped) return toResponse(decide([dropped]));
+  const cached = await within(defaultClaim(input, lookups.cached, NO_RAISE), deadline);
+  if (!cached) return unchecked(req, "fill in the defaults of");
+  let { claim, warnings } = cached;
   // No lineage for a clone or restore means the source was not found or not permitted in the
   // caches (say a ReferenceGrant made a moment ago): derive again from the API itself.
   const src = dataSourceOf(input);
   if (lookups.direct && src && src.type !== "other" && !claim.metadata?.annotations?.[LINEAGE.sourceKind]) {
-    const direct = lookups.direct;
-    ({ claim, warnings } = await defaultClaim(input, direct).catch(() => ({ claim, warnings })));
+    const again = await within(defaultClaim(input, lookups.direct, NO_RAISE), deadline).catch(
+      () => undefined,
+    );
+    if (again) ({ claim, warnings } = again);
   }
   const patch = fastJsonPatch.compare(input as object, claim as object);
   return { response: { allowed: true, patch, warnings: warningsOf(warnings) }, findings: warnings };

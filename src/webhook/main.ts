@@ -79,7 +79,7 @@ export async function main(argv: string[]): Promise<number> {
       keyFile: key,
       host: values["bind-address"] as string,
       port,
-      lookups: { cached: cache.cached(), direct: cache.direct() },
+      lookups: (deadline) => ({ cached: cache.cached(deadline), direct: cache.direct(deadline) }),
       ready: () => cache.ready(),
       log,
     });

@@ -7,10 +7,11 @@ import https from "node:https";
 import type { AddressInfo } from "node:net";
 import { errorMessage, type Logger, silentLogger } from "../kube/log.ts";
 import type { Finding } from "../rules/index.ts";
+import { deadlineSignal, requestTimeoutMs } from "./deadline.ts";
 import { type Handler, type Lookups, mutate, validate } from "./handlers.ts";
 import { Metrics } from "./metrics.ts";
 import { type AdmissionRequest, BadRequest, decodeReview, encodeReview } from "./review.ts";
-import { type CertReloader, readKeyPair, reloadCertificates } from "./tls.ts";
+import { type CertReloader, MIN_TLS_VERSION, readKeyPair, reloadCertificates } from "./tls.ts";
 
 /** The Kubernetes API server sends at most 3 MiB objects; a review holds two and some envelope. */
 export const MAX_BODY_BYTES = 7 * 1024 * 1024;
@@ -22,7 +23,8 @@ export interface ServerOptions {
   host?: string;
   /** Default 0 (any free port). */
   port?: number;
-  lookups: Lookups;
+  /** The lookups, or a function making them for one request's deadline (their reads stop at it). */
+  lookups: Lookups | ((deadline: AbortSignal) => Lookups);
   /** /readyz answers 200 only when this returns true (default: always). */
   ready?: () => boolean;
   log?: Logger;
@@ -52,28 +54,35 @@ function problem(res: ServerResponse, code: number, message: string): void {
   send(res, code, JSON.stringify({ kind: "Status", apiVersion: "v1", status: "Failure", code, message }));
 }
 
-/** Reads the body up to `limit` bytes; resolves undefined (after answering 413) when larger. */
-function readBody(req: IncomingMessage, res: ServerResponse, limit: number): Promise<Buffer | undefined> {
+/**
+ * Reads the body up to `limit` bytes. Every way it can fail is answered here, and resolves
+ * undefined: 413 when the body is larger, 400 when reading it fails (the answer is lost only when
+ * the connection is gone too).
+ */
+export function readBody(
+  req: IncomingMessage,
+  res: ServerResponse,
+  limit: number,
+): Promise<Buffer | undefined> {
   return new Promise((resolve) => {
     const declared = Number(req.headers["content-length"] ?? "0");
-    const tooLarge = () => {
-      res.setHeader("connection", "close");
-      problem(res, 413, `the body is larger than ${limit} bytes`);
+    let done = false;
+    const fail = (code: number, message: string) => {
+      done = true;
+      if (!res.headersSent) {
+        res.setHeader("connection", "close");
+        problem(res, code, message);
+      }
       req.resume();
       resolve(undefined);
     };
-    if (declared > limit) return tooLarge();
+    if (declared > limit) return fail(413, `the body is larger than ${limit} bytes`);
     const chunks: Buffer[] = [];
     let size = 0;
-    let done = false;
     req.on("data", (c: Buffer) => {
       if (done) return;
       size += c.length;
-      if (size > limit) {
-        done = true;
-        tooLarge();
-        return;
-      }
+      if (size > limit) return fail(413, `the body is larger than ${limit} bytes`);
       chunks.push(c);
     });
     req.on("end", () => {
@@ -82,11 +91,8 @@ function readBody(req: IncomingMessage, res: ServerResponse, limit: number): Pro
         resolve(Buffer.concat(chunks, size));
       }
     });
-    req.on("error", () => {
-      if (!done) {
-        done = true;
-        resolve(undefined);
-      }
+    req.on("error", (err) => {
+      if (!done) fail(400, `the request body could not be read: ${errorMessage(err)}`);
     });
   });
 }
@@ -110,6 +116,9 @@ export async function startWebhookServer(opts: ServerOptions): Promise<WebhookSe
   const pair = readKeyPair(opts.certFile, opts.keyFile);
 
   const admit = async (path: string, handler: Handler, req: IncomingMessage, res: ServerResponse) => {
+    // The API server's clock runs from when it sent the request: so does ours.
+    const timeoutMs = requestTimeoutMs(req.url);
+    const deadline = deadlineSignal(timeoutMs);
     if (req.method !== "POST") {
       res.setHeader("allow", "POST");
       return problem(res, 405, `${path} takes POST with an AdmissionReview`);
@@ -140,11 +149,12 @@ export async function startWebhookServer(opts: ServerOptions): Promise<WebhookSe
     let findings: Finding[] = [];
     let answer: string;
     try {
-      const out = await handler(review, opts.lookups);
+      const lookups = typeof opts.lookups === "function" ? opts.lookups(deadline) : opts.lookups;
+      const out = await handler(review, lookups, deadline);
       findings = out.findings;
       answer = encodeReview(review.uid, out.response);
       metrics.admission(path, out.response.allowed, (out.response.patch?.length ?? 0) > 0);
-      const level = !out.response.allowed || findings.length > 0 ? "info" : "debug";
+      const level = out.late ? "warn" : !out.response.allowed || findings.length > 0 ? "info" : "debug";
       if (log.enabled(level)) {
         log[level]("admission", {
           path,
@@ -153,6 +163,8 @@ export async function startWebhookServer(opts: ServerOptions): Promise<WebhookSe
           patched: (out.response.patch?.length ?? 0) > 0,
           findings: findings.map((f) => `${f.severity}:${f.rule}`),
           message: out.response.status?.message,
+          timeoutMs,
+          ...(out.late ? { late: true } : {}),
         });
       }
     } catch (err) {
@@ -202,7 +214,7 @@ export async function startWebhookServer(opts: ServerOptions): Promise<WebhookSe
     });
   };
 
-  const server = https.createServer({ ...pair, minVersion: "TLSv1.2" }, onRequest);
+  const server = https.createServer({ ...pair, minVersion: MIN_TLS_VERSION }, onRequest);
   server.keepAliveTimeout = 65_000;
   server.headersTimeout = 70_000;
   server.requestTimeout = 30_000;

@@ -5,6 +5,9 @@ import type { Server } from "node:https";
 import { createSecureContext } from "node:tls";
 import { errorMessage, type Logger } from "../kube/log.ts";
 
+/** The TLS floor, for the server and for every reloaded context (Node's own default may be lowered). */
+export const MIN_TLS_VERSION = "TLSv1.2";
+
 export interface KeyPair {
   cert: Buffer;
   key: Buffer;
@@ -52,7 +55,7 @@ export function reloadCertificates(
       return false;
     }
     if (next.cert.equals(current.cert) && next.key.equals(current.key)) return false;
-    server.setSecureContext({ ...next, minVersion: "TLSv1.2" });
+    server.setSecureContext({ ...next, minVersion: MIN_TLS_VERSION });
     current = next;
     log.info("serving certificate reloaded", { certFile });
     return true;

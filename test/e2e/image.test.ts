@@ -1,7 +1,7 @@
 // The container image, built FROM scratch out of `npm run build` output by scripts/image.sh and
 // run by podman: the driver inside it serves CSI on a socket shared with the host, makes volumes
-// and snapshots with the tools the image carries, and stops cleanly on SIGTERM; the webhook's
-// executable answers in it too.
+// and snapshots with the tools the image carries, and stops cleanly on SIGTERM; the webhook and
+// the plugin answer in it too, as names (links) of the one executable the image holds.
 import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
@@ -90,6 +90,33 @@ describe("the container image", () => {
     const { stdout } = await run("podman", ["inspect", name, "--format", "{{.State.ExitCode}}"], { env });
     expect(stdout.trim()).toBe("0");
     expect(existsSync(socket)).toBe(false);
+  });
+
+  it("holds one executable: /vol-csi and /vol-webhook are links to /kubectl-vol", async () => {
+    const { stdout } = await run(
+      "podman",
+      [
+        "run",
+        "--rm",
+        "--network=none",
+        "--entrypoint",
+        "/usr/bin/stat",
+        TAG,
+        "-c",
+        "%n %F %s",
+        "/kubectl-vol",
+        "/vol-csi",
+        "/vol-webhook",
+      ],
+      { env },
+    );
+    const [exe, csi, webhook] = stdout.trim().split("\n");
+    expect(exe).toMatch(/^\/kubectl-vol regular file \d+$/);
+    expect(csi).toMatch(/^\/vol-csi symbolic link /);
+    expect(webhook).toMatch(/^\/vol-webhook symbolic link /);
+    // One copy of Node (~130 MB), not three.
+    const size = await run("podman", ["image", "inspect", TAG, "--format", "{{.Size}}"], { env });
+    expect(Number(size.stdout.trim())).toBeLessThan(250e6);
   });
 
   it("carries the webhook and the plugin", async () => {

@@ -4,7 +4,7 @@
 // snapshots are read-only where the filesystem can make them so, failures leave nothing at the
 // destination, and sizes are enforced exactly where the backend says it enforces them.
 import { randomBytes } from "node:crypto";
-import { existsSync } from "node:fs";
+import { appendFileSync, existsSync } from "node:fs";
 import {
   access,
   link,
@@ -15,6 +15,7 @@ import {
   readFile,
   stat,
   symlink,
+  unlink,
   writeFile,
 } from "node:fs/promises";
 import path from "node:path";
@@ -22,7 +23,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Backend, BackendKind, Exec } from "../../src/driver/backends/backend.ts";
 import { isSubvolume } from "../../src/driver/backends/btrfs.ts";
 import { detectKind, openBackend, PROBE_PREFIX } from "../../src/driver/backends/index.ts";
+import { Engine } from "../../src/driver/engine.ts";
 import { ExecError, exec } from "../../src/driver/exec.ts";
+import { Mounter } from "../../src/driver/mounts.ts";
+import { createLogger, type Logger } from "../../src/kube/log.ts";
 import { type FsType, type LoopFs, leftoversUnder, mountLoopFs } from "../../src/localcluster/loopfs.ts";
 import { Session, waitUntil } from "../../src/localcluster/session.ts";
 import { startFixture } from "../env/fixture.ts";
@@ -44,6 +48,11 @@ afterAll(async () => {
   await session.stop();
   expect(await leftoversUnder(dir)).toEqual([]);
 });
+
+function keptLog(): { log: Logger; lines: Record<string, unknown>[] } {
+  const lines: Record<string, unknown>[] = [];
+  return { log: createLogger({ level: "debug", write: (l) => lines.push(JSON.parse(l)) }), lines };
+}
 
 function mountOf(fs: FsType): LoopFs {
   const m = mounts.get(fs);
@@ -95,13 +104,20 @@ describe("detection", () => {
     expect((await readdir(root)).filter((n) => n.startsWith(PROBE_PREFIX))).toEqual([]);
   });
 
-  it("falls back to reflink on btrfs where subvolumes cannot be made", async () => {
+  it("falls back to reflink on btrfs where subvolumes cannot be made, and logs why", async () => {
     const root = await dataDir("btrfs");
     const noSubvolumes: Exec = (cmd, args, opts) =>
       cmd === "btrfs" && args[0] === "subvolume"
         ? Promise.reject(new Error("ERROR: cannot create subvolume: Operation not permitted"))
         : exec(cmd, args, opts);
-    expect(await detectKind(root, noSubvolumes)).toBe("reflink");
+    const { log, lines } = keptLog();
+    expect(await detectKind(root, noSubvolumes, log)).toBe("reflink");
+    expect(lines).toContainEqual(
+      expect.objectContaining({
+        msg: "the btrfs backend cannot be used in this data directory",
+        reason: "creating a test subvolume failed: ERROR: cannot create subvolume: Operation not permitted",
+      }),
+    );
   });
 });
 
@@ -268,6 +284,43 @@ describe.each(cases)("$name", ({ fs, kind, cow }) => {
     expect(c.availableBytes).toBeLessThan(c.totalBytes);
   });
 
+  it(
+    kind === "btrfs"
+      ? "makes point-in-time snapshots of a volume being written"
+      : kind === "reflink"
+        ? "keeps a reflink copy only when the source did not change during it"
+        : "says when a copy of a volume being written is not point-in-time",
+    async () => {
+      const vol = at("busy");
+      await b.createVolume(vol, 256 * MiB);
+      for (let i = 0; i < 200; i++) await writeFile(path.join(vol, `f${i}`), randomBytes(64 * 1024));
+      await exec("sync", ["-f", vol]);
+      // Quiet: one pass, point-in-time.
+      await new Promise((r) => setTimeout(r, 100));
+      const quiet = await b.snapshot(vol, at("busy-quiet"));
+      expect(quiet).toMatchObject({ pointInTime: true, passes: 1 });
+      expect(quiet.windowMs).toBeGreaterThanOrEqual(0);
+      // A writer appending every 2 ms for the whole call.
+      let n = 0;
+      const writer = setInterval(() => appendFileSync(path.join(vol, "log"), `${n++}\n`), 2);
+      const busy = await b.snapshot(vol, at("busy-snap")).then(
+        (r) => r,
+        (err: Error) => err,
+      );
+      clearInterval(writer);
+      expect(n).toBeGreaterThan(0);
+      if (kind === "btrfs") expect(busy).toMatchObject({ pointInTime: true });
+      else if (kind === "copy") expect(busy).toMatchObject({ pointInTime: false, passes: 1 });
+      else {
+        expect(busy).toBeInstanceOf(Error);
+        expect((busy as Error).message).toMatch(
+          /changed during each of 3 reflink passes .*so no point-in-time copy could be made/,
+        );
+        expect(existsSync(at("busy-snap"))).toBe(false);
+      }
+    },
+  );
+
   it("enforces the size exactly when it says it does", async () => {
     const expected = kind === "btrfs" || (kind === "reflink" && mountOf(fs).quotas && fs === "xfs");
     expect(b.enforcesSize).toBe(expected);
@@ -342,6 +395,73 @@ describe("btrfs specifics", () => {
     await b.createVolume(path.join(root, "v"), MiB);
     await writeFile(path.join(root, "v", "more-than-asked"), randomBytes(4 * MiB));
     expect(await isSubvolume(path.join(root, "v"))).toBe(true);
+  });
+});
+
+describe("start-up on btrfs", () => {
+  it("sets an orphaned read-only snapshot aside in orphans/, still read-only", async () => {
+    const root = await dataDir("btrfs");
+    const { log, lines } = keptLog();
+    const mounter = new Mounter(exec);
+    const b = await openBackend("btrfs", root, exec, { log });
+    const e = await Engine.open({ backend: b, log, mounter });
+    const v = await e.createVolume({
+      id: "vol-00000000000000000000000000000001",
+      name: "v",
+      capacityBytes: 64 * MiB,
+      accessType: "mount",
+      parameters: {},
+    });
+    await writeFile(path.join(e.volumePath(v.id), "f"), "data");
+    const s = await e.createSnapshot({
+      id: "snap-00000000000000000000000000000001",
+      name: "s",
+      sourceVolumeId: v.id,
+      sizeBytes: 64 * MiB,
+      accessType: "mount",
+      parameters: {},
+    });
+    // The record is lost (a bug, a restore of meta/ from an old backup): the data is an orphan.
+    await unlink(path.join(root, "meta", "snapshots", `${s.id}.json`));
+    lines.length = 0;
+    const again = await Engine.open({ backend: b, log, mounter });
+    await again.drain();
+    const orphans = await readdir(path.join(root, "orphans"));
+    expect(orphans).toHaveLength(1);
+    const moved = path.join(root, "orphans", orphans[0] as string);
+    expect(await readFile(path.join(moved, "f"), "utf8")).toBe("data");
+    expect(await isSubvolume(moved)).toBe(true);
+    expect(await isWritable(moved)).toBe(false);
+    expect(lines.filter((l) => l.level === "error")).toEqual([]);
+    expect(again.volumes.get(v.id)?.state).toBe("ready");
+  });
+});
+
+describe("xfs project quotas", () => {
+  it("uses the project id it is given, and removing one volume's limit leaves the other's", async (ctx) => {
+    if (!mountOf("xfs").quotas) ctx.skip();
+    const root = await dataDir("xfs");
+    const b = await openBackend("reflink", root, exec);
+    expect(b.usesProjectIds).toBe(true);
+    // Two volumes with the ids the engine would give them (the old scheme derived them from
+    // inode numbers, which can coincide modulo 2^31-2).
+    await b.createVolume(path.join(root, "one"), 16 * MiB, { projectId: 901 });
+    await b.createVolume(path.join(root, "two"), 16 * MiB, { projectId: 902 });
+    const report = async () =>
+      (await exec("xfs_quota", ["-x", "-c", "report -p -N -b", mountOf("xfs").mountpoint])).stdout;
+    expect(await report()).toMatch(/#901\s+\d+\s+\d+\s+16384\b/);
+    expect(await report()).toMatch(/#902\s+\d+\s+\d+\s+16384\b/);
+    await b.remove(path.join(root, "one"), { projectId: 901 });
+    expect(await report()).not.toMatch(/#901\s+\d+\s+\d+\s+16384\b/);
+    expect(await report()).toMatch(/#902\s+\d+\s+\d+\s+16384\b/);
+    const tooMuch = await writeFile(path.join(root, "two", "big"), randomBytes(64 * MiB), {
+      flush: true,
+    }).then(
+      () => "ok",
+      (err: NodeJS.ErrnoException) => (err.errno === -122 ? "EDQUOT" : err.code),
+    );
+    expect(tooMuch).toBe("EDQUOT");
+    await b.remove(path.join(root, "two"), { projectId: 902 });
   });
 });
 

@@ -8,6 +8,7 @@ import { mkdir, open, readdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { status } from "@grpc/grpc-js";
 import { afterEach, describe, expect, it } from "vitest";
+import { exec } from "../../src/driver/exec.ts";
 import { assets } from "../../src/localcluster/assets.ts";
 import {
   BLOCK_CAP,
@@ -20,7 +21,7 @@ import {
 import { registerDriverCleanup, spawnDriver } from "../../src/localcluster/csi-sanity.ts";
 import { type FsType, leftoversUnder, mountLoopFs } from "../../src/localcluster/loopfs.ts";
 import type { Proc, Session as SessionT } from "../../src/localcluster/session.ts";
-import { Session } from "../../src/localcluster/session.ts";
+import { Session, waitUntil } from "../../src/localcluster/session.ts";
 
 const MiB = 2 ** 20;
 
@@ -76,10 +77,91 @@ async function retryAborted(fn: () => Promise<Msg>): Promise<Msg> {
   }
 }
 
+/** Waits until no record is in flight and no .tmp/.trash entry is left (background removals ended). */
+async function backgroundDone(dataDir: string): Promise<void> {
+  const busy = async (): Promise<string[]> => {
+    const found: string[] = [];
+    for (const kind of ["volumes", "snapshots"]) {
+      for (const n of await readdir(path.join(dataDir, kind)))
+        if (n.startsWith(".")) found.push(`${kind}/${n}`);
+      for (const f of await readdir(path.join(dataDir, "meta", kind))) {
+        const r = JSON.parse(await readFile(path.join(dataDir, "meta", kind, f), "utf8")) as {
+          state: string;
+        };
+        if (r.state !== "ready") found.push(`meta/${kind}/${f} (${r.state})`);
+      }
+    }
+    return found;
+  };
+  let last: string[] = [];
+  await waitUntil(
+    "background removals to end",
+    async () => {
+      last = await busy();
+      return last.length === 0;
+    },
+    60_000,
+    () => last.join(", "),
+  );
+}
+
 let session: SessionT | undefined;
 afterEach(async () => {
   await session?.stop();
   session = undefined;
+});
+
+describe("driver start-up", () => {
+  it("serves when a leftover cannot be removed, logs it, and removes it once it can", {
+    timeout: 120_000,
+  }, async () => {
+    const { "csi-proto": proto } = await assets("csi-proto");
+    const s = await Session.create("vol-startup");
+    session = s;
+    const loop = await mountLoopFs(s, "ext4", { sizeBytes: 256 * MiB });
+    const dataDir = path.join(loop.mountpoint, "data");
+    registerDriverCleanup(s, dataDir, s.path("mnt"));
+    const sock = s.path("csi.sock");
+    let driver = await spawnDriver(s, { dataDir, socket: sock, proto, name: "vol-csi-0" });
+    let client = connectCsi(sock, proto);
+    const made = await client.call("Controller", "CreateVolume", {
+      name: "kept",
+      volume_capabilities: [MOUNT_CAP],
+      capacity_range: { required_bytes: String(MiB) },
+    });
+    client.close();
+    await driver.stop();
+    // What a killed delete leaves, made unremovable even for root (an immutable file in it).
+    const stuck = path.join(dataDir, "volumes", ".trash.vol-0123456789abcdef0123456789abcdef.0badf00d");
+    await mkdir(stuck);
+    await writeFile(path.join(stuck, "pinned"), "x");
+    await exec("chattr", ["+i", path.join(stuck, "pinned")]);
+    try {
+      driver = await spawnDriver(s, { dataDir, socket: sock, proto, name: "vol-csi-1" });
+      client = connectCsi(sock, proto);
+      const got = await client.call("Controller", "ControllerGetVolume", {
+        volume_id: made.volume.volume_id,
+      });
+      expect(got.volume.volume_id).toBe(made.volume.volume_id);
+      await waitUntil(
+        "the failed removal to be logged",
+        async () => (await readFile(driver.logFile, "utf8")).includes("could not remove a leftover"),
+        30_000,
+      );
+      expect(existsSync(stuck)).toBe(true);
+      client.close();
+      await driver.stop();
+    } finally {
+      await exec("chattr", ["-i", path.join(stuck, "pinned")]);
+    }
+    // The next start removes it.
+    driver = await spawnDriver(s, { dataDir, socket: sock, proto, name: "vol-csi-2" });
+    await waitUntil("the leftover to be removed", async () => !existsSync(stuck), 30_000);
+    await driver.stop();
+    await s.stop();
+    session = undefined;
+    expect(await leftoversUnder(s.dir)).toEqual([]);
+  });
 });
 
 describe("driver crash safety", () => {
@@ -154,8 +236,13 @@ describe("driver crash safety", () => {
         known.set(k.id, k);
       };
 
-      /** The store matches the disk; nothing half-made is visible; acknowledged data is unchanged. */
+      /**
+       * The store matches the disk; nothing half-made is visible; acknowledged data is unchanged.
+       * Deletes (answered, and those a restart finishes) remove their data in the background:
+       * first wait for that to end.
+       */
       const verify = async (pending: Op[]): Promise<void> => {
+        await backgroundDone(dataDir);
         for (const kind of ["volumes", "snapshots"] as const) {
           const metaDir = path.join(dataDir, "meta", kind);
           const metaFiles = await readdir(metaDir);

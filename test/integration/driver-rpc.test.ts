@@ -6,7 +6,7 @@
 import { execFile } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
-import { mkdir, readdir, readFile, stat, writeFile } from "node:fs/promises";
+import { mkdir, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { promisify } from "node:util";
 import { status } from "@grpc/grpc-js";
@@ -305,5 +305,56 @@ describe("vol-csi over its socket", () => {
     for (const l of lines) expect(() => JSON.parse(l), l).not.toThrow();
     expect(lines.join("\n")).not.toContain("hunter2-secret-value");
     expect(lines.some((l) => l.includes('"msg":"stopped"'))).toBe(true);
+  });
+});
+
+describe("NodeExpandVolume where the size is enforced (btrfs qgroups)", () => {
+  it("raises the limit a published volume's writer sees", { timeout: 120_000 }, async () => {
+    const bs = await Session.create("vol-rpc-btrfs");
+    let c: CsiClient | undefined;
+    try {
+      const loop = await mountLoopFs(bs, "btrfs", { sizeBytes: 1024 * MiB });
+      const data = path.join(loop.mountpoint, "data");
+      registerDriverCleanup(bs, data, bs.path("mnt"));
+      const socket = bs.path("csi.sock");
+      await spawnDriver(bs, { dataDir: data, socket, proto, name: "vol-csi-btrfs" });
+      c = connectCsi(socket, proto);
+      const v = (
+        await c.call("Controller", "CreateVolume", {
+          name: "grows",
+          volume_capabilities: [MOUNT_CAP],
+          capacity_range: { required_bytes: String(16 * MiB) },
+        })
+      ).volume;
+      const target = bs.path("mnt", "pod");
+      await c.call("Node", "NodePublishVolume", {
+        volume_id: v.volume_id,
+        target_path: target,
+        volume_capability: MOUNT_CAP,
+      });
+      const write = (name: string, n: number) =>
+        writeFile(path.join(target, name), randomBytes(n * MiB), { flush: true }).then(
+          () => "ok",
+          // libuv has no name for EDQUOT (122 on Linux).
+          (err: NodeJS.ErrnoException) => (err.errno === -122 ? "EDQUOT" : err.code),
+        );
+      expect(await write("big", 64)).toBe("EDQUOT");
+      await rm(path.join(target, "big"), { force: true });
+      const grown = await c.call("Node", "NodeExpandVolume", {
+        volume_id: v.volume_id,
+        volume_path: target,
+        volume_capability: MOUNT_CAP,
+        capacity_range: { required_bytes: String(256 * MiB) },
+      });
+      expect(grown.capacity_bytes).toBe(String(256 * MiB));
+      expect(await write("big", 64)).toBe("ok");
+      await c.call("Node", "NodeUnpublishVolume", { volume_id: v.volume_id, target_path: target });
+      await c.call("Controller", "DeleteVolume", { volume_id: v.volume_id });
+    } finally {
+      c?.close();
+      const dir = bs.dir;
+      await bs.stop();
+      expect(await leftoversUnder(dir)).toEqual([]);
+    }
   });
 });

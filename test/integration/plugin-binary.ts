@@ -20,7 +20,7 @@ function sourceHash(): string {
   const h = createHash("sha256");
   const inputs = [
     ...files(path.join(root, "src")),
-    ...files(path.join(root, "cmd/kubectl-vol")),
+    ...files(path.join(root, "cmd")),
     path.join(root, "scripts/build.ts"),
     path.join(root, "package-lock.json"),
   ].sort();

@@ -689,7 +689,7 @@ describe("list and tree", () => {
     // The same bundles run under node too (the core then loads from the file next to the bundle).
     const underNode = await runCommand(
       process.execPath,
-      [path.join(dist, "kubectl-vol.cjs"), "list", "db", "-n", "chain", "-o", "name"],
+      [path.join(dist, "bundles/kubectl-vol.cjs"), "list", "db", "-n", "chain", "-o", "name"],
       {
         ...env,
       },

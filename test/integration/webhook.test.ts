@@ -1,7 +1,8 @@
 // The admission webhook against a real kube-apiserver (with etcd, kube-controller-manager
 // binding the claims, and the upstream snapshot CRDs): the webhook runs as its own process
-// (cmd/vol-webhook), is registered with `url` + `caBundle`, and every rule and default is shown
-// through ordinary API calls and kubectl. No snapshot-controller runs: the tests write the
+// (cmd/vol-webhook), is registered with the configurations that ship
+// (manifests/base/webhook-configurations.yaml) pointed at it by `url` + `caBundle`, and every rule
+// and default is shown through ordinary API calls and kubectl. No snapshot-controller runs: the tests write the
 // VolumeSnapshot/VolumeSnapshotContent status the way it would.
 //
 // The ReferenceGrant and VolumePopulator CRDs are not part of our pinned upstream parts; this
@@ -30,9 +31,9 @@ import { freePort, type Proc, Session, waitUntil } from "../../src/localcluster/
 import { LINEAGE } from "../../src/rules/index.ts";
 import { KubeCache } from "../../src/webhook/cache.ts";
 import {
-  mutatingConfiguration,
-  validatingConfiguration,
-  WEBHOOK_NAME,
+  pointedAt,
+  type ShippedConfigurations,
+  shippedConfigurations,
   WEBHOOK_NODE_FLAGS,
   webhookClusterRole,
 } from "../../src/webhook/config.ts";
@@ -113,8 +114,20 @@ async function refusal(p: Promise<unknown>): Promise<{ code: number; message: st
 
 const denial = (webhookName: string, message: string) =>
   `admission webhook "${webhookName}" denied the request: ${message}`;
-const CLAIMS = `claims.validate.${WEBHOOK_NAME}`;
-const SNAPSHOTS = `snapshots.validate.${WEBHOOK_NAME}`;
+// What ships, read once (top-level await): the webhooks' names come from there.
+const SHIPPED: ShippedConfigurations = await shippedConfigurations();
+const validatingFor = (resource: string) =>
+  SHIPPED.validating.webhooks?.find((w) => w.rules?.some((r) => r.resources?.includes(resource)))?.name ?? "";
+const CLAIMS = validatingFor("persistentvolumeclaims");
+const DEFAULTS = SHIPPED.mutating.webhooks?.[0]?.name ?? "";
+/** A claim whose spec.dataSource is a ConfigMap (core group), which the API server drops. */
+const fromConfigMap = (name: string) =>
+  pvc(name, {
+    storageClassName: "fast",
+    resources: { requests: { storage: "1Gi" } },
+    dataSource: { kind: "ConfigMap", name: "settings" },
+  });
+const SNAPSHOTS = validatingFor("volumesnapshots");
 
 async function createSnapshot(
   name: string,
@@ -205,8 +218,8 @@ async function readySnapshot(
   });
 }
 
-/** A Bound claim: a pre-bound CSI PersistentVolume plus the claim, bound by kube-controller-manager. */
-async function boundClaim(
+/** A CSI PersistentVolume waiting for claim `name` in "shop", as a provisioner would make it. */
+async function volumeFor(
   name: string,
   cls: string,
   driver: string,
@@ -227,6 +240,17 @@ async function boundClaim(
       },
     },
   });
+}
+
+/** A Bound claim: a pre-bound CSI PersistentVolume plus the claim, bound by kube-controller-manager. */
+async function boundClaim(
+  name: string,
+  cls: string,
+  driver: string,
+  size: string,
+  mode: "Filesystem" | "Block" = "Filesystem",
+) {
+  await volumeFor(name, cls, driver, size, mode);
   await core.createNamespacedPersistentVolumeClaim({
     namespace: "shop",
     body: pvc(name, { storageClassName: cls, volumeMode: mode, resources: { requests: { storage: size } } }),
@@ -274,28 +298,43 @@ function httpsGet(url: string): Promise<{ code: number; body: string }> {
   });
 }
 
+/**
+ * Registers the shipped configurations, pointed at the test's webhook. They ship with
+ * failurePolicy Ignore; here they are set to Fail, so that a webhook that does not answer fails
+ * a test instead of passing as an admission. Nothing else differs from what ships.
+ */
+function failClosed<T extends { webhooks?: { failurePolicy?: string }[] }>(c: T): T {
+  return { ...c, webhooks: c.webhooks?.map((w) => ({ ...w, failurePolicy: "Fail" })) };
+}
+
 async function register(which: { mutating: boolean; validating: boolean }) {
-  const target = { url: webhookUrl, caBundle: caPem };
-  await admission.deleteMutatingWebhookConfiguration({ name: WEBHOOK_NAME }).catch(() => undefined);
-  await admission.deleteValidatingWebhookConfiguration({ name: WEBHOOK_NAME }).catch(() => undefined);
+  const { mutating, validating } = pointedAt(SHIPPED, { url: webhookUrl, caBundle: caPem });
+  await admission
+    .deleteMutatingWebhookConfiguration({ name: mutating.metadata?.name ?? "" })
+    .catch(() => undefined);
+  await admission
+    .deleteValidatingWebhookConfiguration({ name: validating.metadata?.name ?? "" })
+    .catch(() => undefined);
   if (which.validating)
-    await admission.createValidatingWebhookConfiguration({ body: validatingConfiguration(target) });
-  if (which.mutating)
-    await admission.createMutatingWebhookConfiguration({ body: mutatingConfiguration(target) });
+    await admission.createValidatingWebhookConfiguration({ body: failClosed(validating) });
+  if (which.mutating) await admission.createMutatingWebhookConfiguration({ body: failClosed(mutating) });
   // The API server picks configurations up asynchronously: wait until it behaves as configured.
   await waitUntil(
     "the webhook configurations to take effect",
     async () => {
-      const probe = fromPvc("db", { resources: { requests: { storage: "1Gi" } } }, "probe");
-      let denied = false;
-      let raised = false;
-      try {
-        const out = await create(probe);
-        raised = out.spec?.resources?.requests?.storage === "10Gi";
-      } catch (err) {
-        denied = String((err as { body?: string }).body).includes(CLAIMS);
-      }
-      return which.mutating ? raised : which.validating ? denied : !denied && !raised;
+      // Too small: denied by /validate. Without a size: sized by /mutate (else refused as invalid).
+      const small = fromPvc("db", { resources: { requests: { storage: "1Gi" } } }, "probe");
+      const sizeless = fromPvc("db", {}, "probe");
+      delete (sizeless.spec as Spec).resources;
+      const denied = await create(small).then(
+        () => false,
+        (err: { body?: string }) => String(err.body).includes(CLAIMS),
+      );
+      const filled = await create(sizeless).then(
+        (out) => out.spec?.resources?.requests?.storage === "10Gi",
+        () => false,
+      );
+      return denied === which.validating && filled === which.mutating;
     },
     30_000,
   );
@@ -497,10 +536,6 @@ describe("validating webhook, alone", () => {
         'PVC "nope" in namespace "shop" does not exist: create it first, or fix the data source of PVC "copy" in namespace "shop"',
       ],
       [
-        fromPvc("pending"),
-        'PVC "pending" in namespace "shop" is Pending, not Bound: a clone needs a Bound source',
-      ],
-      [
         fromPvc("leaving"),
         'PVC "leaving" in namespace "shop" is being deleted: a clone needs a source that stays; clone another PVC',
       ],
@@ -556,6 +591,29 @@ describe("validating webhook, alone", () => {
     }
   });
 
+  it("never sees a ConfigMap in spec.dataSource: the API server drops it first (so /mutate must)", async () => {
+    const out = await create(fromConfigMap("cm-blank"));
+    expect(out.spec?.dataSource).toBeUndefined();
+    expect(out.spec?.dataSourceRef).toBeUndefined();
+  });
+
+  it("leaves out a namespace labelled vol.kubectl.io/webhook: skip, as shipped", async () => {
+    await core.createNamespace({
+      body: { metadata: { name: "skipped", labels: { "vol.kubectl.io/webhook": "skip" } } },
+    });
+    const out = await create(
+      pvc(
+        "copy",
+        {
+          resources: { requests: { storage: "1Gi" } },
+          dataSource: { kind: "PersistentVolumeClaim", name: "nope" },
+        },
+        "skipped",
+      ),
+    );
+    expect(out.spec?.dataSource?.name).toBe("nope");
+  });
+
   it("allows a volume mode change where the content carries the annotation", async () => {
     const out = await create(fromSnapshot("allow-snap", { volumeMode: "Block" }));
     expect(out.spec?.volumeMode).toBe("Block");
@@ -566,10 +624,6 @@ describe("validating webhook, alone", () => {
       [
         { source: { persistentVolumeClaimName: "nope" } },
         'VolumeSnapshot "s" in namespace "shop" takes a snapshot of PVC "nope" in namespace "shop", which does not exist: create the PVC first, or fix spec.source.persistentVolumeClaimName',
-      ],
-      [
-        { source: { persistentVolumeClaimName: "pending" } },
-        'PVC "pending" in namespace "shop" is Pending, not Bound: a snapshot needs a Bound source; create VolumeSnapshot "s" in namespace "shop" once the PVC is Bound',
       ],
       [
         { source: { persistentVolumeClaimName: "db" }, volumeSnapshotClassName: "other-snaps" },
@@ -821,14 +875,99 @@ describe("mutating and validating webhooks together", () => {
     expect(r.metadata?.annotations?.[LINEAGE.snapshotOf]).toBe("db");
   });
 
-  it("raises a smaller request to the source's size with a warning", async () => {
+  it("denies a smaller request with the size to ask for, instead of raising it", async () => {
+    // Raised, the claim would differ from its manifest, and applying that manifest again would
+    // fail once bound ("field can not be less than status.capacity").
     const manifest = JSON.stringify(fromPvc("db", { resources: { requests: { storage: "1Gi" } } }, "small"));
-    const r = await kubectl(["create", "--dry-run=server", "-o", "json", "-f", "-"], manifest);
-    expect(r.code).toBe(0);
+    for (const how of [[], ["--server-side"]]) {
+      const r = await kubectl(["apply", ...how, "-f", "-"], manifest);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain(
+        denial(
+          CLAIMS,
+          'PVC "small" in namespace "shop" requests 1Gi but its source PVC "db" in namespace "shop" holds 10Gi: request at least 10Gi',
+        ),
+      );
+    }
+  });
+
+  it("denies a ConfigMap in spec.dataSource, instead of a claim created empty", async () => {
+    const r = await kubectl(["apply", "-f", "-"], JSON.stringify(fromConfigMap("cm")));
+    expect(r.code).toBe(1);
     expect(r.stderr).toContain(
-      'Warning: PVC "small" in namespace "shop" requested 1Gi, less than the 10Gi its source PVC "db" in namespace "shop" holds: raised the request to 10Gi',
+      denial(
+        DEFAULTS,
+        'PVC "cm" in namespace "shop" has spec.dataSource of kind "ConfigMap" of the core group, which Kubernetes drops, creating the claim empty: spec.dataSource takes a PersistentVolumeClaim or a VolumeSnapshot (snapshot.storage.k8s.io); name a VolumePopulator\'s kind in spec.dataSourceRef instead',
+      ),
     );
-    expect((JSON.parse(r.stdout) as V1PersistentVolumeClaim).spec?.resources?.requests?.storage).toBe("10Gi");
+    const got = await kubectl(["-n", "shop", "get", "pvc", "cm", "--ignore-not-found", "-o", "name"]);
+    expect(got.stdout.trim()).toBe("");
+  });
+
+  it("applies an admitted manifest again and again, client-side and server-side, once it is Bound", async () => {
+    for (const [name, how] of [
+      ["gitops-csa", []],
+      ["gitops-ssa", ["--server-side"]],
+    ] as const) {
+      await volumeFor(name, "fast", DRIVER, "10Gi");
+      // No size: the webhook fills it in from the source.
+      const claim = fromPvc("db", {}, name);
+      delete (claim.spec as Spec).resources;
+      const manifest = JSON.stringify(claim);
+      const first = await kubectl(["apply", ...how, "-f", "-"], manifest);
+      expect(first).toMatchObject({ code: 0 });
+      await waitUntil(
+        `${name} to be Bound`,
+        async () =>
+          (await core.readNamespacedPersistentVolumeClaim({ namespace: "shop", name })).status?.phase ===
+          "Bound",
+        60_000,
+      );
+      // Twice more in the same mode (switching modes is a field-manager matter of its own).
+      for (const again of [how, how]) {
+        const r = await kubectl(["apply", ...again, "-f", "-"], manifest);
+        expect({ ...r, stdout: "" }).toEqual({ code: 0, stdout: "", stderr: "" });
+        expect(r.stdout).toMatch(
+          new RegExp(`persistentvolumeclaim/${name} (unchanged|configured|serverside-applied)`),
+        );
+      }
+      const live = await core.readNamespacedPersistentVolumeClaim({ namespace: "shop", name });
+      expect(live.spec?.resources?.requests?.storage).toBe("10Gi");
+      expect(live.metadata?.annotations?.[LINEAGE.sourceName]).toBe("db");
+    }
+  });
+
+  it("applies a claim and its clone, or a claim and its snapshot, from one file, warning that they wait", async () => {
+    const fresh = (name: string) =>
+      pvc(name, { storageClassName: "fast", resources: { requests: { storage: "1Gi" } } });
+    const copy = fromPvc("fresh", {}, "fresh-copy");
+    delete (copy.spec as Spec).resources;
+    const snapshot = {
+      apiVersion: "snapshot.storage.k8s.io/v1",
+      kind: "VolumeSnapshot",
+      metadata: { name: "fresh2-snap", namespace: "shop" },
+      spec: { source: { persistentVolumeClaimName: "fresh2" } },
+    };
+    const cases: [unknown[], string][] = [
+      [
+        [fresh("fresh"), copy],
+        'Warning: PVC "fresh" in namespace "shop" is Pending, not Bound: a clone needs a Bound source, so PVC "fresh-copy" in namespace "shop" would wait until it is',
+      ],
+      [
+        [fresh("fresh2"), snapshot],
+        'Warning: PVC "fresh2" in namespace "shop" is Pending, not Bound: a snapshot needs a Bound source, so VolumeSnapshot "fresh2-snap" in namespace "shop" would wait until it is',
+      ],
+    ];
+    for (const [items, warning] of cases) {
+      const r = await kubectl(
+        ["apply", "-f", "-"],
+        JSON.stringify({ apiVersion: "v1", kind: "List", items }),
+      );
+      expect(r.stderr).toContain(warning);
+      expect(r.code).toBe(0);
+    }
+    const made = await core.readNamespacedPersistentVolumeClaim({ namespace: "shop", name: "fresh-copy" });
+    expect(made.spec?.resources?.requests?.storage).toBe("1Gi");
   });
 
   it("leaves a valid clone's spec unchanged (only lineage is added)", async () => {
@@ -842,18 +981,17 @@ describe("mutating and validating webhooks together", () => {
   });
 
   it("kubectl apply --dry-run=server behaves the same, and persists nothing", async () => {
-    const bad = JSON.stringify(fromPvc("pending", {}, "dry"));
+    const bad = JSON.stringify(fromPvc("elsewhere", {}, "dry"));
     const r = await kubectl(["apply", "--dry-run=server", "-f", "-"], bad);
     expect(r.code).toBe(1);
-    expect(r.stderr).toContain(
-      denial(CLAIMS, 'PVC "pending" in namespace "shop" is Pending, not Bound: a clone needs a Bound source'),
+    expect(r.stderr).toContain(denial(CLAIMS, 'PVC "dry" in namespace "shop" would be provisioned by'));
+    const sizeless = fromSnapshot("db-snap", {}, "dry");
+    delete (sizeless.spec as Spec).resources;
+    const ok = await kubectl(
+      ["apply", "--dry-run=server", "-o", "json", "-f", "-"],
+      JSON.stringify(sizeless),
     );
-    const good = JSON.stringify(
-      fromSnapshot("db-snap", { resources: { requests: { storage: "1Gi" } } }, "dry"),
-    );
-    const ok = await kubectl(["apply", "--dry-run=server", "-o", "json", "-f", "-"], good);
     expect(ok.code).toBe(0);
-    expect(ok.stderr).toContain("raised the request to 10Gi");
     expect((JSON.parse(ok.stdout) as V1PersistentVolumeClaim).spec?.resources?.requests?.storage).toBe(
       "10Gi",
     );
@@ -896,6 +1034,8 @@ describe("mutating and validating webhooks together", () => {
       path: "/validate",
       kind: "PersistentVolumeClaim",
       dryRun: true,
+      // The API server's ?timeout= (the shipped timeoutSeconds), which the answer keeps within.
+      timeoutMs: (SHIPPED.validating.webhooks?.[0]?.timeoutSeconds ?? 0) * 1000,
     });
   });
 });

@@ -1,20 +1,34 @@
 // Pure parts of the CSI driver: name/id safety, locks, sizes, mount table parsing, error
 // mapping, log redaction, and the metadata store's crash handling (on a temp dir).
-import { mkdir, mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
+import { existsSync } from "node:fs";
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { status } from "@grpc/grpc-js";
 import { afterEach, describe, expect, it } from "vitest";
+import type { Backend, BackendKind, CopyReport, QuotaIds } from "../../src/driver/backends/backend.ts";
+import { CopyBackend } from "../../src/driver/backends/copy.ts";
+import { BACKEND_FILE, Engine, lowestFreeId } from "../../src/driver/engine.ts";
 import { CsiError, toStatus } from "../../src/driver/errors.ts";
+import { exec } from "../../src/driver/exec.ts";
 import { exclusive, KeyedLocks, shared } from "../../src/driver/locks.ts";
-import { identityIn, mountAt, mountsOf, parseMountinfo } from "../../src/driver/mounts.ts";
+import {
+  identityIn,
+  lstatIfExists,
+  Mounter,
+  mountAt,
+  mountsOf,
+  parseMountinfo,
+} from "../../src/driver/mounts.ts";
 import { checkId, checkName, Layout, snapshotIdFor, volumeIdFor } from "../../src/driver/names.ts";
+import { nodeService } from "../../src/driver/node.ts";
 import { CSI_PROTO, findProto } from "../../src/driver/proto.ts";
 import { redact } from "../../src/driver/redact.ts";
 import { socketPathOf } from "../../src/driver/server.ts";
-import { isVolumeRecord, RecordStore, type VolumeRecord } from "../../src/driver/store.ts";
+import { isVolumeRecord, RecordStore, SCHEMA_VERSION, type VolumeRecord } from "../../src/driver/store.ts";
 import { checkCapability, checkHostPath, sizeFor } from "../../src/driver/validate.ts";
-import { createLogger } from "../../src/kube/log.ts";
+import { writeFileAtomic } from "../../src/kube/atomic-file.ts";
+import { createLogger, type Logger } from "../../src/kube/log.ts";
 
 function codeOf(fn: () => unknown): status | "ok" {
   try {
@@ -214,6 +228,7 @@ describe("metadata store", () => {
   });
   const silent = createLogger({ level: "error", write: () => undefined });
   const rec = (id: string, seq: number): VolumeRecord => ({
+    schemaVersion: 1,
     id,
     name: id,
     seq,
@@ -271,5 +286,326 @@ describe("start-up configuration", () => {
     expect(socketPathOf("unix:///csi/csi.sock")).toBe("/csi/csi.sock");
     expect(() => socketPathOf("tcp://127.0.0.1:10000")).toThrow(/unix/);
     expect(() => socketPathOf("unix://relative.sock")).toThrow(/unix/);
+  });
+});
+
+// The engine on a plain directory (the copy backend works anywhere), with a backend whose
+// removals and moves can be made to fail or to wait, and a logger that keeps its lines.
+class TestBackend extends CopyBackend {
+  override readonly kind: BackendKind;
+  failRemove: (p: string) => boolean = () => false;
+  failRelocate = false;
+  /** When set, every removal waits for it. */
+  gate: Promise<void> | undefined;
+  projectIds = false;
+  readonly removed: { path: string; ids: QuotaIds }[] = [];
+  readonly limited: { path: string; ids: QuotaIds }[] = [];
+  constructor(root: string, kind: BackendKind = "copy") {
+    super(root, exec);
+    this.kind = kind;
+  }
+  override get usesProjectIds(): boolean {
+    return this.projectIds;
+  }
+  override async remove(p: string, ids: QuotaIds = {}): Promise<void> {
+    if (this.gate) await this.gate;
+    if (this.failRemove(p)) throw new Error(`EPERM: operation not permitted, rmdir '${p}'`);
+    this.removed.push({ path: p, ids });
+    await super.remove(p, ids);
+  }
+  override async relocate(from: string, to: string): Promise<void> {
+    if (this.failRelocate) throw new Error(`EROFS: read-only file system, rename '${from}'`);
+    await super.relocate(from, to);
+  }
+  protected override async limit(dir: string, _size: number, ids: QuotaIds): Promise<void> {
+    this.limited.push({ path: dir, ids });
+  }
+  /** When set, what every snapshot reports (as if the source had been written during the copy). */
+  report: CopyReport | undefined;
+  override async snapshot(src: string, dst: string): Promise<CopyReport> {
+    const r = await super.snapshot(src, dst);
+    return this.report ?? r;
+  }
+}
+
+function keptLog(): { log: Logger; lines: Record<string, unknown>[] } {
+  const lines: Record<string, unknown>[] = [];
+  const log = createLogger({ level: "debug", write: (l) => lines.push(JSON.parse(l)) });
+  return { log, lines };
+}
+
+const noLoops = new Mounter(async () => ({ stdout: "", stderr: "" }));
+const MiB = 2 ** 20;
+const newVolume = (name: string) => ({
+  id: volumeIdFor(name),
+  name,
+  capacityBytes: MiB,
+  accessType: "mount" as const,
+  parameters: {},
+});
+
+describe("engine", () => {
+  let root: string;
+  afterEach(async () => {
+    if (root) await rm(root, { recursive: true, force: true });
+  });
+  const open = (backend: Backend, log: Logger) => Engine.open({ backend, log, mounter: noLoops });
+
+  it("serves after a start that finds leftovers it cannot remove or set aside, and logs each", async () => {
+    root = await mkdtemp(path.join(os.tmpdir(), "vol-engine-"));
+    const b = new TestBackend(root);
+    const { log, lines } = keptLog();
+    const e = await open(b, log);
+    const kept = await e.createVolume(newVolume("kept"));
+    await e.drain();
+    // What a crash and an odd filesystem leave: a half-made build nobody can remove, and data
+    // without a record that cannot be moved (a read-only btrfs snapshot, before the fix).
+    const stuck = path.join(root, "volumes", `.tmp.${volumeIdFor("gone")}.0badf00d`);
+    await mkdir(stuck);
+    const orphan = path.join(root, "snapshots", snapshotIdFor("orphan"));
+    await mkdir(orphan);
+    b.failRemove = (p) => p === stuck;
+    b.failRelocate = true;
+    lines.length = 0;
+    const again = await open(b, log);
+    await again.drain();
+    expect(again.volumes.get(kept.id)?.state).toBe("ready");
+    expect(await readdir(path.join(root, "volumes"))).toContain(path.basename(stuck));
+    expect(await readdir(path.join(root, "snapshots"))).toEqual([path.basename(orphan)]);
+    const errors = lines.filter((l) => l.level === "error").map((l) => ({ msg: l.msg, path: l.path }));
+    expect(errors).toHaveLength(2);
+    expect(errors).toEqual(
+      expect.arrayContaining([
+        { msg: expect.stringMatching(/could not set aside data without a record/), path: orphan },
+        { msg: expect.stringMatching(/could not remove a leftover/), path: stuck },
+      ]),
+    );
+    // And it still serves: a new volume can be made.
+    expect((await again.createVolume(newVolume("after"))).state).toBe("ready");
+  });
+
+  it("writes the schema version into every record and refuses records of a newer schema", async () => {
+    root = await mkdtemp(path.join(os.tmpdir(), "vol-engine-"));
+    const { log } = keptLog();
+    const e = await open(new TestBackend(root), log);
+    const v = await e.createVolume(newVolume("v"));
+    const file = path.join(root, "meta", "volumes", `${v.id}.json`);
+    expect(JSON.parse(await readFile(file, "utf8"))).toMatchObject({ schemaVersion: SCHEMA_VERSION });
+    // A record written before versions existed is read as version 1 ...
+    const { schemaVersion: _, ...old } = JSON.parse(await readFile(file, "utf8"));
+    await writeFile(file, JSON.stringify(old));
+    expect((await open(new TestBackend(root), log)).volumes.get(v.id)?.state).toBe("ready");
+    // ... one of a newer driver stops the start, naming the file and the fix.
+    await writeFile(file, JSON.stringify({ ...old, schemaVersion: SCHEMA_VERSION + 1 }));
+    await expect(open(new TestBackend(root), log)).rejects.toThrow(
+      `metadata record ${file} has schema version 2, newer than the 1 this driver reads: run the driver version that wrote it (or a newer one) on this data directory`,
+    );
+  });
+
+  it("records the backend at the first start and refuses to start with another one", async () => {
+    root = await mkdtemp(path.join(os.tmpdir(), "vol-engine-"));
+    const { log } = keptLog();
+    await open(new TestBackend(root, "btrfs"), log);
+    expect(JSON.parse(await readFile(path.join(root, "meta", BACKEND_FILE), "utf8"))).toMatchObject({
+      schemaVersion: SCHEMA_VERSION,
+      backend: "btrfs",
+    });
+    await open(new TestBackend(root, "btrfs"), log);
+    const err = (await open(new TestBackend(root, "reflink"), log).catch((e: unknown) => e)) as Error;
+    expect(err).toBeInstanceOf(Error);
+    expect(err.message).toBe(
+      `data directory ${root} was set up with the btrfs backend but the reflink backend was detected now: find out why creating and deleting a test subvolume fails in ${root} and restart the driver (to really switch backends, move the volumes out and remove ${path.join(root, "meta", BACKEND_FILE)})`,
+    );
+    expect(err.message.split(": ").length).toBeLessThanOrEqual(2); // one sentence
+  });
+
+  it("answers a delete before the data is removed, and finishes the removal at the next start", async () => {
+    root = await mkdtemp(path.join(os.tmpdir(), "vol-engine-"));
+    const b = new TestBackend(root);
+    const { log } = keptLog();
+    const e = await open(b, log);
+    const v = await e.createVolume(newVolume("big"));
+    await writeFile(path.join(e.volumePath(v.id), "data"), "x");
+    let release!: () => void;
+    b.gate = new Promise<void>((r) => (release = r));
+    // The removal waits for the gate: the delete must answer anyway.
+    const answered = await Promise.race([
+      e.deleteVolume(v.id).then(() => "answered"),
+      new Promise((r) => setTimeout(() => r("waited for the removal"), 2000)),
+    ]);
+    expect(answered).toBe("answered");
+    expect(e.volumes.get(v.id)?.state).toBe("deleting");
+    expect(existsSync(e.volumePath(v.id))).toBe(false);
+    const trash = (await readdir(path.join(root, "volumes"))).filter((n) => n.startsWith(".trash."));
+    expect(trash).toHaveLength(1);
+    // A start while the removal is still pending (the first driver was killed) finishes it.
+    const { log: log2, lines } = keptLog();
+    const b2 = new TestBackend(root);
+    const again = await open(b2, log2);
+    await again.drain();
+    expect(again.volumes.get(v.id)).toBeUndefined();
+    expect(await readdir(path.join(root, "volumes"))).toEqual([]);
+    expect(await readdir(path.join(root, "meta", "volumes"))).toEqual([]);
+    expect(lines.map((l) => l.msg)).toContain("finishing an interrupted delete");
+    release();
+    await e.drain();
+    // The same for a snapshot.
+    const src = await again.createVolume(newVolume("src"));
+    const s = await again.createSnapshot({
+      id: snapshotIdFor("s"),
+      name: "s",
+      sourceVolumeId: src.id,
+      sizeBytes: MiB,
+      accessType: "mount",
+      parameters: {},
+    });
+    b2.gate = new Promise<void>((r) => (release = r));
+    await again.deleteSnapshot(s.id);
+    expect(again.snapshots.get(s.id)?.state).toBe("deleting");
+    release();
+    await again.drain();
+    expect(again.snapshots.get(s.id)).toBeUndefined();
+    expect(await readdir(path.join(root, "snapshots"))).toEqual([]);
+  });
+
+  it("allocates project ids that never collide, records them, and reuses one only after its release", async () => {
+    root = await mkdtemp(path.join(os.tmpdir(), "vol-engine-"));
+    const b = new TestBackend(root, "reflink");
+    b.projectIds = true;
+    const { log } = keptLog();
+    const e = await open(b, log);
+    const [a, c] = await Promise.all([e.createVolume(newVolume("a")), e.createVolume(newVolume("c"))]);
+    expect([a.projectId, c.projectId].sort()).toEqual([1, 2]);
+    // Recorded, so a restart knows them; applied with the very id recorded.
+    const onDisk = JSON.parse(await readFile(path.join(root, "meta", "volumes", `${a.id}.json`), "utf8"));
+    expect(onDisk.projectId).toBe(a.projectId);
+    expect(b.limited.map((l) => l.ids.projectId).sort()).toEqual([1, 2]);
+    // While a's data is still being removed its id stays taken ...
+    let release!: () => void;
+    b.gate = new Promise<void>((r) => (release = r));
+    await e.deleteVolume(a.id);
+    const d = await e.createVolume(newVolume("d"));
+    expect(d.projectId).toBe(3);
+    release();
+    await e.drain();
+    // ... the removal released its quota with that id, and then the id is free again.
+    expect(b.removed.map((r) => r.ids.projectId)).toContain(a.projectId);
+    const f = await e.createVolume(newVolume("f"));
+    expect(f.projectId).toBe(a.projectId);
+    const reopened = await open(b, log);
+    expect(reopened.volumes.all().map((r) => r.projectId)).toEqual([c.projectId, 3, a.projectId]);
+    // An expansion raises the limit of the recorded id.
+    await reopened.expandVolume(c.id, 2 * MiB);
+    expect(b.limited.at(-1)).toEqual({ path: reopened.volumePath(c.id), ids: { projectId: c.projectId } });
+    expect(lowestFreeId([1, 2, 4])).toBe(3);
+    expect(lowestFreeId([])).toBe(1);
+  });
+});
+
+describe("engine copy reports", () => {
+  let root: string;
+  afterEach(async () => {
+    if (root) await rm(root, { recursive: true, force: true });
+  });
+
+  it("logs each copy's window, and warns when a copy is not point-in-time", async () => {
+    root = await mkdtemp(path.join(os.tmpdir(), "vol-engine-"));
+    const b = new TestBackend(root);
+    const { log, lines } = keptLog();
+    const e = await Engine.open({ backend: b, log, mounter: noLoops });
+    const v = await e.createVolume(newVolume("src"));
+    const snap = (name: string) =>
+      e.createSnapshot({
+        id: snapshotIdFor(name),
+        name,
+        sourceVolumeId: v.id,
+        sizeBytes: MiB,
+        accessType: "mount",
+        parameters: {},
+      });
+    // (A change within the timestamp slack before the copy counts as during it.)
+    await new Promise((r) => setTimeout(r, 100));
+    await snap("quiet");
+    expect(lines.at(-1)).toMatchObject({
+      level: "info",
+      msg: "copied the source at one point in time",
+      pointInTime: true,
+      windowMs: expect.any(Number),
+    });
+    b.report = { pointInTime: false, windowMs: 1234, passes: 1 };
+    await snap("busy");
+    expect(lines.at(-1)).toMatchObject({
+      level: "warn",
+      msg: "the source changed while it was copied: this copy is not point-in-time",
+      id: snapshotIdFor("busy"),
+      windowMs: 1234,
+      backend: "copy",
+    });
+  });
+});
+
+describe("locks of the node service", () => {
+  it("lets a pod's volume be unpublished while a snapshot of it is being copied", async () => {
+    const id = volumeIdFor("busy");
+    const locks = new KeyedLocks();
+    const rec = { id, state: "ready", accessType: "mount" } as VolumeRecord;
+    const engine = { volumes: { get: () => rec } } as unknown as Engine;
+    const node = nodeService({
+      engine,
+      locks,
+      mounter: noLoops,
+      nodeId: "n",
+      topologyKey: "k",
+      maxVolumes: 0,
+    });
+    // What CreateSnapshot holds for the whole copy.
+    const copying = locks.tryAcquire([exclusive(snapshotIdFor("s")), shared(id)]);
+    expect(copying).toBeDefined();
+    const target = path.join(os.tmpdir(), `vol-no-such-target-${process.pid}`);
+    await expect(node.NodeUnpublishVolume?.({ volume_id: id, target_path: target })).resolves.toEqual({});
+    // A delete still cannot run during the copy.
+    expect(locks.tryAcquire([exclusive(id)])).toBeUndefined();
+    copying?.();
+  });
+
+  it("treats a target it cannot inspect as an error, not as absent", async () => {
+    const id = volumeIdFor("v");
+    const rec = { id, state: "ready", accessType: "mount" } as VolumeRecord;
+    const engine = { volumes: { get: () => rec } } as unknown as Engine;
+    const node = nodeService({
+      engine,
+      locks: new KeyedLocks(),
+      mounter: noLoops,
+      nodeId: "n",
+      topologyKey: "k",
+      maxVolumes: 0,
+    });
+    // lstat fails with ENOTDIR (as with EACCES, something is in the way: not "nothing there").
+    await expect(
+      node.NodeUnpublishVolume?.({ volume_id: id, target_path: "/etc/hostname/x" }),
+    ).rejects.toThrow(/ENOTDIR/);
+    await expect(lstatIfExists("/etc/hostname/x")).rejects.toMatchObject({ code: "ENOTDIR" });
+    expect(await lstatIfExists(path.join(os.tmpdir(), `vol-absent-${process.pid}`))).toBeUndefined();
+  });
+});
+
+describe("atomic files", () => {
+  let dir: string | undefined;
+  afterEach(async () => {
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it("replaces a file whole, with exactly the mode asked, leaving no temporary file", async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), "vol-atomic-"));
+    const f = path.join(dir, "tls.crt");
+    await writeFileAtomic(f, "old", { mode: 0o600 });
+    await writeFileAtomic(f, "new", { mode: 0o644 });
+    expect(await readFile(f, "utf8")).toBe("new");
+    expect((await stat(f)).mode & 0o777).toBe(0o644);
+    // A rename that cannot happen (a directory is in the way) leaves the temporary file behind nowhere.
+    await mkdir(path.join(dir, "taken"));
+    await writeFile(path.join(dir, "taken", "x"), "");
+    await expect(writeFileAtomic(path.join(dir, "taken"), "x")).rejects.toThrow();
+    expect((await readdir(dir)).sort()).toEqual(["taken", "tls.crt"]);
   });
 });

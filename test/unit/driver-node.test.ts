@@ -12,7 +12,7 @@ import { load as loadYaml } from "js-yaml";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { CONTROLLER_CAPS, NODE_CAPS, PLUGIN_EXPANSION } from "../../src/driver/capabilities.ts";
 import { runDriverCli, VOL_CSI } from "../../src/driver/cli.ts";
-import { parseListenAddress } from "../../src/driver/health.ts";
+import { parseListenAddress, startHealthServer } from "../../src/driver/health.ts";
 import { CSI_PROTO, findProto, REGISTRATION_PROTO } from "../../src/driver/proto.ts";
 import { registrationSocket, startRegistration } from "../../src/driver/registration.ts";
 import { type RunningDriver, socketPathOf, startDriver } from "../../src/driver/server.ts";
@@ -250,6 +250,39 @@ describe("the driver's health endpoints and metrics", () => {
     await expect(lstat(sock)).rejects.toThrow(/ENOENT/);
     await expect(lstat(d.socket)).rejects.toThrow(/ENOENT/);
     await expect(fetch(`http://127.0.0.1:${running?.health?.port}/healthz`)).rejects.toThrow();
+  });
+});
+
+describe("the health server on its own", () => {
+  it("fails a check that hangs or throws, answers HEAD, refuses other methods", async () => {
+    const c = capture();
+    const h = await startHealthServer("127.0.0.1:0", {
+      live: () => new Promise(() => {}),
+      ready: async () => {
+        throw new Error("store not loaded");
+      },
+      metrics: () => "m 1\n",
+      log: c.log,
+      checkTimeoutMs: 200,
+    });
+    const base = `http://127.0.0.1:${h.port}`;
+    try {
+      const slow = await fetch(`${base}/healthz`);
+      expect(slow.status).toBe(500);
+      expect(await slow.text()).toBe("the check did not answer within 200 ms\n");
+      const thrown = await fetch(`${base}/readyz`);
+      expect([thrown.status, await thrown.text()]).toEqual([500, "store not loaded\n"]);
+      const head = await fetch(`${base}/metrics`, { method: "HEAD" });
+      expect([head.status, await head.text()]).toEqual([200, ""]);
+      const post = await fetch(`${base}/healthz`, { method: "POST" });
+      expect([post.status, post.headers.get("allow")]).toEqual([405, "GET, HEAD"]);
+    } finally {
+      await h.stop();
+    }
+    const ok = async () => ({ ok: true, reason: "ok" });
+    await expect(
+      startHealthServer("127.0.0.1:x", { live: ok, ready: ok, metrics: () => "", log: c.log }),
+    ).rejects.toThrow(/not host:port/);
   });
 });
 

@@ -9,7 +9,28 @@
 // directory. A method that fails must leave nothing at `dst` (the caller also builds into a
 // temporary name and renames, so a crash leaves only a recognisable leftover).
 
+import type { Logger } from "../../kube/log.ts";
+
 export type BackendKind = "btrfs" | "reflink" | "copy";
+
+/** How a snapshot or clone relates to the source at one instant. */
+export interface CopyReport {
+  /** The copy equals the source as it was at one instant (btrfs always; reflink after a quiet pass). */
+  pointInTime: boolean;
+  /** How long the source had to stay unchanged for the copy to be point-in-time, in ms. */
+  windowMs: number;
+  /** Copy passes made (the reflink backend retries a pass during which the source changed). */
+  passes: number;
+}
+
+/**
+ * Per-volume quota settings the engine allocates and records (in the volume's record) before a
+ * backend applies them, so they survive a crash and are released only with the volume's data.
+ */
+export interface QuotaIds {
+  /** The XFS project id of the volume's tree (reflink backend with project quotas). */
+  projectId?: number | undefined;
+}
 
 export interface Usage {
   bytes: number;
@@ -27,22 +48,35 @@ export interface Backend {
   readonly kind: BackendKind;
   /** The data directory this backend serves. */
   readonly root: string;
+  /** Whether volumes need a project id allocated by the engine (see QuotaIds). */
+  readonly usesProjectIds: boolean;
   /** Makes an empty, writable volume directory at `dst`, limited to `sizeBytes` where the filesystem can. */
-  createVolume(dst: string, sizeBytes: number): Promise<void>;
-  /** Makes a read-only point-in-time copy of the volume at `src` into `dst`. */
-  snapshot(src: string, dst: string): Promise<void>;
+  createVolume(dst: string, sizeBytes: number, ids?: QuotaIds): Promise<void>;
+  /** Makes a read-only copy of the volume at `src` into `dst` (point-in-time as far as the backend can: see CopyReport). */
+  snapshot(src: string, dst: string): Promise<CopyReport>;
   /** Makes a writable copy of a volume or snapshot `src` at `dst`, limited to `sizeBytes`. */
-  clone(src: string, dst: string, sizeBytes: number): Promise<void>;
-  /** Removes a volume or snapshot directory (whatever its kind); absent is fine. */
-  remove(path: string): Promise<void>;
+  clone(src: string, dst: string, sizeBytes: number, ids?: QuotaIds): Promise<CopyReport>;
+  /** Removes a volume or snapshot directory (whatever its kind), releasing its quota; absent is fine. */
+  remove(path: string, ids?: QuotaIds): Promise<void>;
   /** Raises the size limit of a volume where the filesystem enforces one. */
-  resize(path: string, sizeBytes: number): Promise<void>;
+  resize(path: string, sizeBytes: number, ids?: QuotaIds): Promise<void>;
+  /**
+   * Moves a volume or snapshot directory to another directory of the same filesystem (to set
+   * it aside); works for read-only btrfs snapshots too.
+   */
+  relocate(from: string, to: string): Promise<void>;
   /** Space and inodes used by one volume or snapshot directory. */
   usage(path: string): Promise<Usage>;
   /** Space and inodes of the whole data directory's filesystem. */
   capacity(): Promise<Capacity>;
   /** Whether the size limit is enforced by the filesystem (true) or only recorded (false). */
   readonly enforcesSize: boolean;
+}
+
+/** What every backend is opened with. */
+export interface CommonBackendOptions {
+  /** Where a backend logs what it works around (a quota it cannot use, a fallback). */
+  log?: Logger;
 }
 
 /** Every shell command goes through one injectable function (tests replace or wrap it). */

@@ -3,15 +3,33 @@
 // Size: with quotas on (`btrfs quota enable`, tried when the backend opens), each volume's
 // qgroup gets a limit on referenced bytes, so writes past it fail with EDQUOT; without them
 // the size is recorded only (enforcesSize = false).
-import { lstat, readdir } from "node:fs/promises";
+import { lstat, readdir, rename } from "node:fs/promises";
 import path from "node:path";
-import type { Backend, BackendKind, Capacity, Exec, Usage } from "./backend.ts";
-import { BackendError, buildAt, exists, message, removeTree, statfsCapacity, walkUsage } from "./common.ts";
+import type { Logger } from "../../kube/log.ts";
+import type {
+  Backend,
+  BackendKind,
+  Capacity,
+  CommonBackendOptions,
+  CopyReport,
+  Exec,
+  Usage,
+} from "./backend.ts";
+import {
+  BackendError,
+  backendLog,
+  buildAt,
+  exists,
+  message,
+  removeTree,
+  statfsCapacity,
+  walkUsage,
+} from "./common.ts";
 
 /** The inode number of every subvolume's top directory (BTRFS_FIRST_FREE_OBJECTID). */
 const SUBVOLUME_INO = 256n;
 
-export interface BtrfsBackendOptions {
+export interface BtrfsBackendOptions extends CommonBackendOptions {
   /** Enable and use qgroups to enforce sizes (default true). */
   quotas?: boolean;
 }
@@ -27,18 +45,28 @@ export class BtrfsBackend implements Backend {
   readonly kind: BackendKind = "btrfs";
   readonly root: string;
   readonly enforcesSize: boolean;
+  readonly usesProjectIds = false;
   private readonly exec: Exec;
+  private readonly log: Logger;
 
-  private constructor(root: string, exec: Exec, quotas: boolean) {
+  private constructor(root: string, exec: Exec, quotas: boolean, log: Logger) {
     this.root = root;
     this.exec = exec;
     this.enforcesSize = quotas;
+    this.log = log;
   }
 
   /** Opens the backend on `root` (which must be on btrfs), turning quotas on if asked and possible. */
   static async open(root: string, exec: Exec, options: BtrfsBackendOptions = {}): Promise<BtrfsBackend> {
-    const quotas = options.quotas === false ? false : await enableQuotas(root, exec);
-    return new BtrfsBackend(root, exec, quotas);
+    const log = backendLog(options.log);
+    let quotas = false;
+    if (options.quotas !== false) {
+      const why = await enableQuotas(root, exec);
+      quotas = why === "";
+      if (!quotas)
+        log.info("btrfs quotas are not usable here; volume sizes are recorded only", { root, reason: why });
+    }
+    return new BtrfsBackend(root, exec, quotas, log);
   }
 
   private btrfs(args: string[]): Promise<{ stdout: string; stderr: string }> {
@@ -61,29 +89,55 @@ export class BtrfsBackend implements Backend {
     );
   }
 
-  snapshot(src: string, dst: string): Promise<void> {
-    return buildAt(
+  async snapshot(src: string, dst: string): Promise<CopyReport> {
+    let windowMs = 0;
+    await buildAt(
       `snapshot ${src}`,
       dst,
       async () => {
         await this.requireSubvolume(src);
-        await this.btrfs(["subvolume", "snapshot", "-r", src, dst]);
+        windowMs = await timed(() => this.btrfs(["subvolume", "snapshot", "-r", src, dst]));
       },
       (p) => this.remove(p),
     );
+    // A subvolume snapshot is atomic: the source at the instant of the snapshot's transaction.
+    return { pointInTime: true, windowMs, passes: 1 };
   }
 
-  clone(src: string, dst: string, sizeBytes: number): Promise<void> {
-    return buildAt(
+  async clone(src: string, dst: string, sizeBytes: number): Promise<CopyReport> {
+    let windowMs = 0;
+    await buildAt(
       `clone ${src}`,
       dst,
       async () => {
         await this.requireSubvolume(src);
-        await this.btrfs(["subvolume", "snapshot", src, dst]);
+        windowMs = await timed(() => this.btrfs(["subvolume", "snapshot", src, dst]));
         await this.limit(dst, sizeBytes);
       },
       (p) => this.remove(p),
     );
+    return { pointInTime: true, windowMs, passes: 1 };
+  }
+
+  /**
+   * A read-only snapshot cannot be moved to another directory (that rewrites its ".."): it is
+   * made writable for the move and read-only again after it.
+   */
+  async relocate(from: string, to: string): Promise<void> {
+    const readOnly = (await isSubvolume(from)) && (await this.isReadOnly(from));
+    if (readOnly) await this.btrfs(["property", "set", "-ts", from, "ro", "false"]);
+    try {
+      await rename(from, to);
+    } catch (err) {
+      if (readOnly) await this.btrfs(["property", "set", "-ts", from, "ro", "true"]);
+      throw err;
+    }
+    if (readOnly) await this.btrfs(["property", "set", "-ts", to, "ro", "true"]);
+  }
+
+  private async isReadOnly(p: string): Promise<boolean> {
+    const { stdout } = await this.btrfs(["property", "get", "-ts", p, "ro"]);
+    return /ro=true/.test(stdout);
   }
 
   private async requireSubvolume(p: string): Promise<void> {
@@ -132,7 +186,11 @@ export class BtrfsBackend implements Backend {
       const { stdout } = await this.btrfs(["qgroup", "show", "--raw", "-f", p]);
       const bytes = parseReferenced(stdout);
       return bytes === undefined ? walked : { bytes, inodes: walked.inodes };
-    } catch {
+    } catch (err) {
+      this.log.warn("reading the qgroup of a volume failed; reporting the walked usage", {
+        path: p,
+        error: message(err),
+      });
       return walked;
     }
   }
@@ -151,12 +209,20 @@ export function parseReferenced(stdout: string): number | undefined {
   return undefined;
 }
 
+async function timed(fn: () => Promise<unknown>): Promise<number> {
+  const t0 = performance.now();
+  await fn();
+  return Math.round(performance.now() - t0);
+}
+
+/** Whether `p` is the top of a subvolume (absent: false; any other lstat error is thrown). */
 export async function isSubvolume(p: string): Promise<boolean> {
   try {
     const st = await lstat(p, { bigint: true });
     return st.isDirectory() && st.ino === SUBVOLUME_INO;
-  } catch {
-    return false;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return false;
+    throw err;
   }
 }
 
@@ -182,22 +248,22 @@ async function nestedSubvolumes(dir: string): Promise<string[]> {
   return found;
 }
 
-/** Turns quotas on for the filesystem of `root` if they are off; true when qgroups are usable. */
-async function enableQuotas(root: string, exec: Exec): Promise<boolean> {
+/** Turns quotas on for the filesystem of `root` if they are off; "" when qgroups are usable, else why not. */
+async function enableQuotas(root: string, exec: Exec): Promise<string> {
   const usable = () =>
     exec("btrfs", ["qgroup", "show", root]).then(
-      () => true,
-      () => false,
+      () => "",
+      (err: unknown) => `btrfs qgroup show failed: ${message(err)}`,
     );
-  if (await usable()) return true;
+  if ((await usable()) === "") return "";
   try {
     await exec("btrfs", ["quota", "enable", root]);
     // Existing data is counted only after a rescan (quick on a new filesystem).
     await exec("btrfs", ["quota", "rescan", "-w", root], { timeoutMs: 600_000 }).catch((err) => {
       if (!/already|in progress/i.test(message(err))) throw err;
     });
-  } catch {
-    return false;
+  } catch (err) {
+    return `turning quotas on failed: ${message(err)}`;
   }
   return usable();
 }

@@ -1,9 +1,15 @@
 // What the three backends share: the all-or-nothing wrapper every method that makes something
 // at `dst` runs in, the du-like usage walk, statfs capacity, and plain-tree removal.
-import type { BigIntStats } from "node:fs";
+import type { BigIntStats, Stats } from "node:fs";
 import { lstat, opendir, rm, statfs } from "node:fs/promises";
 import path from "node:path";
+import { createLogger, type Logger } from "../../kube/log.ts";
 import type { Capacity, Usage } from "./backend.ts";
+
+/** The logger of a backend opened without one (tests): JSON lines on stdout, as the driver's. */
+export function backendLog(log: Logger | undefined): Logger {
+  return log ?? createLogger({ base: { component: "vol-csi" } });
+}
 
 /** An error of a backend method: what failed, on which path; the cause keeps the details. */
 export class BackendError extends Error {
@@ -19,11 +25,15 @@ export class BackendError extends Error {
 }
 
 export async function exists(p: string): Promise<boolean> {
+  return (await lstatIfExists(p)) !== undefined;
+}
+
+/** lstat of `p`, or undefined when nothing is there; any other error (EACCES, EIO) is thrown. */
+export async function lstatIfExists(p: string): Promise<Stats | undefined> {
   try {
-    await lstat(p);
-    return true;
+    return await lstat(p);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENOENT") return false;
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
     throw err;
   }
 }
@@ -69,25 +79,13 @@ export async function removeTree(p: string): Promise<void> {
 }
 
 /**
- * Blocks in use (st_blocks × 512, each inode counted once, so hard links and reflinked copies
- * inside the tree count once per inode) and the number of inodes, like `du -s` and
- * `du -s --inodes`. Does not cross into other filesystems or btrfs subvolumes.
+ * Visits `root` and every entry below it with its lstat, not crossing into other filesystems or
+ * btrfs subvolumes; stops early when `visit` returns true. Entries removed during the walk are
+ * skipped.
  */
-export async function walkUsage(root: string): Promise<Usage> {
+async function walkTree(root: string, visit: (st: BigIntStats) => boolean): Promise<void> {
   const top = await lstat(root, { bigint: true });
-  const seen = new Set<bigint>();
-  let bytes = 0n;
-  let inodes = 0;
-  const count = (st: BigIntStats): void => {
-    if (st.nlink > 1n) {
-      if (seen.has(st.ino)) return;
-      seen.add(st.ino);
-    }
-    bytes += st.blocks * 512n;
-    inodes++;
-  };
-  count(top);
-  if (!top.isDirectory()) return { bytes: Number(bytes), inodes };
+  if (visit(top) || !top.isDirectory()) return;
   const stack = [root];
   while (stack.length > 0) {
     const dir = stack.pop() as string;
@@ -109,11 +107,47 @@ export async function walkUsage(root: string): Promise<Usage> {
         throw err;
       }
       if (st.dev !== top.dev) continue;
-      count(st);
+      // Leaving the loop closes the directory handle.
+      if (visit(st)) return;
       if (st.isDirectory()) stack.push(p);
     }
   }
+}
+
+/**
+ * Blocks in use (st_blocks × 512, each inode counted once, so hard links and reflinked copies
+ * inside the tree count once per inode) and the number of inodes, like `du -s` and
+ * `du -s --inodes`. Does not cross into other filesystems or btrfs subvolumes.
+ */
+export async function walkUsage(root: string): Promise<Usage> {
+  const seen = new Set<bigint>();
+  let bytes = 0n;
+  let inodes = 0;
+  await walkTree(root, (st) => {
+    if (st.nlink > 1n) {
+      if (seen.has(st.ino)) return false;
+      seen.add(st.ino);
+    }
+    bytes += st.blocks * 512n;
+    inodes++;
+    return false;
+  });
   return { bytes: Number(bytes), inodes };
+}
+
+/**
+ * Whether anything in the tree at `root` changed at or after `sinceNs` (wall clock, ns): every
+ * change of a file's data or metadata, and every entry added, removed or renamed in a
+ * directory, sets the inode's ctime, which nothing can set back. (Writes through an mmap that
+ * is already writable update it only at the next writeback: see the README.)
+ */
+export async function changedSince(root: string, sinceNs: bigint): Promise<boolean> {
+  let changed = false;
+  await walkTree(root, (st) => {
+    changed = st.ctimeNs >= sinceNs;
+    return changed;
+  });
+  return changed;
 }
 
 /** Space and inodes of the filesystem holding `root`, as statfs(2) reports them. */

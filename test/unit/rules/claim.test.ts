@@ -1,5 +1,11 @@
 import { describe, expect, it } from "vitest";
-import { checkClaim, type Decision, memoryLookup } from "../../../src/rules/index.ts";
+import {
+  blocks,
+  checkClaim,
+  type Decision,
+  droppedDataSource,
+  memoryLookup,
+} from "../../../src/rules/index.ts";
 import { claim, content, DRIVER, fromSource, OTHER, snapshot, storageClass, world } from "./fixtures.ts";
 
 const denied = (d: Decision) => d.findings.filter((f) => f.severity === "deny");
@@ -21,8 +27,17 @@ describe("checkClaim: no data source, other operations", () => {
 });
 
 describe("checkClaim: kind", () => {
-  it("denies a ConfigMap, naming the allowed kinds", async () => {
-    const d = await checkClaim(fromSource("ConfigMap", "cm"), memoryLookup(world()));
+  // A kind other than a PVC or a VolumeSnapshot reaches the rules through dataSourceRef
+  // (Kubernetes drops it from dataSource: see the last describe).
+  const ref = (kind: string, name: string, apiGroup?: string) =>
+    claim("new", {
+      storageClassName: "fast",
+      resources: { requests: { storage: "10Gi" } },
+      dataSourceRef: { kind, name, ...(apiGroup !== undefined ? { apiGroup } : {}) },
+    });
+
+  it("denies a ConfigMap in dataSourceRef, naming the allowed kinds", async () => {
+    const d = await checkClaim(ref("ConfigMap", "cm"), memoryLookup(world()));
     expect(d.allowed).toBe(false);
     expect(denied(d)[0]?.rule).toBe("source-kind");
     expect(denied(d)[0]?.message).toBe(
@@ -46,7 +61,7 @@ describe("checkClaim: kind", () => {
       lookup,
     );
     expect(ok).toEqual({ allowed: true, findings: [] });
-    const bad = await checkClaim(fromSource("Bye", "b", {}, "hello.example.com"), lookup);
+    const bad = await checkClaim(ref("Bye", "b", "hello.example.com"), lookup);
     expect(denied(bad)[0]?.message).toMatch(
       /or a kind a VolumePopulator registers: Hello \(hello.example.com\)$/,
     );
@@ -151,13 +166,50 @@ describe("checkClaim: clone", () => {
     );
   });
 
-  it("denies a Pending source with the documented message", async () => {
+  it("admits a Pending source with a wait finding: the webhook warns, the pre-flight stops", async () => {
     const d = await checkClaim(fromSource("PersistentVolumeClaim", "pending"), lookup);
+    expect(d).toEqual({
+      allowed: true,
+      findings: [
+        {
+          rule: "clone-source-bound",
+          severity: "wait",
+          message:
+            'PVC "pending" in namespace "shop" is Pending, not Bound: a clone needs a Bound source, so PVC "new" in namespace "shop" would wait until it is',
+        },
+      ],
+    });
+    const f = d.findings[0]!;
+    expect([blocks(f, "admission"), blocks(f, "preflight")]).toEqual([false, true]);
+  });
+
+  it("still checks a Pending source's driver, volume mode and size", async () => {
+    const w = world();
+    w.pvcs!.push(
+      claim("pending-slow", { storageClassName: "slow", resources: { requests: { storage: "5Gi" } } }),
+    );
+    const d = await checkClaim(
+      fromSource("PersistentVolumeClaim", "pending-slow", { resources: { requests: { storage: "1Gi" } } }),
+      memoryLookup(w),
+    );
+    expect(d.allowed).toBe(false);
+    expect(d.findings.map((f) => `${f.severity}:${f.rule}`)).toEqual([
+      "wait:clone-source-bound",
+      "deny:clone-driver",
+      "deny:clone-size",
+    ]);
+  });
+
+  it("denies a Lost source: it never binds", async () => {
+    const w = world();
+    w.pvcs!.push(claim("lost", { storageClassName: "fast" }, { phase: "Lost" }));
+    const d = await checkClaim(fromSource("PersistentVolumeClaim", "lost"), memoryLookup(w));
     expect(denied(d)).toEqual([
       {
         rule: "clone-source-bound",
         severity: "deny",
-        message: 'PVC "pending" in namespace "shop" is Pending, not Bound: a clone needs a Bound source',
+        message:
+          'PVC "lost" in namespace "shop" is Lost, not Bound: a clone needs a Bound source; clone another PVC',
       },
     ]);
   });
@@ -405,5 +457,38 @@ describe("checkClaim: restore", () => {
       }),
     );
     expect(await checkClaim(block, allowed)).toEqual({ allowed: true, findings: [] });
+  });
+});
+
+describe("checkClaim: a dataSource Kubernetes drops", () => {
+  it("denies a ConfigMap (or another kind) in spec.dataSource alone: the claim would be created empty", async () => {
+    const cm = claim("new", {
+      resources: { requests: { storage: "1Gi" } },
+      dataSource: { kind: "ConfigMap", name: "settings" },
+    });
+    expect(await checkClaim(cm, memoryLookup(world()))).toEqual({
+      allowed: false,
+      findings: [
+        {
+          rule: "source-kind",
+          severity: "deny",
+          message:
+            'PVC "new" in namespace "shop" has spec.dataSource of kind "ConfigMap" of the core group, which Kubernetes drops, creating the claim empty: spec.dataSource takes a PersistentVolumeClaim or a VolumeSnapshot (snapshot.storage.k8s.io); name a VolumePopulator\'s kind in spec.dataSourceRef instead',
+        },
+      ],
+    });
+    const widget = fromSource("Widget", "w", {}, "example.com");
+    expect(droppedDataSource(widget)?.message).toMatch(
+      /kind "Widget" of group "example.com", which Kubernetes drops/,
+    );
+    // The same kind in dataSourceRef is kept (and checked by the kind rule); a PVC or a snapshot is fine.
+    expect(
+      droppedDataSource({
+        ...widget,
+        spec: { ...widget.spec, dataSourceRef: { apiGroup: "example.com", kind: "Widget", name: "w" } },
+      }),
+    ).toBeUndefined();
+    expect(droppedDataSource(fromSource("PersistentVolumeClaim", "db"))).toBeUndefined();
+    expect(droppedDataSource(fromSource("VolumeSnapshot", "db-snap"))).toBeUndefined();
   });
 });

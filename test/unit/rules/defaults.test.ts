@@ -64,6 +64,14 @@ describe("defaultClaim", () => {
     expect(out.metadata?.annotations?.[LINEAGE.snapshotOf]).toBe("db");
   });
 
+  it("leaves a smaller request as it is with raise: false (the webhook: /validate denies it)", async () => {
+    const input = fromSource("VolumeSnapshot", "db-snap", { resources: { requests: { storage: "1Gi" } } });
+    const { claim: out, warnings } = await defaultClaim(input, lookup, { raise: false });
+    expect(out.spec?.resources?.requests?.storage).toBe("1Gi");
+    expect(warnings).toEqual([]);
+    expect(out.metadata?.annotations?.[LINEAGE.snapshotOf]).toBe("db");
+  });
+
   it("leaves a larger request alone", async () => {
     const input = fromSource("PersistentVolumeClaim", "db", { resources: { requests: { storage: "20Gi" } } });
     const { claim: out, warnings } = await defaultClaim(input, lookup);

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import {
+  blocks,
   checkSnapshot,
   chooseSnapshotClass,
   memoryLookup,
@@ -78,9 +79,37 @@ describe("checkSnapshot", () => {
           'VolumeSnapshot "s" in namespace "shop" takes a snapshot of PVC "nope" in namespace "shop", which does not exist: create the PVC first, or fix spec.source.persistentVolumeClaimName',
       },
     ]);
+  });
+
+  it("admits a snapshot of a Pending claim with a wait finding, and still checks its class", async () => {
     const b = await checkSnapshot(snap("pending"), lookup);
-    expect(b.findings[0]?.message).toBe(
-      'PVC "pending" in namespace "shop" is Pending, not Bound: a snapshot needs a Bound source; create VolumeSnapshot "s" in namespace "shop" once the PVC is Bound',
+    expect(b).toEqual({
+      allowed: true,
+      findings: [
+        {
+          rule: "snapshot-source-bound",
+          severity: "wait",
+          message:
+            'PVC "pending" in namespace "shop" is Pending, not Bound: a snapshot needs a Bound source, so VolumeSnapshot "s" in namespace "shop" would wait until it is',
+        },
+      ],
+    });
+    expect([blocks(b.findings[0]!, "admission"), blocks(b.findings[0]!, "preflight")]).toEqual([false, true]);
+    const c = await checkSnapshot(snap("pending", "other-snaps"), lookup);
+    expect(c.allowed).toBe(false);
+    expect(c.findings.map((f) => `${f.severity}:${f.rule}`)).toEqual([
+      "wait:snapshot-source-bound",
+      "deny:snapshot-class",
+    ]);
+  });
+
+  it("denies a snapshot of a Lost claim", async () => {
+    const w = world();
+    w.pvcs!.push(claim("lost", { storageClassName: "fast" }, { phase: "Lost" }));
+    const d = await checkSnapshot(snap("lost"), memoryLookup(w));
+    expect(d.allowed).toBe(false);
+    expect(d.findings[0]?.message).toBe(
+      'PVC "lost" in namespace "shop" is Lost, not Bound: a snapshot needs a Bound source; take the snapshot of another PVC',
     );
   });
 

@@ -1,6 +1,7 @@
 // Fuzz: thousands of malformed and random AdmissionReview bodies against the real HTTPS
 // transport. Every one is answered (200 with the uid echoed, or a 4xx with a reason), none
-// gets a 5xx, and the process keeps serving. Seeded, so a failure reproduces.
+// gets a 5xx, in the HTTP status or in the review's status (a handler that threw), and the
+// process keeps serving. Seeded, so a failure reproduces.
 import { copyFile } from "node:fs/promises";
 import https from "node:https";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -226,12 +227,22 @@ describe("fuzzing /validate and /mutate", () => {
         if (a.code >= 500 || (a.code !== 200 && (a.code < 400 || a.code >= 500))) {
           failures.push(`case ${i}: HTTP ${a.code}: ${a.body.slice(0, 200)}`);
         } else if (a.code === 200) {
-          const res = JSON.parse(a.body) as { response?: { uid?: string; allowed?: boolean } };
+          const res = JSON.parse(a.body) as {
+            response?: { uid?: string; allowed?: boolean; status?: { code?: number; message?: string } };
+          };
           const sent = JSON.parse(typeof body === "string" ? body : body.toString()) as {
             request?: { uid?: string };
           };
           if (res.response?.uid !== sent.request?.uid || typeof res.response?.allowed !== "boolean") {
             failures.push(`case ${i}: 200 without the uid echoed: ${a.body.slice(0, 200)}`);
+          }
+          // A handler that throws is answered 200 with status.code 500: a bug the fuzz must see.
+          const code = res.response?.status?.code;
+          if (code !== undefined && code !== 403) {
+            failures.push(`case ${i}: answered with status ${code}: ${res.response?.status?.message}`);
+          }
+          if (res.response?.allowed === false && !res.response.status?.message) {
+            failures.push(`case ${i}: denied without a message`);
           }
         } else if (!(JSON.parse(a.body) as { message?: string }).message) {
           failures.push(`case ${i}: HTTP ${a.code} without a reason`);

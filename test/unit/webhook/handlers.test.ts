@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from "node:timers/promises";
 import { describe, expect, it } from "vitest";
 import { LINEAGE, type Lookup, memoryLookup } from "../../../src/rules/index.ts";
 import { mutate, validate } from "../../../src/webhook/handlers.ts";
@@ -111,6 +112,55 @@ describe("validate", () => {
     expect(cachedDenial.response.status?.message).toMatch(/^PVC "db" in namespace "shop" does not exist/);
   });
 
+  it("confirms a denial with the API's answers to the same reads, made at once", async () => {
+    const reads: string[] = [];
+    const slowly = (l: Lookup): Lookup =>
+      Object.fromEntries(
+        Object.entries(l).map(([k, f]) => [
+          k,
+          async (...args: string[]) => {
+            reads.push(k);
+            await sleep(100);
+            return (f as (...a: string[]) => Promise<unknown>)(...args);
+          },
+        ]),
+      ) as unknown as Lookup;
+    const c = clone({ volumeMode: "Block", resources: { requests: { storage: "1Gi" } } });
+    const started = Date.now();
+    const out = await validate(decode(review(c)), { cached: lookups.cached, direct: slowly(lookups.cached) });
+    const took = Date.now() - started;
+    expect(out.response.allowed).toBe(false);
+    expect(reads.length).toBeGreaterThanOrEqual(2);
+    // Every read in one round (100 ms), not one after another, and no second run of the rules.
+    expect(took).toBeLessThan(200);
+  });
+
+  it("answers with what it knows when the deadline comes", async () => {
+    const never = () => new Promise<never>(() => undefined);
+    const hanging = { ...lookups.cached, pvc: never };
+    const started = Date.now();
+    const nothing = await validate(decode(review(clone())), { cached: hanging }, AbortSignal.timeout(100));
+    expect(Date.now() - started).toBeLessThan(500);
+    expect(nothing.late).toBe(true);
+    expect(nothing.response.allowed).toBe(true);
+    expect(nothing.response.warnings?.[0]).toMatch(
+      /^the vol.kubectl.io webhook could not check this PersistentVolumeClaim before the API server's timeout/,
+    );
+    // A denial from the caches that the API cannot confirm in time stands.
+    const bad = clone({ resources: { requests: { storage: "1Gi" } } });
+    const denied = await validate(
+      decode(review(bad)),
+      { cached: lookups.cached, direct: hanging },
+      AbortSignal.timeout(100),
+    );
+    expect(denied.response.allowed).toBe(false);
+    expect(denied.response.status?.message).toMatch(/requests 1Gi but its source PVC "db"/);
+    const m = await mutate(decode(review(clone())), { cached: hanging }, AbortSignal.timeout(100));
+    expect(m.response.allowed).toBe(true);
+    expect(m.response.patch).toBeUndefined();
+    expect(m.response.warnings?.[0]).toMatch(/could not fill in the defaults of this PersistentVolumeClaim/);
+  });
+
   it("answers a dry-run request exactly as a real one (no side effects to skip)", async () => {
     const c = clone({ resources: { requests: { storage: "1Gi" } } });
     const real = await validate(decode(review(c)), lookups);
@@ -129,16 +179,35 @@ describe("validate", () => {
     }
   });
 
-  it("checks VolumeSnapshots", async () => {
-    const snap = {
-      metadata: { name: "s", namespace: "shop" },
-      spec: { source: { persistentVolumeClaimName: "pending" } },
-    };
-    const r = review(snap, {
-      kind: { group: "snapshot.storage.k8s.io", version: "v1", kind: "VolumeSnapshot" },
+  it("checks VolumeSnapshots, admitting one of a Pending claim with a warning", async () => {
+    const snap = (pvc: string) =>
+      review(
+        { metadata: { name: "s", namespace: "shop" }, spec: { source: { persistentVolumeClaimName: pvc } } },
+        { kind: { group: "snapshot.storage.k8s.io", version: "v1", kind: "VolumeSnapshot" } },
+      );
+    const missing = await validate(decode(snap("nope")), lookups);
+    expect(missing.response.allowed).toBe(false);
+    expect(missing.response.status?.message).toMatch(
+      /^VolumeSnapshot "s" in namespace "shop" takes a snapshot of PVC "nope"/,
+    );
+    const pending = await validate(decode(snap("pending")), lookups);
+    expect(pending.response).toEqual({
+      allowed: true,
+      warnings: [
+        'PVC "pending" in namespace "shop" is Pending, not Bound: a snapshot needs a Bound source, so VolumeSnapshot "s" in namespace "shop" would wait until it is',
+      ],
     });
-    const out = await validate(decode(r), lookups);
-    expect(out.response.status?.message).toMatch(/^PVC "pending" in namespace "shop" is Pending, not Bound/);
+  });
+
+  it("admits a clone of a Pending claim with a warning, so a file with both applies whole", async () => {
+    const out = await validate(
+      decode(review(clone({ dataSource: { kind: "PersistentVolumeClaim", name: "pending" } }))),
+      lookups,
+    );
+    expect(out.response.allowed).toBe(true);
+    expect(out.response.warnings).toEqual([
+      'PVC "pending" in namespace "shop" is Pending, not Bound: a clone needs a Bound source, so PVC "copy" in namespace "shop" would wait until it is',
+    ]);
   });
 
   it("takes the namespace from the request when the object has none", async () => {
@@ -227,15 +296,29 @@ describe("mutate", () => {
     });
   });
 
-  it("warns when it raises a request", async () => {
-    const out = await mutate(decode(review(clone({ resources: { requests: { storage: "2Gi" } } }))), lookups);
-    expect(out.response.patch).toContainEqual({
-      op: "replace",
-      path: "/spec/resources/requests/storage",
-      value: "10Gi",
+  it("denies a spec.dataSource the API server would drop (only /mutate sees it)", async () => {
+    const cm = apiClaim("cm", {
+      resources: { requests: { storage: "1Gi" } },
+      dataSource: { kind: "ConfigMap", name: "x" },
     });
-    expect(out.response.warnings).toEqual([
-      'PVC "copy" in namespace "shop" requested 2Gi, less than the 10Gi its source PVC "db" in namespace "shop" holds: raised the request to 10Gi',
-    ]);
+    const out = await mutate(decode(review(cm)), lookups);
+    expect(out.response.allowed).toBe(false);
+    expect(out.response.status).toMatchObject({ code: 403, reason: "Forbidden" });
+    expect(out.response.status?.message).toMatch(
+      /^PVC "cm" in namespace "shop" has spec.dataSource of kind "ConfigMap" of the core group, which Kubernetes drops/,
+    );
+  });
+
+  it("leaves a smaller request as it is, for /validate to deny with the size to ask for", async () => {
+    // Raising it would make the claim differ from its manifest, and applying that manifest again
+    // would then fail (a bound claim cannot ask for less than its capacity).
+    const small = clone({ resources: { requests: { storage: "2Gi" } } });
+    const out = await mutate(decode(review(small)), lookups);
+    expect(out.response.patch?.some((p) => (p as { path: string }).path.startsWith("/spec"))).toBe(false);
+    expect(out.response.warnings).toEqual([]);
+    const v = await validate(decode(review(small)), lookups);
+    expect(v.response.status?.message).toBe(
+      'PVC "copy" in namespace "shop" requests 2Gi but its source PVC "db" in namespace "shop" holds 10Gi: request at least 10Gi',
+    );
   });
 });
