@@ -133,6 +133,13 @@ describe.sequential("restore in place (no kubelet: claims no pod mounts)", () =>
     );
     expect(dry.stdout).toContain("3. stop      nothing (no pod mounts the claim)");
     expect(dry.stdout).toContain(`once satisfied: kubectl delete pv ${before?.spec.volumeName}`);
+    const server = await vol(["restore", "plan-1", "--in-place", "--dry-run=server"]);
+    expect(server.code, server.stderr).toBe(0);
+    expect(server.stdout).toContain(
+      "(server dry run: the safety snapshot was accepted; nothing was changed)",
+    );
+    const snaps = (await sys.kubectl(["get", "volumesnapshots", "-n", NS, "-o", "name"])).stdout;
+    expect(snaps).not.toContain("plan-before-restore-");
     const noTty = await vol(["restore", "plan-1", "--in-place"]);
     expect(noTty.code).toBe(2);
     expect(noTty.stderr).toContain("--yes is required when stdin is not a terminal");
