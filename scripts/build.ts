@@ -83,7 +83,7 @@ const common = {
 
 const entries: Record<string, string> = {
   [MAIN_BUNDLE]: "cmd/multicall/main.ts",
-  [CORE_BUNDLE]: "src/kube/cluster.ts",
+  [CORE_BUNDLE]: "src/plugin/core.ts",
   ...Object.fromEntries(PARTS.map((p) => [p, `cmd/${p}/main.ts`])),
 };
 

@@ -1,7 +1,9 @@
-// The rules' Lookup backed by direct reads from the API server (the plugin's pre-flight). A
-// 404 is "does not exist"; a missing CRD (snapshot, ReferenceGrant, VolumePopulator APIs) is
-// told apart from a missing object by the Status details. Reads are memoised per lookup, so one
-// verb never reads the same object twice.
+// The rules' Lookup backed by direct reads from the API server (the plugin's pre-flight), over
+// the resource table the webhook's caches use (resources.ts): the same versions, found the same
+// way (an optional CRD at the first version the server serves). A missing object is
+// `undefined`; a missing snapshot API is a MissingApiError (the verbs cannot work without it);
+// a missing ReferenceGrant or VolumePopulator CRD is `undefined`, as the rules expect. Reads are
+// memoised per lookup, so one verb never reads the same object twice.
 import type { V1PersistentVolume, V1PersistentVolumeClaim, V1StorageClass } from "@kubernetes/client-node";
 import type {
   Lookup,
@@ -11,16 +13,7 @@ import type {
   VolumeSnapshotClass,
   VolumeSnapshotContent,
 } from "../rules/types.ts";
-import { type Clients, SNAPSHOT_GROUP, SNAPSHOT_VERSION, statusCode } from "./client.ts";
-
-/** A 404 that means "this API is not served" rather than "this object does not exist". */
-export function isMissingApi(err: unknown): boolean {
-  if (statusCode(err) !== 404) return false;
-  const body = (err as { body?: unknown }).body;
-  const text = typeof body === "string" ? body : JSON.stringify(body ?? "");
-  // A missing object's Status names it in details; a missing resource type has no details.
-  return !/"details"\s*:\s*\{[^}]*"name"/.test(text);
-}
+import { listPath, objectPath, RESOURCES, type ResourceKey, servedVersion } from "./resources.ts";
 
 export class MissingApiError extends Error {
   constructor(what: string) {
@@ -29,26 +22,8 @@ export class MissingApiError extends Error {
   }
 }
 
-async function orUndefined<T>(p: Promise<T>, api: string): Promise<T | undefined> {
-  try {
-    return await p;
-  } catch (err) {
-    if (statusCode(err) === 404) {
-      if (isMissingApi(err)) throw new MissingApiError(api);
-      return undefined;
-    }
-    throw err;
-  }
-}
-
-async function listOrUndefined<T>(p: Promise<T>): Promise<T | undefined> {
-  try {
-    return await p;
-  } catch (err) {
-    if (statusCode(err) === 404) return undefined;
-    throw err;
-  }
-}
+/** A GET by path: the parsed answer, `undefined` on 404; other failures throw. */
+export type Get = <T>(path: string) => Promise<T | undefined>;
 
 function memo<A extends unknown[], R>(fn: (...args: A) => Promise<R>): (...args: A) => Promise<R> {
   const cache = new Map<string, Promise<R>>();
@@ -64,73 +39,53 @@ function memo<A extends unknown[], R>(fn: (...args: A) => Promise<R>): (...args:
   };
 }
 
-const SNAPSHOT_API = `${SNAPSHOT_GROUP}/${SNAPSHOT_VERSION}`;
-
-export function apiLookup(c: Clients): Lookup {
-  const snap = { group: SNAPSHOT_GROUP, version: SNAPSHOT_VERSION };
-  const storageClasses = memo(async () => (await c.storage.listStorageClass()).items);
+/** Reads of one resource by the table: its served version (memoised), an object, a list. */
+export function resourceReader(get: Get) {
+  const version = memo(async (key: ResourceKey) => servedVersion(RESOURCES[key], (p) => get(p)));
+  /** The served version; a MissingApiError for a required API, `undefined` for an optional CRD. */
+  const served = async (key: ResourceKey, required: boolean) => {
+    const v = await version(key);
+    const r = RESOURCES[key];
+    if (!v && required) throw new MissingApiError(`${r.group}/${r.versions[0]}`);
+    return v;
+  };
   return {
-    pvc: memo((namespace: string, name: string) =>
-      orUndefined<V1PersistentVolumeClaim>(
-        c.core.readNamespacedPersistentVolumeClaim({ namespace, name }),
-        "core/v1",
-      ),
+    served,
+    one: async <T>(key: ResourceKey, name: string, namespace?: string) => {
+      const v = await served(key, true);
+      return get<T>(objectPath(RESOURCES[key], v as string, name, namespace));
+    },
+    /** `undefined`: an optional CRD that is not served (or a list that answered 404). */
+    all: async <T>(key: ResourceKey, namespace: string | undefined, required: boolean) => {
+      const v = await served(key, required);
+      if (!v) return undefined;
+      const l = await get<{ items?: T[] }>(listPath(RESOURCES[key], v, namespace));
+      if (!l && required) throw new MissingApiError(`${RESOURCES[key].group || "core"}/${v}`);
+      return l ? (l.items ?? []) : undefined;
+    },
+  };
+}
+
+export function apiLookup(get: Get): Lookup {
+  const r = resourceReader(get);
+  return {
+    pvc: memo((ns: string, name: string) => r.one<V1PersistentVolumeClaim>("pvcs", name, ns)),
+    persistentVolume: memo((name: string) => r.one<V1PersistentVolume>("pvs", name)),
+    storageClass: memo((name: string) => r.one<V1StorageClass>("storageClasses", name)),
+    storageClasses: memo(async () => (await r.all<V1StorageClass>("storageClasses", undefined, true)) ?? []),
+    volumeSnapshot: memo((ns: string, name: string) => r.one<VolumeSnapshot>("volumeSnapshots", name, ns)),
+    volumeSnapshotContent: memo((name: string) =>
+      r.one<VolumeSnapshotContent>("volumeSnapshotContents", name),
     ),
-    persistentVolume: memo((name: string) =>
-      orUndefined<V1PersistentVolume>(c.core.readPersistentVolume({ name }), "core/v1"),
+    volumeSnapshotClasses: memo(
+      async () => (await r.all<VolumeSnapshotClass>("volumeSnapshotClasses", undefined, true)) ?? [],
     ),
-    storageClass: memo((name: string) =>
-      orUndefined<V1StorageClass>(c.storage.readStorageClass({ name }), "storage.k8s.io/v1"),
-    ),
-    storageClasses,
-    volumeSnapshot: memo(
-      async (namespace: string, name: string) =>
-        (await orUndefined(
-          c.custom.getNamespacedCustomObject({ ...snap, namespace, plural: "volumesnapshots", name }),
-          SNAPSHOT_API,
-        )) as VolumeSnapshot | undefined,
-    ),
-    volumeSnapshotContent: memo(
-      async (name: string) =>
-        (await orUndefined(
-          c.custom.getClusterCustomObject({ ...snap, plural: "volumesnapshotcontents", name }),
-          SNAPSHOT_API,
-        )) as VolumeSnapshotContent | undefined,
-    ),
-    volumeSnapshotClasses: memo(async () => {
-      try {
-        const list = (await c.custom.listClusterCustomObject({
-          ...snap,
-          plural: "volumesnapshotclasses",
-        })) as {
-          items: VolumeSnapshotClass[];
-        };
-        return list.items;
-      } catch (err) {
-        if (statusCode(err) === 404) throw new MissingApiError(SNAPSHOT_API);
-        throw err;
-      }
-    }),
-    referenceGrants: memo(async (namespace: string) => {
-      const list = (await listOrUndefined(
-        c.custom.listNamespacedCustomObject({
-          group: "gateway.networking.k8s.io",
-          version: "v1beta1",
-          namespace,
-          plural: "referencegrants",
-        }),
-      )) as { items: ReferenceGrant[] } | undefined;
-      return list?.items;
-    }),
+    referenceGrants: memo((ns: string) => r.all<ReferenceGrant>("referenceGrants", ns, false)),
     populatorKinds: memo(async () => {
-      const list = (await listOrUndefined(
-        c.custom.listClusterCustomObject({
-          group: "populator.storage.k8s.io",
-          version: "v1beta1",
-          plural: "volumepopulators",
-        }),
-      )) as { items: { sourceKind: PopulatorKind }[] } | undefined;
-      return list?.items.map((p) => p.sourceKind);
+      const pops = await r.all<{ sourceKind?: PopulatorKind }>("volumePopulators", undefined, false);
+      return pops?.flatMap((p) =>
+        p.sourceKind?.kind ? [{ group: p.sourceKind.group ?? "", kind: p.sourceKind.kind }] : [],
+      );
     }),
   };
 }

@@ -1,5 +1,5 @@
-// One real node of the local cluster: its own containerd and kubelet, in a mount namespace of
-// their own where the node's folders are bound over the stock paths (/var/lib/kubelet,
+// One real node of the local cluster: its own containerd and kubelet, in a mount namespace (and
+// a UTS namespace, for a host name of its own) where the node's folders are bound over the stock paths (/var/lib/kubelet,
 // /var/lib/kubectl-vol, /run/containerd, ...), so an unmodified DaemonSet with the usual hostPaths
 // works on every node while all of them share this machine. A node is named after its loopback
 // address (127.0.0.N), which becomes its InternalIP; its kubelet listens there.
@@ -271,12 +271,13 @@ syncFrequency: 10s
     .join("; ");
   const holder = session.start(`node-${name}-ns`, "unshare", [
     "--mount",
+    "--uts",
     "--propagation",
     "slave",
     "--",
     "bash",
     "-c",
-    `set -e; ${binds}; mount --make-rshared /var/lib/kubelet; mount --make-rshared ${DATA_PATH}; touch ${shq(ready)}; exec sleep infinity`,
+    `set -e; hostname ${shq(name)}; ${binds}; mount --make-rshared /var/lib/kubelet; mount --make-rshared ${DATA_PATH}; touch ${shq(ready)}; exec sleep infinity`,
   ]);
   await waitUntil(
     `the mount namespace of node ${name}`,
@@ -290,7 +291,9 @@ syncFrequency: 10s
     10_000,
   );
   const holderPid = holder.child.pid as number;
-  const nsenter = ["nsenter", `--mount=/proc/${holderPid}/ns/mnt`, "--"];
+  // The node's mount namespace, and its UTS namespace: its own host name, which hostNetwork pods
+  // see (leader election takes a replica's identity from it).
+  const nsenter = ["nsenter", `--mount=/proc/${holderPid}/ns/mnt`, `--uts=/proc/${holderPid}/ns/uts`, "--"];
   // Processes go into the node's cgroup in every hierarchy before they exec (shims inherit it).
   const joinCg = async (cg: string): Promise<string> =>
     (await hierarchies()).map((h) => `echo $$ > ${CGROUP_ROOT}/${h}/${cg}/cgroup.procs`).join("; ");

@@ -450,6 +450,8 @@ async function resizerLeaderNode(ctx: Ctx): Promise<string | undefined> {
     }
   ).items;
   const holder = items.find((l) => l.metadata.name.includes("resizer"))?.spec?.holderIdentity ?? "";
+  // The identity is the replica's host name: with hostNetwork, its node's name.
+  if (ctx.cluster.nodes.some((n) => n.name === holder)) return holder;
   const pods = await ctx.kubectlIn(SYSTEM_NAMESPACE, [
     "get",
     "pods",
@@ -633,12 +635,23 @@ export const kubeletRestart: Scenario = {
         ).stdout === "True",
       90_000,
     );
+    // The restarted kubelet knows the pod again once it has synced it: exec works from then on.
+    let text = "";
+    await waitUntil(
+      "kubectl exec into my-csi-app through the restarted kubelet",
+      async () => {
+        const r = await ctx.kubectl(["exec", "my-csi-app", "--", "cat", "/data/hello.txt"]);
+        text = r.stdout;
+        return r.code === 0;
+      },
+      90_000,
+    );
+    ctx.show("kubectl exec my-csi-app -- cat /data/hello.txt", { code: 0, stdout: text, stderr: "" });
     await must(
       ctx,
       "kubectl wait --for=condition=Ready pod/my-csi-app",
       ctx.kubectl(["wait", "--for=condition=Ready", "pod/my-csi-app", "--timeout=90s"]),
     );
-    const text = await sh(ctx, "my-csi-app", "cat /data/hello.txt");
     expectThat(text === "hoge\nfoo\n", "the pod should keep its volume across the kubelet's restart", text);
   },
 };

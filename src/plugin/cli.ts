@@ -4,11 +4,11 @@
 import type { Argv } from "yargs";
 import type { GlobalFlags } from "./cluster.ts";
 import { complete } from "./complete.ts";
-import { describeError, EXIT_OK, UsageError } from "./errors.ts";
+import { describeError, EXIT_OK, interruptedCode, UsageError } from "./errors.ts";
 import { rootHelp, verbHelp } from "./help.ts";
 import { loadCore } from "./load-core.ts";
 import { type Args, durationArg, type FlagSpec, stringArg, type Verb } from "./verb.ts";
-import { findVerb, GLOBAL_FLAGS, VERBS } from "./verbs.ts";
+import { findVerb, flagByWord, flagsOf, GLOBAL_FLAGS, VERBS } from "./verbs.ts";
 import type { Sink } from "./wait.ts";
 
 export interface Io {
@@ -27,11 +27,60 @@ function yargsOptions(flags: Record<string, FlagSpec>) {
         describe: f.describe,
         ...(f.alias ? { alias: f.alias } : {}),
         ...(f.default !== undefined ? { default: f.default } : {}),
-        // A string flag needs a value, except --dry-run (bare means client, as kubectl reads it).
-        ...(f.type === "string" && name !== "dry-run" ? { requiresArg: true } : {}),
+        // A string flag needs a value (a bare one has had it filled in by normalise).
+        ...(f.type === "string" ? { requiresArg: true } : {}),
       },
     ]),
   );
+}
+
+/**
+ * The flags of a command line checked as kubectl's parser (pflag) checks them, before yargs
+ * reads them: an unknown flag is `unknown flag: --x` (or `unknown shorthand flag: 'x' in -x`),
+ * and a flag that may stand alone (FlagSpec.bare) never takes the next word: a bare one is
+ * rewritten to `--flag=<its bare value>`. Returns the argv to parse and the warnings to print.
+ */
+export function normalise(argv: string[]): { argv: string[]; warnings: string[] } {
+  const verbName = argv.find((a) => findVerb(a))?.toString();
+  const flags = flagsOf(verbName);
+  const out: string[] = [];
+  const warnings: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const w = argv[i] as string;
+    if (w === "--") {
+      out.push(...argv.slice(i));
+      break;
+    }
+    out.push(w);
+    if (!w.startsWith("-") || w === "-") continue;
+    if (w.startsWith("--")) {
+      const name = w.includes("=") ? w.slice(0, w.indexOf("=")) : w;
+      const f = flagByWord(name, flags);
+      if (!f) throw new UsageError(`unknown flag: ${name}`, verbName ?? "");
+      if (w.includes("=")) continue;
+      const [flagName, spec] = f;
+      if (spec.bare !== undefined) {
+        out[out.length - 1] = `--${flagName}=${spec.bare}`;
+        if (spec.bareWarning) warnings.push(spec.bareWarning);
+      } else if (spec.type === "string" && i + 1 < argv.length) {
+        out.push(argv[++i] as string); // its value, whatever it looks like
+      }
+      continue;
+    }
+    // Shorthand: -n shop, -nshop, -n=shop, -A.
+    const letter = w.slice(1, 2);
+    const f = flagByWord(`-${letter}`, flags);
+    if (!f) throw new UsageError(`unknown shorthand flag: '${letter}' in ${w}`, verbName ?? "");
+    const [flagName, spec] = f;
+    if (spec.type !== "string") continue;
+    if (w.length > 2) {
+      // pflag's attached value (-nshop, -n=shop), which yargs would read as more shorthands
+      out[out.length - 1] = `--${flagName}=${w.slice(w[2] === "=" ? 3 : 2)}`;
+    } else if (i + 1 < argv.length) {
+      out.push(argv[++i] as string);
+    }
+  }
+  return { argv: out, warnings };
 }
 
 /** yargs reads the flags the verbs declare; help is ours (help.ts), so yargs' is off. */
@@ -52,6 +101,15 @@ export async function parser(argv: string[], chosen: (v: Verb, args: Args) => vo
       if (unknown && !verbName) {
         throw new UsageError(
           `unknown verb "${unknown[1]?.split(", ")[0]}": use one of ${VERBS.map((v) => v.name).join(", ")}`,
+        );
+      }
+      // Flags were checked by normalise: what yargs does not know is a word too many.
+      if (unknown) {
+        const v = findVerb(verbName);
+        const takes = v?.positional ? `one ${v.positional.name.toUpperCase()}` : "no arguments";
+        throw new UsageError(
+          `unexpected argument "${unknown[1]?.split(", ")[0]}": kubectl vol ${verbName} takes ${takes}`,
+          verbName,
         );
       }
       throw new UsageError(msg || err?.message || "invalid command line", verbName);
@@ -86,6 +144,22 @@ export function globalFlags(args: Args, verb: string): GlobalFlags {
   };
 }
 
+/** A command line read and validated: the verb, kubectl's global flags and the verb's options. */
+export async function parseCommand(
+  argv: string[],
+): Promise<{ verb: Verb; global: GlobalFlags; options: unknown; warnings: string[] }> {
+  const normal = normalise(argv);
+  let picked: { v: Verb; args: Args } | undefined;
+  await (
+    await parser(normal.argv, (v, args) => {
+      picked = { v, args };
+    })
+  ).parseAsync();
+  if (!picked) throw new UsageError("no verb was run");
+  const { v, args } = picked;
+  return { verb: v, global: globalFlags(args, v.name), options: v.options(args), warnings: normal.warnings };
+}
+
 /** Runs one command line; returns the exit code. */
 export async function main(argv: string[], io: Io): Promise<number> {
   if (argv[0] === "__complete") {
@@ -98,16 +172,8 @@ export async function main(argv: string[], io: Io): Promise<number> {
     return EXIT_OK;
   }
   try {
-    let picked: { v: Verb; args: Args } | undefined;
-    await (
-      await parser(argv, (v, args) => {
-        picked = { v, args };
-      })
-    ).parseAsync();
-    if (!picked) throw new UsageError("no verb was run");
-    const { v, args } = picked;
-    const global = globalFlags(args, v.name);
-    const options = v.options(args);
+    const { verb: v, global, options, warnings } = await parseCommand(argv);
+    for (const w of warnings) io.err.write(`Warning: ${w}\n`);
     await v.run(options, {
       global,
       cluster: async () => (await loadCore()).connect(global, io.signal),
@@ -120,6 +186,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
   } catch (err) {
     const { text, code } = describeError(err);
     io.err.write(`${text}\n`);
-    return code;
+    // Stopped by a signal: 128 + its number, as shells expect (130 for Ctrl-C).
+    return io.signal.aborted ? interruptedCode(io.signal.reason) : code;
   }
 }

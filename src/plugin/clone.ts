@@ -5,6 +5,7 @@ import { buildClone } from "./build.ts";
 import { type CreateOptions, createAndReport, createOptions } from "./create.ts";
 import { OperationError, UsageError } from "./errors.ts";
 import { derivedName, timestampSuffix } from "./format.ts";
+import { requireStorageClass } from "./preflight.ts";
 import { type Args, createFlags, type FlagSpec, type RunContext, stringArg, type Verb } from "./verb.ts";
 
 export interface ClaimOptions extends CreateOptions {
@@ -19,7 +20,7 @@ export const claimFlags: Record<string, FlagSpec> = {
   size: { type: "string", describe: "Requested size of the new claim, e.g. 10Gi" },
 };
 
-export function claimOptions(args: Args, verb: string, positional: string): ClaimOptions {
+export function claimOptions(args: Args, verb: string, positional: "pvc" | "snapshot"): ClaimOptions {
   const size = stringArg(args, "size");
   if (size !== undefined && !parseQuantity(size)) {
     throw new UsageError(`invalid --size "${size}": give a quantity such as 10Gi or 500Mi`, verb);
@@ -51,6 +52,7 @@ export const clone: Verb<ClaimOptions> = {
     const ns = cluster.namespace;
     const source = await cluster.lookup.pvc(ns, o.source);
     if (!source) throw new OperationError(`PVC "${o.source}" not found in namespace "${ns}"`);
+    await requireStorageClass(o.storageClass, cluster.lookup);
     const name = o.name ?? derivedName(o.source, "clone", timestampSuffix(ctx.now));
     const choices = { namespace: ns, name, storageClass: o.storageClass, size: o.size };
     const { claim: obj, warnings } = await defaultClaim(buildClone(choices, source), cluster.lookup);

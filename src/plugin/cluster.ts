@@ -1,6 +1,6 @@
 // What the verbs need from a cluster, as types only: the verbs (and the help, parsing and
 // completion around them) stay free of the Kubernetes client library, which is loaded only
-// when a verb talks to the API server (src/kube/cluster.ts implements this).
+// when a verb talks to the API server (core.ts implements this).
 import type { V1PersistentVolumeClaim } from "@kubernetes/client-node";
 import type { Lookup, VolumeSnapshot } from "../rules/types.ts";
 
@@ -60,13 +60,17 @@ export interface Cluster {
 
 export type HttpMethod = "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
 export interface ApiAnswer {
+  /** A 2xx answer. */
+  ok: boolean;
+  /** The HTTP status (every 2xx shows as 200). */
   status: number;
+  /** The parsed JSON body (a failure's Kubernetes Status). */
   body: unknown;
 }
 
 /** The heavy half of the plugin, loaded on demand. */
 export interface Core {
-  connect(flags: GlobalFlags, signal: AbortSignal): Cluster;
+  connect(flags: GlobalFlags, signal: AbortSignal): Promise<Cluster>;
   /** Context names of the kubeconfig, for completion. */
   contexts(flags: GlobalFlags): string[];
 }

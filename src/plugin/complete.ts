@@ -4,7 +4,7 @@
 // prints it (4 = do not fall back to file names).
 import type { Core, GlobalFlags } from "./cluster.ts";
 import type { Completes, FlagSpec } from "./verb.ts";
-import { findVerb, GLOBAL_FLAGS, VERBS } from "./verbs.ts";
+import { findVerb, flagByWord, flagsOf, VERBS } from "./verbs.ts";
 
 export const NO_FILE_COMP = 4;
 
@@ -17,19 +17,6 @@ export interface Plan {
   values: [string, string][];
   /** Names to read from the cluster. */
   names?: Exclude<Completes, readonly string[]>;
-}
-
-function flagsOf(verbName: string | undefined): Record<string, FlagSpec> {
-  return { ...GLOBAL_FLAGS, ...(findVerb(verbName)?.flags ?? {}) };
-}
-
-function flagByWord(word: string, flags: Record<string, FlagSpec>): [string, FlagSpec] | undefined {
-  if (word.startsWith("--")) {
-    const name = word.slice(2);
-    return flags[name] ? [name, flags[name]] : undefined;
-  }
-  if (/^-[A-Za-z]$/.test(word)) return Object.entries(flags).find(([, f]) => f.alias === word.slice(1));
-  return undefined;
 }
 
 function valuesFor(c: Completes | undefined, prefix: string, lead = ""): Plan {
@@ -52,7 +39,7 @@ export function plan(words: string[]): Plan {
     }
     if (w.startsWith("-")) {
       const f = w.includes("=") ? undefined : flagByWord(w, flagsOf(verb));
-      if (f && f[1].type === "string") pendingFlag = f[1];
+      if (f && f[1].type === "string" && f[1].bare === undefined) pendingFlag = f[1];
       continue;
     }
     if (verb === undefined) verb = w;
@@ -107,7 +94,7 @@ export async function complete(words: string[], loadCore: () => Promise<Core>): 
       const names =
         p.names === "contexts"
           ? core.contexts(g)
-          : await core.connect(g, new AbortController().signal).names(p.names);
+          : await (await core.connect(g, new AbortController().signal)).names(p.names);
       values = names.map((n) => [n, ""]);
     } catch {
       values = [];

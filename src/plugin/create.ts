@@ -8,7 +8,15 @@ import { UsageError } from "./errors.ts";
 import { invalidName } from "./format.ts";
 import { enforce } from "./preflight.ts";
 import { type OutputFormat, parseOutput, printCreated, shortName } from "./printers.ts";
-import { type Args, type DryRunMode, dryRunArg, durationArg, type RunContext, stringArg } from "./verb.ts";
+import {
+  type Args,
+  type DryRunMode,
+  dryRunArg,
+  durationArg,
+  objectArg,
+  type RunContext,
+  stringArg,
+} from "./verb.ts";
 import { claimState, snapshotState, waitFor } from "./wait.ts";
 
 /** The options every creating verb has. */
@@ -17,14 +25,17 @@ export interface CreateOptions {
   source: string;
   name?: string;
   output: OutputFormat;
+  /** --show-managed-fields */
+  showManagedFields: boolean;
   dryRun: DryRunMode;
   wait: boolean;
   timeoutMs: number;
 }
 
-export function createOptions(args: Args, verb: string, positional: string): CreateOptions {
-  const source = stringArg(args, positional);
-  if (!source) throw new UsageError(`${positional.toUpperCase()} is required`, verb);
+export function createOptions(args: Args, verb: string, positional: "pvc" | "snapshot"): CreateOptions {
+  const text = stringArg(args, positional);
+  if (!text) throw new UsageError(`${positional.toUpperCase()} is required`, verb);
+  const source = objectArg(text, positional, verb);
   const name = stringArg(args, "name");
   if (name !== undefined) {
     const bad = invalidName(name);
@@ -36,7 +47,16 @@ export function createOptions(args: Args, verb: string, positional: string): Cre
     throw new UsageError("--wait cannot be combined with --dry-run: nothing would be created", verb);
   const timeoutMs = durationArg(args, "timeout", verb);
   if (wait && timeoutMs <= 0) throw new UsageError("--timeout must be more than 0 with --wait", verb);
-  return { source, name, output: parseOutput(stringArg(args, "output"), verb), dryRun, wait, timeoutMs };
+  const output = parseOutput(stringArg(args, "output"), verb);
+  return {
+    source,
+    name,
+    output,
+    showManagedFields: args["show-managed-fields"] === true,
+    dryRun,
+    wait,
+    timeoutMs,
+  };
 }
 
 /** The object a verb built, with the advice building it gave (the rules' defaultClaim). */
@@ -75,14 +95,16 @@ export async function createAndReport(
   const h = handlers(b, cluster);
   for (const w of enforce(await h.check(), b.warnings)) ctx.err.write(`Warning: ${w}\n`);
   if (o.dryRun === "client") {
-    ctx.out.write(printCreated(b.kind, b.obj, o.output, "client"));
+    ctx.out.write(printCreated(b.kind, b.obj, o.output, "client", o.showManagedFields));
     return;
   }
   const created = await h.create(o.dryRun === "server");
   const name = created.metadata?.name ?? b.obj.metadata?.name ?? "";
   // With --wait, json and yaml print the object once it is ready; other formats print now.
   const structured = o.output === "json" || o.output === "yaml";
-  if (!o.wait || !structured) ctx.out.write(printCreated(b.kind, created, o.output, o.dryRun));
+  if (!o.wait || !structured) {
+    ctx.out.write(printCreated(b.kind, created, o.output, o.dryRun, o.showManagedFields));
+  }
   if (!o.wait) return;
   await waitFor({
     label: shortName(b.kind, name),
@@ -93,5 +115,8 @@ export async function createAndReport(
     signal: ctx.signal,
     sink: ctx.err,
   });
-  if (structured) ctx.out.write(printCreated(b.kind, (await h.read(name)) ?? created, o.output, "none"));
+  if (structured) {
+    const ready = (await h.read(name)) ?? created;
+    ctx.out.write(printCreated(b.kind, ready, o.output, "none", o.showManagedFields));
+  }
 }

@@ -1,5 +1,7 @@
 // The plugin's failures and the one place that turns them into a message and an exit code:
-// 0 done, 1 the operation failed, 2 the command line was wrong (with "See 'kubectl vol X -h'").
+// 0 done, 1 the operation failed, 2 the command line was wrong (with "See 'kubectl vol X -h'"),
+// 128 + the signal's number when a signal stopped it (130 for Ctrl-C).
+import { constants } from "node:os";
 
 /** The command line is wrong: exit 2, with a pointer to the verb's help. */
 export class UsageError extends Error {
@@ -23,6 +25,15 @@ export class OperationError extends Error {
 export const EXIT_OK = 0;
 export const EXIT_FAILED = 1;
 export const EXIT_USAGE = 2;
+/** Interrupted by Ctrl-C: 128 + SIGINT. */
+export const EXIT_INTERRUPTED = 130;
+
+/** The exit code after a signal (the abort reason names it): 128 + its number; 130 by default. */
+export function interruptedCode(reason: unknown): number {
+  const signals = constants.signals as Record<string, number | undefined>;
+  const n = typeof reason === "string" ? signals[reason] : undefined;
+  return n ? 128 + n : EXIT_INTERRUPTED;
+}
 
 /** The text to print for an error and the exit code it maps to. Pure. */
 export function describeError(err: unknown): { text: string; code: number } {

@@ -79,19 +79,19 @@ export function inPlaceApi(cluster: Cluster): InPlaceApi {
   const get = async <T>(path: string, doing: string): Promise<T | undefined> => {
     const a = await call("GET", path, doing);
     if (a.status === 404) return undefined;
-    if (a.status !== 200) throw a.fail();
+    if (!a.ok) throw a.fail();
     return a.body as T;
   };
   const merge = "application/merge-patch+json";
   const patch = async (path: string, doing: string, body: object, okMissing = false) => {
     const a = await call("PATCH", path, doing, body, merge);
     if (a.status === 404 && okMissing) return;
-    if (a.status !== 200) throw a.fail();
+    if (!a.ok) throw a.fail();
   };
   const create = async (path: string, doing: string, body: unknown) => {
     const a = await call("POST", path, doing, body);
     if (a.status === 409) return false;
-    if (a.status !== 201 && a.status !== 200 && a.status !== 202) throw a.fail();
+    if (!a.ok) throw a.fail();
     return true;
   };
   return {
@@ -153,7 +153,7 @@ export function inPlaceApi(cluster: Cluster): InPlaceApi {
           `${doing}: it is not the claim this restore replaces (uid ${uid}) any more, so it was left alone: ${statusText(a.body)}`,
         );
       }
-      if (a.status !== 200 && a.status !== 202) throw a.fail();
+      if (!a.ok) throw a.fail();
     },
     snapshot: (ns, name) =>
       get<VolumeSnapshot>(

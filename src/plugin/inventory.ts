@@ -53,16 +53,23 @@ export function source(it: Item): string {
   return s ? shortName(s.kind, s.name) : "";
 }
 
-/** NAME, SOURCE, READY, SIZE, AGE; wide adds STATUS and CLASS. `name` renders the NAME cell. */
+/**
+ * NAME, SOURCE, READY, SIZE, AGE; wide adds STATUS and CLASS. `name` renders the NAME cell. A
+ * deleted link has only its NAME and SOURCE.
+ */
 export function itemColumns<R>(get: (r: R) => Item, name: (r: R) => string, now: Date): Column<R>[] {
+  const live = (f: (it: Item) => string) => (r: R) => {
+    const it = get(r);
+    return it.deleted ? "" : f(it);
+  };
   return [
     { header: "NAME", cell: name },
     { header: "SOURCE", cell: (r) => source(get(r)) },
-    { header: "READY", cell: (r) => ready(get(r)) },
-    { header: "SIZE", cell: (r) => size(get(r)) },
-    { header: "AGE", cell: (r) => formatAge(get(r).obj.metadata?.creationTimestamp, now) },
-    { header: "STATUS", priority: 1, cell: (r) => status(get(r)) },
-    { header: "CLASS", priority: 1, cell: (r) => className(get(r)) },
+    { header: "READY", cell: live(ready) },
+    { header: "SIZE", cell: live(size) },
+    { header: "AGE", cell: live((it) => formatAge(it.obj.metadata?.creationTimestamp, now)) },
+    { header: "STATUS", priority: 1, cell: live(status) },
+    { header: "CLASS", priority: 1, cell: live(className) },
   ];
 }
 
@@ -71,5 +78,5 @@ export function namespaceColumn<R>(get: (r: R) => Item): Column<R> {
 }
 
 export function itemLabel(it: Item): string {
-  return shortName(it.kind, itemName(it));
+  return `${shortName(it.kind, itemName(it))}${it.deleted ? " (deleted)" : ""}`;
 }

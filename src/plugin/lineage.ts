@@ -1,43 +1,27 @@
-// Where each claim and snapshot came from, and the tree of what was made from a claim. The
-// plugin and the webhook's mutation record the source in the rules' LINEAGE annotations;
-// objects made by hand fall back to spec.dataSource(Ref) / spec.source. Pure.
+// Where each claim and snapshot came from (the rules' parentOf: LINEAGE annotations, else
+// spec.dataSource(Ref) / spec.source), and the tree of what was made from a claim, with a
+// deleted link in the middle shown as such (from the ancestors its descendants recorded). Pure.
 import type { V1PersistentVolumeClaim } from "@kubernetes/client-node";
-import { dataSourceOf, LINEAGE } from "../rules/index.ts";
+import { ancestorsOf, LINEAGE, type LineageRef, parentOf } from "../rules/index.ts";
 import type { VolumeSnapshot } from "../rules/types.ts";
 
-export type SourceKind = "PersistentVolumeClaim" | "VolumeSnapshot";
-export interface Ref {
-  kind: SourceKind;
-  name: string;
-}
-
-function fromAnnotations(annotations: Record<string, string> | undefined): Ref | undefined {
-  const kind = annotations?.[LINEAGE.sourceKind];
-  const name = annotations?.[LINEAGE.sourceName];
-  if (!name || (kind !== "PersistentVolumeClaim" && kind !== "VolumeSnapshot")) return undefined;
-  return { kind, name };
-}
+export type SourceKind = LineageRef["kind"];
+export type Ref = LineageRef;
 
 /** The source of a claim: its lineage annotations, else its dataSourceRef / dataSource. */
 export function claimSource(pvc: V1PersistentVolumeClaim): Ref | undefined {
-  const annotated = fromAnnotations(pvc.metadata?.annotations);
-  if (annotated) return annotated;
-  const ds = dataSourceOf(pvc);
-  if (!ds?.name || ds.crossNamespace || ds.type === "other") return undefined;
-  return { kind: ds.type === "clone" ? "PersistentVolumeClaim" : "VolumeSnapshot", name: ds.name };
+  return parentOf("PersistentVolumeClaim", pvc);
 }
 
 /** The source of a snapshot: its lineage annotations, else spec.source.persistentVolumeClaimName. */
 export function snapshotSource(snap: VolumeSnapshot): Ref | undefined {
-  const annotated = fromAnnotations(snap.metadata.annotations);
-  if (annotated) return annotated;
-  const name = snap.spec?.source?.persistentVolumeClaimName;
-  return name ? { kind: "PersistentVolumeClaim", name } : undefined;
+  return parentOf("VolumeSnapshot", snap);
 }
 
+/** A claim or snapshot; `deleted`: one that is gone, known only from what was made from it. */
 export type Item =
-  | { kind: "PersistentVolumeClaim"; obj: V1PersistentVolumeClaim }
-  | { kind: "VolumeSnapshot"; obj: VolumeSnapshot };
+  | { kind: "PersistentVolumeClaim"; obj: V1PersistentVolumeClaim; deleted?: true }
+  | { kind: "VolumeSnapshot"; obj: VolumeSnapshot; deleted?: true };
 
 export function itemName(item: Item): string {
   return item.obj.metadata?.name ?? "";
@@ -55,6 +39,42 @@ export interface TreeNode {
 }
 
 const key = (ns: string, kind: string, name: string) => `${ns}\u0000${kind}\u0000${name}`;
+
+/**
+ * `items` (one namespace) and, for every source they name that is not among them, a deleted
+ * placeholder whose own source is the nearest ancestor the descendant recorded (so the tree can
+ * go on through it). A source recorded without ancestors stays unattached.
+ */
+export function withMissingLinks(items: Item[]): Item[] {
+  const out = [...items];
+  const known = new Set(items.map((i) => key(itemNamespace(i), i.kind, itemName(i))));
+  for (let i = 0; i < out.length; i++) {
+    const it = out[i] as Item;
+    const src = itemSource(it);
+    const ns = itemNamespace(it);
+    if (!src || known.has(key(ns, src.kind, src.name))) continue;
+    known.add(key(ns, src.kind, src.name));
+    const chain = ancestorsOf(it.obj);
+    const parent = chain.at(-1);
+    const annotations: Record<string, string> = parent
+      ? {
+          [LINEAGE.sourceKind]: parent.kind,
+          [LINEAGE.sourceName]: parent.name,
+          [LINEAGE.ancestors]: chain
+            .slice(0, -1)
+            .map((r) => `${r.kind}/${r.name}`)
+            .join(","),
+        }
+      : {};
+    const metadata = { name: src.name, namespace: ns, annotations };
+    out.push(
+      src.kind === "PersistentVolumeClaim"
+        ? { kind: src.kind, obj: { metadata }, deleted: true }
+        : { kind: src.kind, obj: { metadata, spec: { source: {} } }, deleted: true },
+    );
+  }
+  return out;
+}
 
 /**
  * The lineage tree under `root` among `items` (one namespace): snapshots of a claim and claims

@@ -1,7 +1,7 @@
 // kubectl vol list [PVC] [-A]: claims and snapshots with their lineage, like `kubectl get`.
 import { OperationError, UsageError } from "./errors.ts";
 import { inventory, itemColumns, itemLabel, namespaceColumn } from "./inventory.ts";
-import { byCreation, flatten, type Item, itemNamespace, lineageTree } from "./lineage.ts";
+import { byCreation, flatten, type Item, itemNamespace, lineageTree, withMissingLinks } from "./lineage.ts";
 import {
   asList,
   fullName,
@@ -9,16 +9,19 @@ import {
   OUTPUT_FORMATS,
   type OutputFormat,
   parseOutput,
+  SHOW_MANAGED_FIELDS_FLAG,
   table,
   toJson,
   toYaml,
 } from "./printers.ts";
-import { type Args, type RunContext, stringArg, type Verb } from "./verb.ts";
+import { type Args, objectArg, type RunContext, stringArg, type Verb } from "./verb.ts";
 
 export interface ListOptions {
   pvc?: string;
   allNamespaces: boolean;
   output: OutputFormat;
+  /** --show-managed-fields */
+  showManagedFields?: boolean;
 }
 
 export const list: Verb<ListOptions> = {
@@ -39,6 +42,7 @@ export const list: Verb<ListOptions> = {
       describe: `Output format. One of: (${OUTPUT_FORMATS.join(", ")})`,
       completes: OUTPUT_FORMATS,
     },
+    "show-managed-fields": SHOW_MANAGED_FIELDS_FLAG,
   },
   examples: [
     ["kubectl vol list", "Claims and snapshots of the current namespace, with the SOURCE each was made from"],
@@ -46,11 +50,13 @@ export const list: Verb<ListOptions> = {
     ["kubectl vol list -A -o name", "Every claim and snapshot of the cluster, as kind/name"],
   ],
   options(args: Args): ListOptions {
-    const pvc = stringArg(args, "pvc");
+    const text = stringArg(args, "pvc");
+    const pvc = text === undefined ? undefined : objectArg(text, "pvc", "list");
     const allNamespaces = args["all-namespaces"] === true;
     if (pvc && allNamespaces)
       throw new UsageError("a PVC name cannot be combined with --all-namespaces", "list");
-    return { pvc, allNamespaces, output: parseOutput(stringArg(args, "output"), "list") };
+    const output = parseOutput(stringArg(args, "output"), "list");
+    return { pvc, allNamespaces, output, showManagedFields: args["show-managed-fields"] === true };
   },
   async run(o: ListOptions, ctx: RunContext): Promise<void> {
     const cluster = await ctx.cluster();
@@ -59,7 +65,8 @@ export const list: Verb<ListOptions> = {
     if (o.pvc) {
       const root = items.find((i) => i.kind === "PersistentVolumeClaim" && i.obj.metadata?.name === o.pvc);
       if (!root) throw new OperationError(`PVC "${o.pvc}" not found in namespace "${ns}"`);
-      items = flatten(lineageTree(root, items));
+      // Through a deleted link too; the link itself is not an object to print.
+      items = flatten(lineageTree(root, withMissingLinks(items))).filter((i) => !i.deleted);
     } else {
       items.sort((a, b) => itemNamespace(a).localeCompare(itemNamespace(b)) || byCreation(a, b));
     }
@@ -75,8 +82,8 @@ export function renderList(
   now: Date,
   err: { write(s: string): unknown },
 ): string {
-  if (o.output === "json") return toJson(asList(items.map((i) => i.obj)));
-  if (o.output === "yaml") return toYaml(asList(items.map((i) => i.obj)));
+  if (o.output === "json") return toJson(asList(items.map((i) => i.obj)), o.showManagedFields);
+  if (o.output === "yaml") return toYaml(asList(items.map((i) => i.obj)), o.showManagedFields);
   // Like kubectl get: json and yaml print an empty List; the others only the notice, on stderr.
   if (items.length === 0) {
     err.write(noResources(ns));

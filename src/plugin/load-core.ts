@@ -4,5 +4,5 @@
 import type { Core } from "./cluster.ts";
 
 export async function loadCore(): Promise<Core> {
-  return (await import("../kube/cluster.ts")).core;
+  return (await import("./core.ts")).core;
 }

@@ -7,7 +7,7 @@ import {
   DEFAULT_SNAPSHOT_CLASS_ANNOTATION,
   isDefaultSnapshotClass,
 } from "../rules/index.ts";
-import type { Decision, Finding, VolumeSnapshotClass } from "../rules/types.ts";
+import type { Decision, Finding, Lookup, VolumeSnapshotClass } from "../rules/types.ts";
 import { OperationError } from "./errors.ts";
 
 /**
@@ -43,6 +43,20 @@ export function snapshotClassFor(
     defaults.length > 1
       ? `driver "${driver}" has several default VolumeSnapshotClasses (${several.join(", ")}): pass --class with one of them`
       : `driver "${driver}" has several VolumeSnapshotClasses (${several.join(", ")}) and none is the default: pass --class with one of them, or mark one with ${DEFAULT_SNAPSHOT_CLASS_ANNOTATION}: "true"`,
+  );
+}
+
+/**
+ * A --storage-class that does not exist stops the verb: the claim would stay Pending until
+ * someone creates the class (the webhook only warns, as a class may be applied with the claim).
+ */
+export async function requireStorageClass(name: string | undefined, lookup: Lookup): Promise<void> {
+  if (!name || (await lookup.storageClass(name))) return;
+  const classes = (await lookup.storageClasses())
+    .map((c) => `"${c.metadata?.name}" (${c.provisioner})`)
+    .sort();
+  throw new OperationError(
+    `StorageClass "${name}" (--storage-class) does not exist: ${classes.length ? `use one of ${classes.join(", ")}` : "there is no StorageClass at all; create one"}`,
   );
 }
 

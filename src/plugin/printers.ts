@@ -35,19 +35,37 @@ export function shortName(kind: Kind, name: string): string {
   return `${RESOURCE[kind].short}/${name}`;
 }
 
-/** A plain JSON value of an API object: dates as the API writes them (no milliseconds). */
-export function plain(obj: unknown): unknown {
-  return JSON.parse(JSON.stringify(obj), (_k, v) =>
+/**
+ * A plain JSON value of an API object (or a List of them) as `kubectl get -o json|yaml` prints
+ * it: dates as the API writes them (no milliseconds), and no metadata.managedFields (kubectl
+ * hides them unless --show-managed-fields).
+ */
+export function plain(obj: unknown, showManagedFields = false): unknown {
+  const out = JSON.parse(JSON.stringify(obj), (_k, v) =>
     typeof v === "string" && /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.000Z$/.test(v) ? `${v.slice(0, 19)}Z` : v,
-  );
+  ) as { metadata?: { managedFields?: unknown }; items?: unknown };
+  const hide = (o: { metadata?: { managedFields?: unknown } } | null | undefined) => {
+    if (o?.metadata && typeof o.metadata === "object") delete o.metadata.managedFields;
+  };
+  if (showManagedFields) return out;
+  hide(out);
+  if (Array.isArray(out?.items)) for (const i of out.items) hide(i);
+  return out;
 }
 
-export function toJson(obj: unknown): string {
-  return `${JSON.stringify(plain(obj), null, 4)}\n`;
+export function toJson(obj: unknown, showManagedFields = false): string {
+  return `${JSON.stringify(plain(obj, showManagedFields), null, 4)}\n`;
 }
-export function toYaml(obj: unknown): string {
-  return dump(plain(obj), { noRefs: true, lineWidth: -1 });
+export function toYaml(obj: unknown, showManagedFields = false): string {
+  return dump(plain(obj, showManagedFields), { noRefs: true, lineWidth: -1 });
 }
+
+/** kubectl's --show-managed-fields, for the verbs that print objects. */
+export const SHOW_MANAGED_FIELDS_FLAG = {
+  type: "boolean",
+  default: false,
+  describe: "If true, keep the managedFields when printing objects in JSON or YAML format",
+} as const;
 
 export type DryRun = "none" | "client" | "server";
 
@@ -60,13 +78,14 @@ export function printCreated(
   obj: { metadata?: { name?: string } },
   format: OutputFormat,
   dryRun: DryRun,
+  showManagedFields = false,
 ): string {
   const name = fullName(kind, obj.metadata?.name ?? "");
   switch (format) {
     case "json":
-      return toJson(obj);
+      return toJson(obj, showManagedFields);
     case "yaml":
-      return toYaml(obj);
+      return toYaml(obj, showManagedFields);
     case "name":
       return `${name}\n`;
     default: {

@@ -6,6 +6,7 @@ import { type ClaimOptions, claimFlags, claimOptions } from "./clone.ts";
 import { createAndReport } from "./create.ts";
 import { OperationError } from "./errors.ts";
 import { derivedName, timestampSuffix } from "./format.ts";
+import { requireStorageClass } from "./preflight.ts";
 import {
   type InPlaceOptions,
   inPlaceFlags,
@@ -54,6 +55,7 @@ export const restore: Verb<ClaimOptions | InPlaceOptions> = {
     const ns = cluster.namespace;
     const snapshot = await cluster.lookup.volumeSnapshot(ns, o.source);
     if (!snapshot) throw new OperationError(`VolumeSnapshot "${o.source}" not found in namespace "${ns}"`);
+    await requireStorageClass(o.storageClass, cluster.lookup);
     const srcName = snapshot.spec.source.persistentVolumeClaimName;
     const sourceClaim = srcName ? await cluster.lookup.pvc(ns, srcName) : undefined;
     const name = o.name ?? derivedName(o.source, "restore", timestampSuffix(ctx.now));

@@ -1,6 +1,6 @@
 // kubectl vol snapshot PVC: a VolumeSnapshot of a claim, with the class chosen for its driver.
 
-import { volumeDriver } from "../rules/index.ts";
+import { nonCsiSourceFinding, volumeDriver } from "../rules/index.ts";
 import { buildSnapshot } from "./build.ts";
 import { type CreateOptions, createAndReport, createOptions } from "./create.ts";
 import { OperationError } from "./errors.ts";
@@ -50,6 +50,9 @@ export const snapshot: Verb<SnapshotOptions> = {
     const ns = cluster.namespace;
     const pvc = await cluster.lookup.pvc(ns, o.source);
     if (!pvc) throw new OperationError(`PVC "${o.source}" not found in namespace "${ns}"`);
+    // Before choosing a class: a volume no CSI driver holds has no class that could help.
+    const notCsi = await nonCsiSourceFinding(pvc, cluster.lookup, "snapshot-source-csi", "snapshot");
+    if (notCsi) throw new OperationError(notCsi.message);
     const driver = await volumeDriver(pvc, cluster.lookup);
     const classes = await cluster.lookup.volumeSnapshotClasses();
     const cls = snapshotClassFor(driver, classes, o.className, o.source, ns);

@@ -2,9 +2,9 @@
 // cloned from them, recursively — as a table whose NAME column draws the tree.
 import { OperationError, UsageError } from "./errors.ts";
 import { inventory, itemColumns, itemLabel } from "./inventory.ts";
-import { type Item, lineageTree, type TreeNode } from "./lineage.ts";
+import { type Item, lineageTree, type TreeNode, withMissingLinks } from "./lineage.ts";
 import { parseOutput, table } from "./printers.ts";
-import { type Args, type RunContext, stringArg, type Verb } from "./verb.ts";
+import { type Args, objectArg, type RunContext, stringArg, type Verb } from "./verb.ts";
 
 export interface TreeOptions {
   pvc: string;
@@ -47,8 +47,9 @@ export const tree: Verb<TreeOptions> = {
     ["kubectl vol tree db-data -n shop -o wide", "The same with STATUS and CLASS columns"],
   ],
   options(args: Args): TreeOptions {
-    const pvc = stringArg(args, "pvc");
-    if (!pvc) throw new UsageError("PVC is required", "tree");
+    const text = stringArg(args, "pvc");
+    if (!text) throw new UsageError("PVC is required", "tree");
+    const pvc = objectArg(text, "pvc", "tree");
     return { pvc, wide: parseOutput(stringArg(args, "output"), "tree", ["wide"]) === "wide" };
   },
   async run(o: TreeOptions, ctx: RunContext): Promise<void> {
@@ -57,7 +58,7 @@ export const tree: Verb<TreeOptions> = {
     const items = await inventory(cluster, ns, ctx.err);
     const root = items.find((i) => i.kind === "PersistentVolumeClaim" && i.obj.metadata?.name === o.pvc);
     if (!root) throw new OperationError(`PVC "${o.pvc}" not found in namespace "${ns}"`);
-    const rows = treeRows(lineageTree(root, items));
+    const rows = treeRows(lineageTree(root, withMissingLinks(items)));
     ctx.out.write(
       table(
         itemColumns(

@@ -3,8 +3,8 @@
 // with no I/O, and `run` does the work against a cluster.
 import type { Cluster, GlobalFlags } from "./cluster.ts";
 import { UsageError } from "./errors.ts";
-import { parseDuration } from "./format.ts";
-import { OUTPUT_FORMATS } from "./printers.ts";
+import { invalidName, parseDuration } from "./format.ts";
+import { OUTPUT_FORMATS, SHOW_MANAGED_FIELDS_FLAG } from "./printers.ts";
 import type { Sink } from "./wait.ts";
 
 /** What a flag value or positional argument completes to. */
@@ -23,6 +23,13 @@ export interface FlagSpec {
   describe: string;
   default?: string | boolean;
   completes?: Completes;
+  /**
+   * A string flag that may stand alone (kubectl's NoOptDefVal): the value a bare `--flag` has.
+   * Such a flag never takes the next word as its value; `--flag=value` sets another.
+   */
+  bare?: string;
+  /** What to say when the flag is given bare (kubectl's deprecation warning). */
+  bareWarning?: string;
 }
 
 export type Args = Record<string, unknown>;
@@ -66,9 +73,12 @@ export const createFlags: Record<string, FlagSpec> = {
     describe: `Output format. One of: (${OUTPUT_FORMATS.join(", ")})`,
     completes: OUTPUT_FORMATS,
   },
+  "show-managed-fields": SHOW_MANAGED_FIELDS_FLAG,
   "dry-run": {
     type: "string",
     default: "none",
+    bare: "client",
+    bareWarning: "--dry-run is deprecated and can be replaced with --dry-run=client.",
     describe:
       'Must be "none", "client", or "server". If client, only print the object that would be sent; if server, submit it with dryRun=All without persisting it',
     completes: DRY_RUN_VALUES,
@@ -80,6 +90,61 @@ export function stringArg(args: Args, key: string): string | undefined {
   if (Array.isArray(v)) return stringArg({ [key]: v[v.length - 1] }, key);
   if (v === undefined || v === null) return undefined;
   return String(v);
+}
+
+/** The kinds a verb's argument can name, with kubectl's names for them (kind/name). */
+const ARG_KINDS = {
+  pvc: {
+    label: "PVC",
+    kind: "PersistentVolumeClaim",
+    names: ["pvc", "pvcs", "persistentvolumeclaim", "persistentvolumeclaims"],
+    verb: "clone",
+  },
+  snapshot: {
+    label: "VolumeSnapshot",
+    kind: "VolumeSnapshot",
+    names: [
+      "vs",
+      "volumesnapshot",
+      "volumesnapshots",
+      "volumesnapshot.snapshot.storage.k8s.io",
+      "volumesnapshots.snapshot.storage.k8s.io",
+    ],
+    verb: "restore",
+  },
+} as const;
+
+/**
+ * The name an argument gives, as kubectl reads `NAME` or `kind/name` (`pvc/db`, `vs/s1`). A
+ * kind the verb does not take, a namespace written as `ns/name`, or a malformed name is a usage
+ * error that says what to write instead.
+ */
+export function objectArg(text: string, takes: keyof typeof ARG_KINDS, verb: string): string {
+  const want = ARG_KINDS[takes];
+  const slash = text.indexOf("/");
+  let name = text;
+  if (slash >= 0) {
+    const prefix = text.slice(0, slash).toLowerCase();
+    name = text.slice(slash + 1);
+    const other = Object.values(ARG_KINDS).find(
+      (k) => k !== want && (k.names as readonly string[]).includes(prefix),
+    );
+    if (other) {
+      throw new UsageError(
+        `kubectl vol ${verb} takes a ${want.label}, not ${other.kind} "${name}"${other.verb !== verb ? `: for a ${other.label} use 'kubectl vol ${other.verb} ${name}'` : ""}`,
+        verb,
+      );
+    }
+    if (!(want.names as readonly string[]).includes(prefix)) {
+      throw new UsageError(
+        `"${text}" is not a ${want.label} name: to name the namespace use -n (kubectl vol ${verb} ${name} -n ${text.slice(0, slash)}), or write ${want.names[0]}/${name}`,
+        verb,
+      );
+    }
+  }
+  const bad = invalidName(name);
+  if (bad) throw new UsageError(`invalid ${want.label} name "${name}": ${bad}`, verb);
+  return name;
 }
 
 export function durationArg(args: Args, key: string, verb: string): number {
@@ -95,7 +160,7 @@ export type DryRunMode = (typeof DRY_RUN_VALUES)[number];
 
 export function dryRunArg(args: Args, verb: string): DryRunMode {
   const v = stringArg(args, "dry-run");
-  if (v === undefined || v === "") return v === "" ? "client" : "none";
+  if (v === undefined) return "none";
   if ((DRY_RUN_VALUES as readonly string[]).includes(v)) return v as DryRunMode;
   throw new UsageError(`invalid value "${v}" for --dry-run: must be "none", "client", or "server"`, verb);
 }

@@ -28,3 +28,18 @@ export const GLOBAL_FLAGS: Record<string, FlagSpec> = {
 export function findVerb(name: string | undefined): Verb | undefined {
   return VERBS.find((v) => v.name === name);
 }
+
+/** The flags a verb takes: the global ones and its own. */
+export function flagsOf(verbName: string | undefined): Record<string, FlagSpec> {
+  return { ...GLOBAL_FLAGS, ...(findVerb(verbName)?.flags ?? {}) };
+}
+
+/** The flag a word such as `--name` or `-n` names, if `flags` has it. */
+export function flagByWord(word: string, flags: Record<string, FlagSpec>): [string, FlagSpec] | undefined {
+  if (word.startsWith("--")) {
+    const name = word.slice(2);
+    return Object.hasOwn(flags, name) ? [name, flags[name] as FlagSpec] : undefined;
+  }
+  if (/^-[A-Za-z]$/.test(word)) return Object.entries(flags).find(([, f]) => f.alias === word.slice(1));
+  return undefined;
+}

@@ -3,6 +3,7 @@
 // NO_COLOR); otherwise one plain line per state change. On timeout, failure or Ctrl-C it stops
 // with the reason from the object's status and its recent events.
 import type { V1PersistentVolumeClaim } from "@kubernetes/client-node";
+import { sleep } from "../kube/sleep.ts";
 import type { VolumeSnapshot } from "../rules/types.ts";
 import type { EventLine } from "./cluster.ts";
 import { OperationError } from "./errors.ts";
@@ -103,18 +104,6 @@ export interface WaitSpec {
   signal: AbortSignal;
   sink: Sink;
   intervalMs?: number;
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const t = setTimeout(done, ms);
-    function done() {
-      clearTimeout(t);
-      signal.removeEventListener("abort", done);
-      resolve();
-    }
-    signal.addEventListener("abort", done, { once: true });
-  });
 }
 
 export async function waitFor(w: WaitSpec): Promise<void> {

@@ -25,6 +25,7 @@ import {
   volumeModeOf,
 } from "./source.ts";
 import type { Decision, Finding, Lookup, Operation, VolumeSnapshot, VolumeSnapshotContent } from "./types.ts";
+import { nonCsiSourceFinding } from "./volume.ts";
 
 const deny = (rule: string, message: string): Finding => ({ rule, severity: "deny", message });
 const warn = (rule: string, message: string): Finding => ({ rule, severity: "warn", message });
@@ -239,6 +240,9 @@ async function cloneFindings(claim: V1PersistentVolumeClaim, s: Sources, lookup:
         `${source} is ${phase}, not Bound: a clone needs a Bound source; clone another PVC`,
       ),
     ];
+  } else {
+    const notCsi = await nonCsiSourceFinding(pvc, lookup, "clone-source-csi", "clone");
+    if (notCsi) return [notCsi];
   }
   findings.push(
     ...(await driverFindings(

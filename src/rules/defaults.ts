@@ -2,11 +2,11 @@
 // plugin uses to build its claims). Pure; the input is never modified.
 import type { V1PersistentVolumeClaim } from "@kubernetes/client-node";
 import { readSources, type Sources, sourcePermitted } from "./claim.ts";
+import { lineageAnnotations } from "./lineage.ts";
 import { formatBytes, parseQuantity } from "./quantity.ts";
 import {
   claimName,
   claimSize,
-  type DataSource,
   dataSourceOf,
   pvcName,
   restoreSizeOf,
@@ -14,35 +14,7 @@ import {
   storageClassForDriver,
   volumeModeOf,
 } from "./source.ts";
-import { type Defaulted, type Finding, LINEAGE_PREFIX, type Lookup } from "./types.ts";
-
-/** The lineage annotations (one prefix, LINEAGE_PREFIX) recording where a claim's data came from. */
-export const LINEAGE = {
-  /** "PersistentVolumeClaim" or "VolumeSnapshot". */
-  sourceKind: `${LINEAGE_PREFIX}source-kind`,
-  sourceName: `${LINEAGE_PREFIX}source-name`,
-  sourceNamespace: `${LINEAGE_PREFIX}source-namespace`,
-  /** The source object's uid, when it was known: tells a re-created source of the same name apart. */
-  sourceUid: `${LINEAGE_PREFIX}source-uid`,
-  /** For a restore: the PVC the snapshot was taken from. */
-  snapshotOf: `${LINEAGE_PREFIX}snapshot-of`,
-} as const;
-
-/** The lineage annotations for a clone or restore from `src` (values only for what is known). */
-export function lineageAnnotations(
-  src: Pick<DataSource, "kind" | "name" | "namespace">,
-  source?: { metadata?: { uid?: string } },
-  snapshotOf?: string,
-): Record<string, string> {
-  const out: Record<string, string> = {
-    [LINEAGE.sourceKind]: src.kind,
-    [LINEAGE.sourceName]: src.name,
-    [LINEAGE.sourceNamespace]: src.namespace,
-  };
-  if (source?.metadata?.uid) out[LINEAGE.sourceUid] = source.metadata.uid;
-  if (snapshotOf) out[LINEAGE.snapshotOf] = snapshotOf;
-  return out;
-}
+import type { Defaulted, Finding, Lookup } from "./types.ts";
 
 function maxSize(...sizes: (string | number | undefined)[]): bigint | undefined {
   let best: bigint | undefined;

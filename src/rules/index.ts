@@ -18,6 +18,7 @@
 //       clone-source-exists | clone-source-deleting
 //       clone-source-bound   Lost: deny; Pending: wait (admitted with a warning by the webhook,
 //                            stopped by the plugin's pre-flight; see Severity and blocks())
+//       clone-source-csi     the source's volume is a CSI volume (a hostPath PV cannot be cloned)
 //       clone-driver         the new claim's StorageClass provisioner = the source volume's driver
 //                            (deny on mismatch or storageClassName ""; warn when unknowable)
 //       clone-volume-mode    same volumeMode
@@ -38,6 +39,7 @@
 //
 //   checkSnapshot(snapshot, lookup, op = "CREATE"): Promise<Decision>
 //     snapshot-source-exists | snapshot-source-bound (Pending: wait, else deny) | snapshot-source-deleting
+//     snapshot-source-csi  the PVC's volume is a CSI volume (only a CSI driver takes snapshots)
 //     snapshot-class   named class exists and is for the PVC's driver; none named → the driver
 //                      has exactly one default class
 //     snapshot-content-exists (warn) pre-provisioned content not there yet
@@ -52,7 +54,8 @@
 //   volumeDriver(pvc, lookup): the CSI driver of an existing claim (PV spec.csi.driver when the
 //     Lookup has persistentVolume, else its StorageClass provisioner, else the PV controller's
 //     provisioner annotation).
-//   dataSourceOf(claim), lineageAnnotations(src, source?, snapshotOf?), LINEAGE,
+//   dataSourceOf(claim), lineageAnnotations(src, source?, snapshotOf?), LINEAGE, parentOf and
+//     ancestorsOf (where an object came from, and the chain above that),
 //   parseQuantity / compareQuantities / formatBytes, memoryLookup(objects).
 //
 //   checkInPlace(facts): Decision — the pre-flight of `kubectl vol restore S --in-place` over the
@@ -62,14 +65,7 @@
 // Messages are one sentence naming the object and the fix, e.g.
 //   PVC "db" in namespace "shop" is Pending, not Bound: a clone needs a Bound source
 export { checkClaim, droppedDataSource, readSources, type Sources, sourcePermitted } from "./claim.ts";
-export {
-  type DefaultOptions,
-  defaultClaim,
-  LINEAGE,
-  lineageAnnotations,
-  SELECTED_NODE,
-  SNAPSHOT_MANAGED_BY,
-} from "./defaults.ts";
+export { type DefaultOptions, defaultClaim, SELECTED_NODE, SNAPSHOT_MANAGED_BY } from "./defaults.ts";
 export {
   checkInPlace,
   claimUids,
@@ -79,6 +75,7 @@ export {
   snapshotClaimName,
   snapshotClaimUid,
 } from "./inplace.ts";
+export { ancestorsOf, LINEAGE, type LineageRef, lineageAnnotations, parentOf } from "./lineage.ts";
 export { memoryLookup, type Objects } from "./memory-lookup.ts";
 export { compareQuantities, formatBytes, parseQuantity } from "./quantity.ts";
 export { checkSnapshot, chooseSnapshotClass, isDefaultSnapshotClass } from "./snapshot.ts";
@@ -104,3 +101,4 @@ export {
   volumeDriver,
 } from "./source.ts";
 export * from "./types.ts";
+export { nonCsiSourceFinding, nonCsiVolumeType } from "./volume.ts";

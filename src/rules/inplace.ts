@@ -3,7 +3,7 @@
 // claim's class can restore it (driver, volume mode; the size is raised to the restoreSize).
 // Pure: a function over the objects the caller read; nothing is read here.
 import type { V1PersistentVolume, V1PersistentVolumeClaim, V1StorageClass } from "@kubernetes/client-node";
-import { LINEAGE } from "./defaults.ts";
+import { LINEAGE } from "./lineage.ts";
 import { compareQuantities, formatBytes, parseQuantity } from "./quantity.ts";
 import {
   ALLOW_VOLUME_MODE_CHANGE_ANNOTATION,

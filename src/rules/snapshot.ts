@@ -16,6 +16,7 @@ import type {
   VolumeSnapshot,
   VolumeSnapshotClass,
 } from "./types.ts";
+import { nonCsiSourceFinding } from "./volume.ts";
 
 const quoted = (names: string[]) => names.map((n) => `"${n}"`).join(", ");
 
@@ -150,6 +151,8 @@ export async function checkSnapshot(
       });
       return decide(findings);
     }
+    const notCsi = await nonCsiSourceFinding(pvc, lookup, "snapshot-source-csi", "snapshot");
+    if (notCsi) return decide([notCsi]);
     const driver = await volumeDriver(pvc, lookup);
     if (!driver) {
       if (!named) {

@@ -2,95 +2,31 @@
 // their contents and classes, ReferenceGrants, VolumePopulators) and the two Lookups built on
 // them: `cached` (cache first; on a miss, or before the cache has synced, a direct read, so a
 // source created a moment earlier is found) and `direct` (always the API, used to re-check a
-// decision before denying). An optional CRD that is not installed disables only what needs it
+// decision before denying). Which resources, at which versions, is src/kube/resources.ts (the
+// plugin's lookup reads the same table). An optional CRD that is not installed disables only what needs it
 // and is looked for again periodically.
 import type { V1PersistentVolume, V1PersistentVolumeClaim, V1StorageClass } from "@kubernetes/client-node";
 import type { Connection } from "../kube/connection.ts";
 import { errorMessage, type Logger, silentLogger } from "../kube/log.ts";
-import { ApiError, getJson, watchStream } from "../kube/rest.ts";
 import {
-  GATEWAY_API_GROUP,
-  type Lookup,
-  POPULATOR_API_GROUP,
-  type PopulatorKind,
-  type ReferenceGrant,
-  SNAPSHOT_API_GROUP,
-  type VolumeSnapshot,
-  type VolumeSnapshotClass,
-  type VolumeSnapshotContent,
+  listPath,
+  objectPath,
+  RESOURCES,
+  type Resource,
+  type ResourceKey,
+  servedVersion,
+} from "../kube/resources.ts";
+import { ApiError, getJson, watchStream } from "../kube/rest.ts";
+import type {
+  Lookup,
+  PopulatorKind,
+  ReferenceGrant,
+  VolumeSnapshot,
+  VolumeSnapshotClass,
+  VolumeSnapshotContent,
 } from "../rules/index.ts";
 
-interface Resource {
-  group: string;
-  /** Tried in order; the first the API server serves is used. */
-  versions: string[];
-  plural: string;
-  namespaced: boolean;
-  /** A CRD that may be missing. */
-  optional: boolean;
-}
-
-export const RESOURCES = {
-  pvcs: { group: "", versions: ["v1"], plural: "persistentvolumeclaims", namespaced: true, optional: false },
-  pvs: { group: "", versions: ["v1"], plural: "persistentvolumes", namespaced: false, optional: false },
-  storageClasses: {
-    group: "storage.k8s.io",
-    versions: ["v1"],
-    plural: "storageclasses",
-    namespaced: false,
-    optional: false,
-  },
-  volumeSnapshots: {
-    group: SNAPSHOT_API_GROUP,
-    versions: ["v1"],
-    plural: "volumesnapshots",
-    namespaced: true,
-    optional: true,
-  },
-  volumeSnapshotContents: {
-    group: SNAPSHOT_API_GROUP,
-    versions: ["v1"],
-    plural: "volumesnapshotcontents",
-    namespaced: false,
-    optional: true,
-  },
-  volumeSnapshotClasses: {
-    group: SNAPSHOT_API_GROUP,
-    versions: ["v1"],
-    plural: "volumesnapshotclasses",
-    namespaced: false,
-    optional: true,
-  },
-  referenceGrants: {
-    group: GATEWAY_API_GROUP,
-    versions: ["v1", "v1beta1", "v1alpha2"],
-    plural: "referencegrants",
-    namespaced: true,
-    optional: true,
-  },
-  volumePopulators: {
-    group: POPULATOR_API_GROUP,
-    versions: ["v1beta1"],
-    plural: "volumepopulators",
-    namespaced: false,
-    optional: true,
-  },
-} satisfies Record<string, Resource>;
-
-export type ResourceKey = keyof typeof RESOURCES;
-
-const groupPath = (group: string, version: string) =>
-  group ? `/apis/${group}/${version}` : `/api/${version}`;
-
-function objectPath(r: Resource, version: string, name: string, namespace?: string): string {
-  const ns = r.namespaced && namespace ? `/namespaces/${encodeURIComponent(namespace)}` : "";
-  return `${groupPath(r.group, version)}${ns}/${r.plural}/${encodeURIComponent(name)}`;
-}
-
-function listPath(r: Resource, version: string, namespace?: string): string {
-  const ns = r.namespaced && namespace ? `/namespaces/${encodeURIComponent(namespace)}` : "";
-  return `${groupPath(r.group, version)}${ns}/${r.plural}`;
-}
+export { RESOURCES, type ResourceKey };
 
 type State = "unknown" | "absent" | "syncing" | "synced";
 
@@ -240,19 +176,9 @@ export class KubeCache {
     this.timers.add(t);
   }
 
-  private async discover(s: Store, signal?: AbortSignal): Promise<string | undefined> {
+  private discover(s: Store, signal?: AbortSignal): Promise<string | undefined> {
     const conn = this.conn as Connection;
-    if (!s.resource.optional) return s.resource.versions[0];
-    for (const v of s.resource.versions) {
-      const list = await getJson<{ resources?: { name: string }[] }>(
-        conn,
-        groupPath(s.resource.group, v),
-        undefined,
-        signal,
-      );
-      if (list?.resources?.some((r) => r.name === s.resource.plural)) return v;
-    }
-    return undefined;
+    return servedVersion(s.resource, (p) => getJson(conn, p, undefined, signal));
   }
 
   private async begin(s: Store): Promise<void> {

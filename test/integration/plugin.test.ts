@@ -5,6 +5,7 @@
 // subresource. No CSI driver runs, so nothing else changes the objects.
 import { spawn } from "node:child_process";
 import { mkdir, symlink, writeFile } from "node:fs/promises";
+import net from "node:net";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { assets } from "../../src/localcluster/assets.ts";
@@ -23,8 +24,8 @@ let kubectlBin: string;
 let env: NodeJS.ProcessEnv;
 
 /** The built executable, with a PATH that holds no node at all. */
-const vol = (args: string[], timeoutMs?: number): Promise<Result> =>
-  runCommand(path.join(dist, "kubectl-vol"), args, env, timeoutMs);
+const vol = (args: string[], timeoutMs?: number, extraEnv: NodeJS.ProcessEnv = {}): Promise<Result> =>
+  runCommand(path.join(dist, "kubectl-vol"), args, { ...env, ...extraEnv }, timeoutMs);
 /** `kubectl vol ...`: kubectl finds kubectl-vol on PATH. */
 const kvol = (args: string[], timeoutMs?: number): Promise<Result> =>
   runCommand(kubectlBin, ["vol", ...args], env, timeoutMs);
@@ -84,8 +85,8 @@ const claim = (name: string, sc: string, size = "1Gi", extra: object = {}) => ({
   },
 });
 
-/** Binds a claim as the PV controller would: a CSI PV of `driver`, then the claim's status. */
-async function bind(name: string, driver: string, size: string): Promise<void> {
+/** Binds a claim as the PV controller would: a PV (CSI, of `driver`, unless given), then the claim's status. */
+async function bind(name: string, driver: string, size: string, source?: object): Promise<void> {
   const pvc = await get("pvc", name);
   await apply([
     {
@@ -97,7 +98,7 @@ async function bind(name: string, driver: string, size: string): Promise<void> {
         accessModes: ["ReadWriteOnce"],
         persistentVolumeReclaimPolicy: "Delete",
         storageClassName: pvc?.spec.storageClassName,
-        csi: { driver, volumeHandle: `handle-${name}` },
+        ...(source ?? { csi: { driver, volumeHandle: `handle-${name}` } }),
         claimRef: { namespace: NS, name, uid: pvc?.metadata.uid },
       },
     },
@@ -150,8 +151,15 @@ beforeAll(async () => {
     claim("plain", "other"),
     claim("zvol", "zed"),
     claim("pending", "fast"),
+    storageClass("manual", "kubernetes.io/no-provisioner"),
+    claim("static", "manual"),
   ]);
-  await Promise.all([bind("db", X, "1Gi"), bind("plain", Y, "1Gi"), bind("zvol", Z, "1Gi")]);
+  await Promise.all([
+    bind("db", X, "1Gi"),
+    bind("plain", Y, "1Gi"),
+    bind("zvol", Z, "1Gi"),
+    bind("static", "", "1Gi", { hostPath: { path: "/tmp/kubectl-vol-static" } }),
+  ]);
 }, 240_000);
 
 afterAll(async () => {
@@ -182,7 +190,8 @@ describe("the executable", () => {
       [["clone", "db", "--dry-run=maybe"], /invalid value "maybe" for --dry-run/, "clone"],
       [["restore", "s", "--size", "lots"], /invalid --size "lots"/, "restore"],
       [["snapshot", "db", "--timeout", "soon", "--wait"], /invalid value "soon" for --timeout/, "snapshot"],
-      [["snapshot", "db", "--bogus"], /Unknown argument: bogus/, "snapshot"],
+      [["snapshot", "db", "--bogus"], /^error: unknown flag: --bogus$/m, "snapshot"],
+      [["snapshot", "db", "-Z"], /^error: unknown shorthand flag: 'Z' in -Z$/m, "snapshot"],
       [["snapshot", "db", "--name", "Bad_Name"], /invalid --name "Bad_Name"/, "snapshot"],
       [
         ["snapshot", "db", "--wait", "--dry-run=client"],
@@ -190,6 +199,8 @@ describe("the executable", () => {
         "snapshot",
       ],
       [["list", "db", "-A"], /cannot be combined with --all-namespaces/, "list"],
+      [["clone", "default/db"], /"default\/db" is not a PVC name: to name the namespace use -n/, "clone"],
+      [["restore", "pvc/db"], /kubectl vol restore takes a VolumeSnapshot/, "restore"],
       [["tree", "db", "-o", "json"], /allowed formats are: wide/, "tree"],
       [["frob"], /unknown verb "frob"/, ""],
       [[], /a verb is required/, ""],
@@ -200,6 +211,82 @@ describe("the executable", () => {
       expect(r.stderr).toMatch(message);
       expect(r.stderr).toContain(`See 'kubectl vol ${verb ? `${verb} ` : ""}-h' for help and examples.`);
       expect(r.stdout).toBe("");
+    }
+  });
+});
+
+describe("reaching the API server as kubectl does", () => {
+  it("skips a missing file in KUBECONFIG and merges the rest", async () => {
+    const other = cp.session.path("other.kubeconfig");
+    await writeFile(
+      other,
+      `apiVersion: v1\nkind: Config\ncurrent-context: elsewhere\ncontexts:\n- {name: elsewhere, context: {cluster: nowhere, user: nobody}}\n`,
+    );
+    const list = [path.join(cp.session.dir, "nonexistent"), cp.kubeconfig, other].join(path.delimiter);
+    const r = await vol(["list", "-n", NS, "-o", "name"], undefined, { KUBECONFIG: list });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain("persistentvolumeclaim/db\n");
+    // The current-context of the first file that sets one wins; the later file adds its context.
+    const ctx = await vol(["list", "-n", NS, "--context", "elsewhere"], undefined, { KUBECONFIG: list });
+    expect(ctx.code).toBe(1);
+    expect(ctx.stderr).toContain('cluster "nowhere" of context "elsewhere" has no server');
+    const none = await vol(["list"], undefined, { KUBECONFIG: path.join(cp.session.dir, "nonexistent") });
+    expect(none.code).toBe(1);
+    expect(none.stderr).toMatch(/^error: invalid configuration: no configuration has been provided/);
+  });
+
+  it("works through a proxy on a port browsers block (6666), as kubectl does", async () => {
+    const target = new URL(cp.server);
+    const proxy = net.createServer((c) => {
+      const up = net.connect(Number(target.port), target.hostname);
+      c.pipe(up).pipe(c);
+      c.on("error", () => up.destroy());
+      up.on("error", () => c.destroy());
+    });
+    let port = 6666;
+    for (const p of [6666, 6667, 6668, 6669, 6665, 6697, 10080]) {
+      const ok = await new Promise<boolean>((r) => {
+        proxy.once("error", () => r(false));
+        proxy.listen(p, "127.0.0.1", () => r(true));
+      });
+      if (ok) {
+        port = p;
+        break;
+      }
+    }
+    expect(proxy.listening).toBe(true);
+    try {
+      const kc = cp.session.path("blocked-port.kubeconfig");
+      const { stdout } = await cp.kubectl(["config", "view", "--raw", "--flatten"]);
+      await writeFile(kc, stdout.replace(cp.server, `https://127.0.0.1:${port}`));
+      expect(
+        (await cp.kubectl(["get", "pvc", "db", "-n", NS, "--kubeconfig", kc, "-o", "name"])).stdout,
+      ).toBe("persistentvolumeclaim/db\n");
+      const r = await vol(["list", "db", "-n", NS, "--kubeconfig", kc, "-o", "name"]);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).toContain("persistentvolumeclaim/db\n");
+    } finally {
+      await new Promise((r) => proxy.close(r));
+    }
+  });
+
+  it("gives up after --request-timeout on a server that accepts and never answers, connecting included", async () => {
+    const accepted = new Set<net.Socket>();
+    const silent = net.createServer((c) => accepted.add(c)); // accepts, never answers
+    await new Promise<void>((r) => silent.listen(0, "127.0.0.1", r));
+    try {
+      const kc = cp.session.path("silent.kubeconfig");
+      const { stdout } = await cp.kubectl(["config", "view", "--raw", "--flatten"]);
+      const port = (silent.address() as net.AddressInfo).port;
+      await writeFile(kc, stdout.replace(cp.server, `https://127.0.0.1:${port}`));
+      const t0 = Date.now();
+      const r = await vol(["snapshot", "db", "-n", NS, "--kubeconfig", kc, "--request-timeout", "1s"]);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain("did not answer within 1s (--request-timeout)");
+      expect(Date.now() - t0).toBeLessThan(4_000);
+    } finally {
+      for (const c of accepted) c.destroy();
+      await new Promise((r) => silent.close(r));
     }
   });
 });
@@ -357,6 +444,22 @@ describe("snapshot", () => {
       [["clone", "pending", "-n", NS], "a clone needs a Bound source"],
       [["clone", "db", "-n", NS, "--storage-class", "other"], 'would be provisioned by "y.csi.example"'],
       [["tree", "nope", "-n", NS], 'error: PVC "nope" not found in namespace "shop"'],
+      [
+        ["clone", "static", "-n", NS],
+        'error: PVC "static" in namespace "shop" is bound to PersistentVolume "pv-static", a hostPath volume, not a CSI volume: only a CSI driver can clone a volume',
+      ],
+      [
+        ["snapshot", "static", "-n", NS],
+        "a hostPath volume, not a CSI volume: only a CSI driver can take a snapshot",
+      ],
+      [
+        ["clone", "db", "-n", NS, "--storage-class", "nosuch"],
+        'error: StorageClass "nosuch" (--storage-class) does not exist: use one of "fast" (x.csi.example)',
+      ],
+      [
+        ["restore", "db-slow", "-n", NS, "--storage-class", "nosuch"],
+        'StorageClass "nosuch" (--storage-class) does not exist',
+      ],
     ];
     for (const [args, message] of cases) {
       const r = await vol(args);
@@ -370,7 +473,9 @@ describe("snapshot", () => {
       'error: driver "z.csi.example" has several VolumeSnapshotClasses (z-a, z-b) and none is the default: pass --class with one of them, or mark one with snapshot.storage.kubernetes.io/is-default-class: "true"\n',
     );
     const { stdout } = await cp.kubectl(["get", "volumesnapshot", "-n", NS, "-o", "name"]);
-    expect(stdout).not.toMatch(/nope|plain|pending|zvol/);
+    expect(stdout).not.toMatch(/nope|plain|pending|zvol|static/);
+    const claims = await cp.kubectl(["get", "pvc", "-n", NS, "-o", "name"]);
+    expect(claims.stdout).not.toMatch(/static-clone|db-clone/);
   });
 
   it("--wait shows each state change and returns once the test marks the snapshot ready", async () => {
@@ -424,7 +529,7 @@ describe("snapshot", () => {
 });
 
 describe("waiting, interrupted and on a terminal", () => {
-  it("Ctrl-C while waiting stops at once with exit 1 and leaves the created object", async () => {
+  it("Ctrl-C while waiting stops at once with exit 130 (128 + SIGINT) and leaves the created object", async () => {
     const child = spawn(
       path.join(dist, "kubectl-vol"),
       ["snapshot", "db", "-n", NS, "--name", "snap-int", "--wait"],
@@ -446,7 +551,7 @@ describe("waiting, interrupted and on a terminal", () => {
       );
       const t0 = Date.now();
       child.kill("SIGINT");
-      expect(await exited).toBe(1);
+      expect(await exited).toBe(130);
       expect(Date.now() - t0).toBeLessThan(5_000);
       expect(stderr).toContain(
         "error: interrupted while waiting for volumesnapshot/snap-int to be ready to use; it was created and is left as it is",
@@ -771,5 +876,37 @@ describe("completion through kubectl's plugin protocol", () => {
     );
     expect(pvcs.stdout.split("\n").filter((l) => !l.startsWith(":"))).toEqual(["chain-c1", "chain-r1", ""]);
     expect(pvcs.stdout.trim().split("\n").at(-1)).toBe(":4");
+  });
+});
+
+describe("tree after a claim in the middle of the lineage is deleted", () => {
+  it("shows the deleted link and keeps what was made below it", async () => {
+    await cp.kubectl([
+      "patch",
+      "pvc",
+      "chain-r1",
+      "-n",
+      "chain",
+      "--type=merge",
+      "-p",
+      JSON.stringify({ metadata: { finalizers: null } }),
+    ]);
+    await cp.kubectl(["delete", "pvc", "chain-r1", "-n", "chain", "--wait=true"]);
+    const r = await vol(["tree", "db", "-n", "chain"]);
+    expect(r.code, r.stderr).toBe(0);
+    const lines = r.stdout.trimEnd().split("\n");
+    const width = lines[0]!.indexOf("SOURCE");
+    expect(lines.map((l) => l.slice(0, width).trimEnd())).toEqual([
+      "NAME",
+      "pvc/db",
+      "└─volumesnapshot/chain-s1",
+      "  └─pvc/chain-r1 (deleted)",
+      "    ├─volumesnapshot/chain-s2",
+      "    │ └─pvc/manual",
+      "    └─pvc/chain-c1",
+    ]);
+    const names = await vol(["list", "db", "-n", "chain", "-o", "name"]);
+    expect(names.stdout).toContain("persistentvolumeclaim/chain-c1\n");
+    expect(names.stdout).not.toContain("chain-r1");
   });
 });

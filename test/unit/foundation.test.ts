@@ -22,7 +22,14 @@ function tempDir(): string {
 describe("scripts/bins.sh", () => {
   it("takes prebuilt binaries from KUBECTL_VOL_ASSETS without building", async () => {
     const assets = tempDir();
-    for (const b of ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl"]) {
+    for (const b of [
+      "etcd",
+      "kube-apiserver",
+      "kube-controller-manager",
+      "kube-scheduler",
+      "kubectl",
+      "kubelet",
+    ]) {
       writeFileSync(path.join(assets, b), "#!/bin/sh\n");
       chmodSync(path.join(assets, b), 0o755);
     }
@@ -38,15 +45,16 @@ describe("scripts/bins.sh", () => {
     expect(got.get("etcd")).toBe(path.join(assets, "etcd"));
     expect(got.get("kube-apiserver")).toBe(path.join(assets, "kube-apiserver"));
     expect(got.get("kubectl")).toBe(path.join(assets, "kubectl"));
+    expect(got.get("kubelet")).toBe(path.join(assets, "kubelet"));
   });
 
   it("refuses an unknown part with a message naming the known ones", async () => {
-    const err = await run("bash", [path.join(repoRoot, "scripts/bins.sh"), "kubelet"]).catch(
+    const err = await run("bash", [path.join(repoRoot, "scripts/bins.sh"), "kubelets"]).catch(
       (e: { code: number; stderr: string }) => e,
     );
     expect(err).toMatchObject({ code: 1 });
     expect((err as { stderr: string }).stderr).toMatch(
-      /unknown part 'kubelet' \(known: etcd kube csi-sanity sidecars crds cert-manager-crds csi-proto\)/,
+      /unknown part 'kubelets' \(known: etcd kube containerd csi-sanity sidecars crds cert-manager-crds csi-proto kubelet-proto\)/,
     );
   });
 });

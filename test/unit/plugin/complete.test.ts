@@ -44,7 +44,7 @@ describe("completion plan", () => {
 describe("complete", () => {
   const fakeCore = (names: string[], seen: GlobalFlags[] = []): Core => ({
     contexts: () => ["ctx-a", "ctx-b"],
-    connect: (g) => {
+    connect: async (g) => {
       seen.push(g);
       return { names: async () => names } as unknown as Cluster;
     },

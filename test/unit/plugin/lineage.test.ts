@@ -1,8 +1,18 @@
 import type { V1PersistentVolumeClaim } from "@kubernetes/client-node";
 import { describe, expect, it } from "vitest";
 import { buildClone, buildRestore, buildSnapshot } from "../../../src/plugin/build.ts";
-import { claimSource, flatten, type Item, lineageTree, snapshotSource } from "../../../src/plugin/lineage.ts";
+import { itemColumns, itemLabel } from "../../../src/plugin/inventory.ts";
+import {
+  claimSource,
+  flatten,
+  type Item,
+  lineageTree,
+  snapshotSource,
+  withMissingLinks,
+} from "../../../src/plugin/lineage.ts";
+import { table } from "../../../src/plugin/printers.ts";
 import { treeRows } from "../../../src/plugin/tree.ts";
+import { LINEAGE, lineageAnnotations } from "../../../src/rules/index.ts";
 import type { VolumeSnapshot } from "../../../src/rules/types.ts";
 
 const t = (s: number) => new Date(Date.UTC(2026, 10, 23, 12, 0, s)).toISOString();
@@ -99,5 +109,76 @@ describe("lineageTree", () => {
     const a = pvc("a", 0, { spec: { dataSource: { kind: "PersistentVolumeClaim", name: "b" } } });
     const b = pvc("b", 1, { spec: { dataSource: { kind: "PersistentVolumeClaim", name: "a" } } });
     expect(flatten(lineageTree(a, [a, b])).map((i) => i.obj.metadata?.name)).toEqual(["a", "b"]);
+  });
+});
+
+describe("a deleted link in the middle of a lineage", () => {
+  // db → s1 → r1 → (s2, c1), each annotated as the plugin and the webhook annotate what they make.
+  const made = (
+    kind: "PersistentVolumeClaim" | "VolumeSnapshot",
+    name: string,
+    from: Item,
+    at: number,
+  ): Item => {
+    const annotations = lineageAnnotations(
+      { kind: from.kind, name: from.obj.metadata?.name ?? "", namespace: "ns" },
+      from.obj,
+    );
+    const metadata = { name, namespace: "ns", creationTimestamp: t(at), annotations };
+    return kind === "VolumeSnapshot"
+      ? { kind, obj: { metadata, spec: { source: { persistentVolumeClaimName: from.obj.metadata?.name } } } }
+      : {
+          kind,
+          obj: {
+            metadata: { ...metadata, creationTimestamp: metadata.creationTimestamp as unknown as Date },
+          },
+        };
+  };
+  const db = pvc("db", 0);
+  const s1 = made("VolumeSnapshot", "s1", db, 1);
+  const r1 = made("PersistentVolumeClaim", "r1", s1, 2);
+  const s2 = made("VolumeSnapshot", "s2", r1, 3);
+  const c1 = made("PersistentVolumeClaim", "c1", r1, 4);
+
+  it("records the chain of ancestors above the source, only when there is one", () => {
+    expect(s1.obj.metadata?.annotations?.[LINEAGE.ancestors]).toBeUndefined();
+    expect(r1.obj.metadata?.annotations?.[LINEAGE.ancestors]).toBe("PersistentVolumeClaim/db");
+    expect(c1.obj.metadata?.annotations?.[LINEAGE.ancestors]).toBe(
+      "PersistentVolumeClaim/db,VolumeSnapshot/s1",
+    );
+  });
+
+  it("shows the deleted claim and keeps everything below it", () => {
+    const items = withMissingLinks([db, s1, s2, c1]);
+    const rows = treeRows(lineageTree(db, items));
+    expect(rows.map((r) => `${r.prefix}${itemLabel(r.item)}`)).toEqual([
+      "pvc/db",
+      "└─volumesnapshot/s1",
+      "  └─pvc/r1 (deleted)",
+      "    ├─volumesnapshot/s2",
+      "    └─pvc/c1",
+    ]);
+    const text = table(
+      itemColumns(
+        (r: (typeof rows)[number]) => r.item,
+        (r) => itemLabel(r.item),
+        new Date(t(10)),
+      ),
+      rows,
+      false,
+    );
+    expect(text.split("\n")[3]).toMatch(
+      /^pvc\/r1 \(deleted\)\s+volumesnapshot\/s1\s+<none>\s+<none>\s+<none>$/,
+    );
+  });
+
+  it("shows two deleted links in a row, and a deleted snapshot", () => {
+    const rows = treeRows(lineageTree(db, withMissingLinks([db, c1])));
+    expect(rows.map((r) => `${r.prefix}${itemLabel(r.item)}`)).toEqual([
+      "pvc/db",
+      "└─volumesnapshot/s1 (deleted)",
+      "  └─pvc/r1 (deleted)",
+      "    └─pvc/c1",
+    ]);
   });
 });

@@ -34,6 +34,16 @@ describe("printers", () => {
     );
   });
 
+  it("hides metadata.managedFields in json and yaml, as kubectl get does", () => {
+    const withFields = { ...snap, metadata: { name: "s1", managedFields: [{ manager: "kubectl" }] } };
+    expect(JSON.parse(printCreated("VolumeSnapshot", withFields, "json", "none"))).toEqual(snap);
+    expect(printCreated("VolumeSnapshot", withFields, "yaml", "none")).not.toContain("managedFields");
+    expect(toYaml(asList([withFields]))).not.toContain("managedFields");
+    // --show-managed-fields keeps them.
+    expect(JSON.parse(printCreated("VolumeSnapshot", withFields, "json", "none", true))).toEqual(withFields);
+    expect(toYaml(asList([withFields]), true)).toContain("managedFields");
+  });
+
   it("writes timestamps as the API does", () => {
     const obj = { metadata: { creationTimestamp: new Date("2026-11-23T12:00:00Z") } };
     expect(plain(obj)).toEqual({ metadata: { creationTimestamp: "2026-11-23T12:00:00Z" } });
