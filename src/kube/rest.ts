@@ -58,7 +58,7 @@ export interface CallOptions {
   method?: "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
   /** Sent as JSON. */
   body?: unknown;
-  /** The body's content type (default application/json; a merge patch says so here). */
+  /** The body's content type (default application/json; a PATCH names its patch type here). */
   contentType?: string;
   /** The whole request, connecting included, in ms (0 or undefined: no deadline). */
   deadlineMs?: number;

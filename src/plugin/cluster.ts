@@ -40,6 +40,12 @@ export interface Cluster {
   /** `namespace` undefined: all namespaces. */
   listClaims(namespace: string | undefined): Promise<V1PersistentVolumeClaim[]>;
   listSnapshots(namespace: string | undefined): Promise<VolumeSnapshot[]>;
+  /**
+   * One request by API path, for what the methods here do not cover (the in-place restore's
+   * pods, workloads, scale and volumes): the HTTP status and the parsed JSON body, whatever the
+   * status; throws only when there is no answer (unreachable, --request-timeout, Ctrl-C).
+   */
+  request(method: HttpMethod, path: string, body?: unknown, contentType?: string): Promise<ApiAnswer>;
   /** Events about one object, oldest first. */
   events(namespace: string, kind: string, name: string): Promise<EventLine[]>;
   /** Names for shell completion. */
@@ -51,6 +57,16 @@ export interface Cluster {
       | "storageclasses"
       | "volumesnapshotclasses",
   ): Promise<string[]>;
+}
+
+export type HttpMethod = "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
+export interface ApiAnswer {
+  /** A 2xx answer. */
+  ok: boolean;
+  /** The HTTP status (every 2xx shows as 200). */
+  status: number;
+  /** The parsed JSON body (a failure's Kubernetes Status). */
+  body: unknown;
 }
 
 /** The heavy half of the plugin, loaded on demand. */

@@ -11,7 +11,7 @@ import { apiLookup, type Get, MissingApiError, resourceReader } from "../kube/lo
 import { listPath, RESOURCES } from "../kube/resources.ts";
 import { ApiError, type CallOptions, callJson, RequestTimeoutError } from "../kube/rest.ts";
 import type { VolumeSnapshot } from "../rules/types.ts";
-import type { Cluster, Core, EventLine, GlobalFlags } from "./cluster.ts";
+import type { ApiAnswer, Cluster, Core, EventLine, GlobalFlags, HttpMethod } from "./cluster.ts";
 
 /** One sentence for a failed request. Pure apart from reading the error. */
 export function explain(err: unknown, doing: string, server: string, flags: GlobalFlags): Error {
@@ -140,6 +140,19 @@ async function connect(flags: GlobalFlags, signal: AbortSignal): Promise<Cluster
     listSnapshots: guard(
       (ns) => `listing VolumeSnapshots${ns ? ` in namespace "${ns}"` : ""}`,
       async (ns: string | undefined) => (await reader.all<VolumeSnapshot>("volumeSnapshots", ns, true)) ?? [],
+    ),
+    request: guard(
+      (method, path) => `${method} ${path}`,
+      async (method: HttpMethod, path: string, body?: unknown, contentType?: string): Promise<ApiAnswer> => {
+        try {
+          return { ok: true, status: 200, body: await call<unknown>(path, { method, body, contentType }) };
+        } catch (err) {
+          if (err instanceof ApiError && err.code > 0) {
+            return { ok: false, status: err.code, body: err.status ?? { message: err.message } };
+          }
+          throw err;
+        }
+      },
     ),
     events: guard(
       (ns, kind, name) => `reading the events of ${kind} "${name}" in namespace "${ns}"`,

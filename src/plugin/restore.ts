@@ -7,19 +7,27 @@ import { createAndReport } from "./create.ts";
 import { OperationError } from "./errors.ts";
 import { derivedName, timestampSuffix } from "./format.ts";
 import { requireStorageClass } from "./preflight.ts";
+import {
+  type InPlaceOptions,
+  inPlaceFlags,
+  inPlaceOptions,
+  runInPlace,
+  wantsInPlace,
+} from "./restore-in-place.ts";
 import type { Args, RunContext, Verb } from "./verb.ts";
 
-export const restore: Verb<ClaimOptions> = {
+export const restore: Verb<ClaimOptions | InPlaceOptions> = {
   name: "restore",
   summary: "Restore a VolumeSnapshot into a new PersistentVolumeClaim",
-  usage: "kubectl vol restore SNAPSHOT [--name N] [--storage-class S] [--size Q] [--wait] [options]",
+  usage:
+    "kubectl vol restore SNAPSHOT [--name N] [--storage-class S] [--size Q] [--wait] [options]\n  kubectl vol restore SNAPSHOT --in-place [--wait] [--timeout D] [--yes] [--dry-run=client|server]\n  kubectl vol restore --in-place (--continue CLAIM | --abort CLAIM)",
   positional: {
     name: "snapshot",
     describe: "the VolumeSnapshot to restore",
     required: true,
     completes: "volumesnapshots",
   },
-  flags: claimFlags,
+  flags: { ...claimFlags, ...inPlaceFlags },
   examples: [
     [
       "kubectl vol restore db-data-20261123-115900 --name db-data-restored",
@@ -29,9 +37,20 @@ export const restore: Verb<ClaimOptions> = {
       "kubectl vol restore before-upgrade --storage-class fast --wait",
       "Restore onto another class and wait until Bound",
     ],
+    [
+      "kubectl vol restore db-data-20261123-115900 --in-place --wait",
+      "Put claim db-data back to the snapshot under its own name (asks first; --yes does not)",
+    ],
+    [
+      "kubectl vol restore --in-place --continue db-data",
+      "Finish an interrupted in-place restore of db-data (--abort db-data rolls it back)",
+    ],
   ],
-  options: (args: Args) => claimOptions(args, "restore", "snapshot"),
-  async run(o: ClaimOptions, ctx: RunContext): Promise<void> {
+  options: (args: Args) =>
+    wantsInPlace(args) ? inPlaceOptions(args) : claimOptions(args, "restore", "snapshot"),
+  async run(opts: ClaimOptions | InPlaceOptions, ctx: RunContext): Promise<void> {
+    if ("inPlace" in opts) return runInPlace(opts, ctx);
+    const o = opts;
     const cluster = await ctx.cluster();
     const ns = cluster.namespace;
     const snapshot = await cluster.lookup.volumeSnapshot(ns, o.source);

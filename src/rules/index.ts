@@ -58,10 +58,23 @@
 //     ancestorsOf (where an object came from, and the chain above that),
 //   parseQuantity / compareQuantities / formatBytes, memoryLookup(objects).
 //
+//   checkInPlace(facts): Decision — the pre-flight of `kubectl vol restore S --in-place` over the
+//     objects read (inplace-* rules); IN_PLACE (its annotations), snapshotClaimName/Uid,
+//     claimUids, restoredSize.
+//
 // Messages are one sentence naming the object and the fix, e.g.
 //   PVC "db" in namespace "shop" is Pending, not Bound: a clone needs a Bound source
 export { checkClaim, droppedDataSource, readSources, type Sources, sourcePermitted } from "./claim.ts";
 export { type DefaultOptions, defaultClaim, SELECTED_NODE, SNAPSHOT_MANAGED_BY } from "./defaults.ts";
+export {
+  checkInPlace,
+  claimUids,
+  IN_PLACE,
+  type InPlaceFacts,
+  restoredSize,
+  snapshotClaimName,
+  snapshotClaimUid,
+} from "./inplace.ts";
 export { ancestorsOf, LINEAGE, type LineageRef, lineageAnnotations, parentOf } from "./lineage.ts";
 export { memoryLookup, type Objects } from "./memory-lookup.ts";
 export { compareQuantities, formatBytes, parseQuantity } from "./quantity.ts";
