@@ -9,8 +9,9 @@
 //             scripts/bins.sh built, each alone in its image with itself as the entrypoint
 import { createHash } from "node:crypto";
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
-import { chmod, copyFile, mkdir, readdir, rename, rm, symlink, writeFile } from "node:fs/promises";
+import { chmod, copyFile, mkdir, readdir, readFile, rename, rm, symlink, writeFile } from "node:fs/promises";
 import path from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { type Exec, exec } from "../../driver/exec.ts";
 import { assets, cacheDir, repoRoot } from "../assets.ts";
 
@@ -228,8 +229,49 @@ export async function baseImages(run: Exec = exec): Promise<BuiltImage[]> {
   return [await pauseImage(run), await busyboxImage(run)];
 }
 
+/**
+ * Runs `fn` holding a lock folder (one build of dist/ and the images at a time, however many
+ * clusters start at once); a lock whose holder is gone is taken over.
+ */
+async function withLock<T>(lock: string, fn: () => Promise<T>, log: (l: string) => void): Promise<T> {
+  let told = false;
+  for (;;) {
+    try {
+      await mkdir(lock);
+      await writeFile(path.join(lock, "pid"), String(process.pid));
+      break;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+      const pid = Number(await readFile(path.join(lock, "pid"), "utf8").catch(() => ""));
+      let alive = true;
+      try {
+        if (pid > 0) process.kill(pid, 0);
+      } catch {
+        alive = false;
+      }
+      if (!alive || (pid === 0 && Date.now() - statSync(lock, { throwIfNoEntry: false })!.mtimeMs > 10_000)) {
+        await rm(lock, { recursive: true, force: true });
+        continue;
+      }
+      if (!told) log(`waiting for another build of the images (process ${pid})`);
+      told = true;
+      await sleep(500);
+    }
+  }
+  try {
+    return await fn();
+  } finally {
+    await rm(lock, { recursive: true, force: true });
+  }
+}
+
 /** Every image the local cluster needs, built or taken from the cache. */
 export async function clusterImages(log: (l: string) => void, run: Exec = exec): Promise<BuiltImage[]> {
+  await mkdir(path.join(cacheDir(), "images"), { recursive: true });
+  return withLock(path.join(cacheDir(), "images", ".lock"), () => buildAll(log, run), log);
+}
+
+async function buildAll(log: (l: string) => void, run: Exec): Promise<BuiltImage[]> {
   const t0 = Date.now();
   const out: BuiltImage[] = await baseImages(run);
   for (const u of await upstreamImages()) out.push(await upstreamImage(u.name, u.bin, run));
