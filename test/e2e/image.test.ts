@@ -10,6 +10,7 @@ import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { assets, repoRoot } from "../../src/localcluster/assets.ts";
 import { connectCsi, MOUNT_CAP } from "../../src/localcluster/csi-client.ts";
+import { withBuildLock } from "../../src/localcluster/images/images.ts";
 import { Session, waitUntil } from "../../src/localcluster/session.ts";
 
 const run = promisify(execFile);
@@ -19,12 +20,15 @@ let session: Session;
 
 beforeAll(async () => {
   session = await Session.create("kubectl-vol-image");
-  await run(process.execPath, [path.join(repoRoot, "scripts/build.ts")], {
-    cwd: repoRoot,
-    timeout: 300_000,
-    maxBuffer: 64 << 20,
+  // dist/ and scripts/image.sh's folder under it are shared with the local cluster's image build.
+  await withBuildLock(async () => {
+    await run(process.execPath, [path.join(repoRoot, "scripts/build.ts")], {
+      cwd: repoRoot,
+      timeout: 300_000,
+      maxBuffer: 64 << 20,
+    });
+    await run("bash", [path.join(repoRoot, "scripts/image.sh"), TAG], { cwd: repoRoot, timeout: 300_000 });
   });
-  await run("bash", [path.join(repoRoot, "scripts/image.sh"), TAG], { cwd: repoRoot, timeout: 300_000 });
   session.onCleanup(`CONTAINERS_CONF=${env.CONTAINERS_CONF} podman rmi -f ${TAG} >/dev/null 2>&1`);
 }, 600_000);
 afterAll(async () => {

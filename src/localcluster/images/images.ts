@@ -265,10 +265,18 @@ async function withLock<T>(lock: string, fn: () => Promise<T>, log: (l: string) 
   }
 }
 
+/** Runs `fn` while no other process builds dist/ or an image (scripts/image.sh writes under dist/ too). */
+export async function withBuildLock<T>(
+  fn: () => Promise<T>,
+  log: (l: string) => void = () => {},
+): Promise<T> {
+  await mkdir(path.join(cacheDir(), "images"), { recursive: true });
+  return withLock(path.join(cacheDir(), "images", ".lock"), fn, log);
+}
+
 /** Every image the local cluster needs, built or taken from the cache. */
 export async function clusterImages(log: (l: string) => void, run: Exec = exec): Promise<BuiltImage[]> {
-  await mkdir(path.join(cacheDir(), "images"), { recursive: true });
-  return withLock(path.join(cacheDir(), "images", ".lock"), () => buildAll(log, run), log);
+  return withBuildLock(() => buildAll(log, run), log);
 }
 
 async function buildAll(log: (l: string) => void, run: Exec): Promise<BuiltImage[]> {
