@@ -45,5 +45,7 @@ export function toStatus(err: unknown): { code: status; details: string; interna
   if (errno && FULL.has(errno)) {
     return { code: status.RESOURCE_EXHAUSTED, details: `out of space: ${firstLine}`, internal: false };
   }
+  // Worth trying again as it is (a reflink source that kept changing during every pass).
+  if (errno === "EAGAIN") return { code: status.UNAVAILABLE, details: firstLine, internal: false };
   return { code: status.INTERNAL, details: `internal error: ${firstLine}`, internal: true };
 }

@@ -201,6 +201,11 @@ describe("errors and logs", () => {
     expect(internal.details).not.toMatch(/at .*\.ts:\d+/);
     const full = Object.assign(new Error("ENOSPC: no space left on device, write"), { code: "ENOSPC" });
     expect(toStatus(full).code).toBe(status.RESOURCE_EXHAUSTED);
+    // A backend's "try again" (the reflink source changed during every pass), however wrapped.
+    const busy = new Error("snapshot failed", {
+      cause: Object.assign(new Error("/v changed during each of 3 reflink passes"), { code: "EAGAIN" }),
+    });
+    expect(toStatus(busy)).toMatchObject({ code: status.UNAVAILABLE, internal: false });
   });
 
   it("redacts secrets and writes one JSON line per event", () => {
