@@ -101,8 +101,9 @@ async function must(ctx: Ctx, cmd: string, r: Promise<Result>): Promise<Result> 
   return res;
 }
 
-async function jsonOf<T>(ctx: Ctx, args: string[]): Promise<T> {
-  const r = await ctx.kubectl([...args, "-o", "json"]);
+/** `kubectl -n NAMESPACE ARGS -o json`, parsed; a failure fails the check. */
+async function jsonOf<T>(ctx: Ctx, namespace: string, args: string[]): Promise<T> {
+  const r = await ctx.kubectlIn(namespace, [...args, "-o", "json"]);
   expectThat(r.code === 0, `kubectl ${args.join(" ")} should succeed`, r.stderr);
   return JSON.parse(r.stdout) as T;
 }
@@ -443,29 +444,13 @@ export const block: Scenario = {
 
 /** The node whose csi-resizer holds the leader lease (csi-resizer has no per-node mode). */
 async function resizerLeaderNode(ctx: Ctx): Promise<string | undefined> {
-  const leases = await ctx.kubectlIn(SYSTEM_NAMESPACE, ["get", "leases", "-o", "json"]);
-  const items = (
-    JSON.parse(leases.stdout) as {
-      items: { metadata: { name: string }; spec?: { holderIdentity?: string } }[];
-    }
-  ).items;
-  const holder = items.find((l) => l.metadata.name.includes("resizer"))?.spec?.holderIdentity ?? "";
+  const leases = await jsonOf<{
+    items: { metadata: { name: string }; spec?: { holderIdentity?: string } }[];
+  }>(ctx, SYSTEM_NAMESPACE, ["get", "leases"]);
+  const holder = leases.items.find((l) => l.metadata.name.includes("resizer"))?.spec?.holderIdentity ?? "";
   // The identity is the replica's host name (with hostNetwork, its node's name) with every
   // character other than a letter, digit or '-' made a '-': 127.0.0.2 holds as 127-0-0-2.
-  const node = ctx.cluster.nodes.find((n) => n.name.replace(/[^a-zA-Z0-9-]/g, "-") === holder);
-  if (node) return node.name;
-  const pods = await ctx.kubectlIn(SYSTEM_NAMESPACE, [
-    "get",
-    "pods",
-    "-l",
-    "app.kubernetes.io/name=vol-csi-node",
-    "-o",
-    "json",
-  ]);
-  const list = (
-    JSON.parse(pods.stdout) as { items: { metadata: { name: string }; spec: { nodeName: string } }[] }
-  ).items;
-  return list.find((p) => holder.includes(p.metadata.name))?.spec.nodeName;
+  return ctx.cluster.nodes.find((n) => n.name.replace(/[^a-zA-Z0-9-]/g, "-") === holder)?.name;
 }
 
 export const expansion: Scenario = {
@@ -578,14 +563,11 @@ export const driverRestart: Scenario = {
   async run(ctx) {
     const nodeName = (await ctx.kubectl(["get", "pod", "my-csi-app", "-o", "jsonpath={.spec.nodeName}"]))
       .stdout;
-    const pods = await jsonOf<{ items: { metadata: { name: string }; spec: { nodeName: string } }[] }>(ctx, [
-      "get",
-      "pods",
-      "-n",
+    const pods = await jsonOf<{ items: { metadata: { name: string }; spec: { nodeName: string } }[] }>(
+      ctx,
       SYSTEM_NAMESPACE,
-      "-l",
-      "app.kubernetes.io/name=vol-csi-node",
-    ]);
+      ["get", "pods", "-l", "app.kubernetes.io/name=vol-csi-node"],
+    );
     const driverPod = pods.items.find((p) => p.spec.nodeName === nodeName)?.metadata.name;
     expectThat(driverPod !== undefined, `a driver pod should run on ${nodeName}`, pods.items);
     await must(

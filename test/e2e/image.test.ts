@@ -8,9 +8,10 @@ import { mkdir } from "node:fs/promises";
 import path from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { exec } from "../../src/driver/exec.ts";
 import { assets, repoRoot } from "../../src/localcluster/assets.ts";
 import { connectCsi, MOUNT_CAP } from "../../src/localcluster/csi-client.ts";
-import { withBuildLock } from "../../src/localcluster/images/images.ts";
+import { ensureBuild, withBuildLock } from "../../src/localcluster/images/images.ts";
 import { Session, waitUntil } from "../../src/localcluster/session.ts";
 
 const run = promisify(execFile);
@@ -22,11 +23,7 @@ beforeAll(async () => {
   session = await Session.create("kubectl-vol-image");
   // dist/ and scripts/image.sh's folder under it are shared with the local cluster's image build.
   await withBuildLock(async () => {
-    await run(process.execPath, [path.join(repoRoot, "scripts/build.ts")], {
-      cwd: repoRoot,
-      timeout: 300_000,
-      maxBuffer: 64 << 20,
-    });
+    await ensureBuild(exec, () => {});
     await run("bash", [path.join(repoRoot, "scripts/image.sh"), TAG], { cwd: repoRoot, timeout: 300_000 });
   });
   session.onCleanup(`CONTAINERS_CONF=${env.CONTAINERS_CONF} podman rmi -f ${TAG} >/dev/null 2>&1`);

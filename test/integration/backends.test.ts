@@ -437,34 +437,6 @@ describe("start-up on btrfs", () => {
   });
 });
 
-describe("xfs project quotas", () => {
-  it("uses the project id it is given, and removing one volume's limit leaves the other's", async (ctx) => {
-    if (!mountOf("xfs").quotas) ctx.skip();
-    const root = await dataDir("xfs");
-    const b = await openBackend("reflink", root, exec);
-    expect(b.usesProjectIds).toBe(true);
-    // Two volumes with the ids the engine would give them (the old scheme derived them from
-    // inode numbers, which can coincide modulo 2^31-2).
-    await b.createVolume(path.join(root, "one"), 16 * MiB, { projectId: 901 });
-    await b.createVolume(path.join(root, "two"), 16 * MiB, { projectId: 902 });
-    const report = async () =>
-      (await exec("xfs_quota", ["-x", "-c", "report -p -N -b", mountOf("xfs").mountpoint])).stdout;
-    expect(await report()).toMatch(/#901\s+\d+\s+\d+\s+16384\b/);
-    expect(await report()).toMatch(/#902\s+\d+\s+\d+\s+16384\b/);
-    await b.remove(path.join(root, "one"), { projectId: 901 });
-    expect(await report()).not.toMatch(/#901\s+\d+\s+\d+\s+16384\b/);
-    expect(await report()).toMatch(/#902\s+\d+\s+\d+\s+16384\b/);
-    const tooMuch = await writeFile(path.join(root, "two", "big"), randomBytes(64 * MiB), {
-      flush: true,
-    }).then(
-      () => "ok",
-      (err: NodeJS.ErrnoException) => (err.errno === -122 ? "EDQUOT" : err.code),
-    );
-    expect(tooMuch).toBe("EDQUOT");
-    await b.remove(path.join(root, "two"), { projectId: 902 });
-  });
-});
-
 describe("loopfs", () => {
   it("made real filesystems of each type, with its files sparse", async () => {
     for (const [fs, m] of mounts) {
