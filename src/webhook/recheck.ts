@@ -22,6 +22,7 @@ const METHODS: Method[] = [
   "referenceGrants",
   "populatorKinds",
   "persistentVolume",
+  "claims",
 ];
 
 type AnyRead = (...args: string[]) => Promise<unknown>;
