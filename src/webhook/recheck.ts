@@ -22,7 +22,7 @@ const METHODS: Method[] = [
   "referenceGrants",
   "populatorKinds",
   "persistentVolume",
-  "claims",
+  "pvcs",
 ];
 
 type AnyRead = (...args: string[]) => Promise<unknown>;

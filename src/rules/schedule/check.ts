@@ -82,7 +82,7 @@ export async function checkSchedule(
 /**
  * What admission checks of a write to a schedule: CREATE, and an UPDATE that changes the spec
  * (labels, annotations, finalizers and the status never stop a schedule), with the namespace's
- * claims from `lookup.claims`. DELETE and CONNECT pass.
+ * claims from `lookup.pvcs`. DELETE and CONNECT pass.
  */
 export async function checkScheduleWrite(
   s: SnapshotSchedule,
@@ -96,5 +96,5 @@ export async function checkScheduleWrite(
   const ns = s.metadata?.namespace ?? "";
   // A spec-less object (the CRD requires one) is checked as an empty spec: denied, never a throw.
   const checked = { ...s, metadata: s.metadata ?? { name: "" }, spec: s.spec ?? {} };
-  return checkSchedule(checked, lookup, async () => (await lookup.claims?.(ns)) ?? []);
+  return checkSchedule(checked, lookup, async () => (await lookup.pvcs?.(ns)) ?? []);
 }
