@@ -117,4 +117,74 @@ describe("the webhook on SnapshotSchedules", () => {
     expect(specless.allowed).toBe(false);
     expect(specless.status?.message).toMatch(/give exactly one of spec.claim and spec.selector/);
   });
+
+  it("answers hostile schedules with a decision or a bad request, never a throw", async () => {
+    const hostile: unknown[] = [
+      null,
+      0,
+      -1,
+      1.5,
+      true,
+      "",
+      "\u0000",
+      "../x",
+      "x".repeat(5000),
+      [],
+      [{}],
+      {},
+      { a: 1 },
+    ];
+    const fields = [
+      "claim",
+      "selector",
+      "every",
+      "cron",
+      "timeZone",
+      "keep",
+      "maxAge",
+      "snapshotClassName",
+      "suspend",
+    ];
+    let answered = 0;
+    for (const field of fields)
+      for (const value of hostile) {
+        const obj = schedule({ claim: "db", every: "1h", keep: 3 });
+        (obj.spec as Record<string, unknown>)[field] = value;
+        if (field === "selector") delete obj.spec.claim;
+        let req: ReturnType<typeof decodeReview>;
+        try {
+          req = decodeReview(JSON.stringify(review(obj, { kind: KIND })));
+        } catch (err) {
+          expect(err, `${field}=${JSON.stringify(value)}`).toBeInstanceOf(BadRequest);
+          continue;
+        }
+        const out = await validate(req, { cached: world() });
+        expect(typeof out.response.allowed, `${field}=${JSON.stringify(value)}`).toBe("boolean");
+        answered++;
+      }
+    // Hostile selector expressions: denied with the fix, never a throw.
+    for (const e of [
+      null,
+      { key: 1, operator: "In", values: ["a"] },
+      { key: "a", operator: "Near" },
+      { key: "a", operator: "In", values: "a" },
+      { key: "a", operator: "In", values: [1] },
+    ]) {
+      const obj = schedule({ selector: { matchExpressions: [e as never] }, every: "1h", keep: 3 });
+      const body = JSON.stringify(review(obj, { kind: KIND }));
+      let req: ReturnType<typeof decodeReview>;
+      try {
+        req = decodeReview(body);
+      } catch (err) {
+        expect(err).toBeInstanceOf(BadRequest);
+        continue;
+      }
+      const out = await validate(req, { cached: world() });
+      expect(out.response.status?.message, JSON.stringify(e)).toMatch(
+        /spec.selector.matchExpressions\[0\] needs a key/,
+      );
+      answered++;
+    }
+    expect(answered).toBeGreaterThan(20);
+  });
 });
