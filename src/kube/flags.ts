@@ -3,6 +3,7 @@
 //   <cmd>: <message>
 //   See '<cmd> --help'.
 import { parseArgs } from "node:util";
+import { isLevel, type Level } from "./log.ts";
 
 export interface FlagSpec {
   type: "string" | "boolean";
@@ -117,4 +118,57 @@ export function parseFlags<C extends CommandSpec>(c: C, argv: string[], io: Outp
     return { ok: false, exitCode: 0 };
   }
   return { ok: true, values: parsed.values as FlagValues<C>, positionals: parsed.positionals };
+}
+
+/** The flags of every server that reads the API server (same names, same help). */
+export const KUBE_FLAGS = {
+  kubeconfig: {
+    type: "string",
+    arg: "FILE",
+    help: "default: $KUBECONFIG, ~/.kube/config, else in-cluster",
+  },
+  context: { type: "string", arg: "NAME", help: "kubeconfig context" },
+} as const satisfies Record<string, FlagSpec>;
+
+/** --log-level, as the servers take it. */
+export const LOG_LEVEL_FLAG = {
+  type: "string",
+  arg: "LEVEL",
+  default: "info",
+  help: "debug | info | warn | error (default info)",
+} as const satisfies FlagSpec;
+
+/** A --log-level value, else a UsageError. */
+export function logLevelValue(text: string): Level {
+  if (!isLevel(text)) throw new UsageError(`--log-level ${text} is not one of debug, info, warn, error`);
+  return text;
+}
+
+/** A port flag's value (0–65535), else a UsageError. */
+export function portValue(text: string, flag = "port"): number {
+  const port = Number(text);
+  if (!/^\d+$/.test(text) || port > 65535) throw new UsageError(`--${flag} ${text} is not a port number`);
+  return port;
+}
+
+export type Options<O> = { ok: true; options: O } | { ok: false; exitCode: 0 | 2 };
+
+/**
+ * parseFlags, then `check` turns the values into options (throwing UsageError for a bad value,
+ * reported in the same one format). Help and usage errors are printed here.
+ */
+export function parseOptions<C extends CommandSpec, O>(
+  c: C,
+  argv: string[],
+  check: (values: FlagValues<C>, positionals: string[]) => O,
+  io: Output = stdio,
+): Options<O> {
+  const p = parseFlags(c, argv, io);
+  if (!p.ok) return p;
+  try {
+    return { ok: true, options: check(p.values, p.positionals) };
+  } catch (err) {
+    if (err instanceof UsageError) return { ok: false, exitCode: usageError(c, err.message, io) };
+    throw err;
+  }
 }

@@ -36,6 +36,7 @@ export function memoryLookup(o: Objects): Lookup {
     volumeSnapshotClasses: async () => o.volumeSnapshotClasses ?? [],
     referenceGrants: async (namespace) => o.referenceGrants?.filter((g) => ns(g.metadata) === namespace),
     populatorKinds: async () => o.populatorKinds,
+    pvcs: async (namespace) => (o.pvcs ?? []).filter((p) => ns(p.metadata) === namespace),
   };
   if (o.pvs) lookup.persistentVolume = async (name) => o.pvs?.find((v) => v.metadata?.name === name);
   return lookup;

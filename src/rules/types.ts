@@ -93,6 +93,8 @@ export interface Lookup {
    * it the rules fall back to the claim's StorageClass provisioner.
    */
   persistentVolume?(name: string): Promise<V1PersistentVolume | undefined>;
+  /** Optional: every claim of a namespace (a schedule's selector is matched among them). */
+  pvcs?(namespace: string): Promise<V1PersistentVolumeClaim[]>;
 }
 
 /** The admission operation a check runs for. Only CREATE is checked; the others pass. */

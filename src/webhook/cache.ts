@@ -368,6 +368,7 @@ export class KubeCache {
       volumeSnapshotClasses: async () =>
         (await this.all<VolumeSnapshotClass>("volumeSnapshotClasses", undefined, direct, signal)) ?? [],
       referenceGrants: (ns) => this.all<ReferenceGrant>("referenceGrants", ns, direct, signal),
+      pvcs: async (ns) => (await this.all<V1PersistentVolumeClaim>("pvcs", ns, direct, signal)) ?? [],
       populatorKinds: async () => {
         const pops = await this.all<{ sourceKind?: PopulatorKind }>(
           "volumePopulators",

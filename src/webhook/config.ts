@@ -1,6 +1,7 @@
 // The webhook's deployment facts that tests, benchmarks and the local cluster share: the Mutating-
 // and ValidatingWebhookConfiguration as they ship (read from manifests/base, never rebuilt here:
-// CREATE only, claims only when they have a data source, our namespace and kube-system left out,
+// CREATE only (schedules: spec updates too), claims only when they have a data source, our
+// namespace and kube-system left out,
 // failurePolicy Ignore), pointed at a webhook outside the cluster; the Node flags and environment
 // it runs with; and the ClusterRole its caches need.
 import { readFile } from "node:fs/promises";

@@ -18,6 +18,8 @@ import {
   type Lookup,
   type VolumeSnapshot,
 } from "../rules/index.ts";
+import { checkScheduleWrite } from "../rules/schedule/check.ts";
+import type { SnapshotSchedule } from "../rules/schedule/spec.ts";
 import { within } from "./deadline.ts";
 import { memoized, recording, unchanged } from "./recheck.ts";
 import type { AdmissionRequest, AdmissionResponse } from "./review.ts";
@@ -77,7 +79,14 @@ export const validate: Handler = async (req, lookups, deadline) => {
   const run = (lookup: Lookup): Promise<Decision> =>
     s.kind === "PersistentVolumeClaim"
       ? checkClaim(withNamespace(s.object as V1PersistentVolumeClaim, req.namespace), lookup, req.operation)
-      : checkSnapshot(withNamespace(s.object as VolumeSnapshot, req.namespace), lookup, req.operation);
+      : s.kind === "SnapshotSchedule"
+        ? checkScheduleWrite(
+            withNamespace(s.object as SnapshotSchedule, req.namespace),
+            s.oldObject as SnapshotSchedule | undefined,
+            req.operation,
+            lookup,
+          )
+        : checkSnapshot(withNamespace(s.object as VolumeSnapshot, req.namespace), lookup, req.operation);
   const rec = recording(lookups.cached);
   const d = await within(run(rec.lookup), deadline);
   if (!d) return unchecked(req, "check");

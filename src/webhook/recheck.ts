@@ -22,6 +22,7 @@ const METHODS: Method[] = [
   "referenceGrants",
   "populatorKinds",
   "persistentVolume",
+  "pvcs",
 ];
 
 type AnyRead = (...args: string[]) => Promise<unknown>;

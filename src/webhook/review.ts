@@ -2,6 +2,7 @@
 // for HTTP 400) and encoding a response. Pure.
 import type { V1PersistentVolumeClaim } from "@kubernetes/client-node";
 import type { Operation, VolumeSnapshot } from "../rules/index.ts";
+import type { SnapshotSchedule } from "../rules/schedule/spec.ts";
 
 export const REVIEW_API_VERSION = "admission.k8s.io/v1";
 
@@ -14,7 +15,8 @@ export interface GroupVersionKind {
 /** The kinds this webhook handles. */
 export type Subject =
   | { kind: "PersistentVolumeClaim"; object?: V1PersistentVolumeClaim; oldObject?: V1PersistentVolumeClaim }
-  | { kind: "VolumeSnapshot"; object?: VolumeSnapshot; oldObject?: VolumeSnapshot };
+  | { kind: "VolumeSnapshot"; object?: VolumeSnapshot; oldObject?: VolumeSnapshot }
+  | { kind: "SnapshotSchedule"; object?: SnapshotSchedule; oldObject?: SnapshotSchedule };
 
 export interface AdmissionRequest {
   uid: string;
@@ -40,7 +42,7 @@ export class BadRequest extends Error {
 
 const OPERATIONS = new Set<Operation>(["CREATE", "UPDATE", "DELETE", "CONNECT"]);
 
-type Shape = "string" | "object" | "strings";
+type Shape = "string" | "object" | "strings" | "number" | "boolean" | "objects";
 
 // The fields the rules read, with the JSON type each must have when present (null = absent).
 const PVC_SHAPE: Record<string, Shape> = {
@@ -83,6 +85,27 @@ const SNAPSHOT_SHAPE: Record<string, Shape> = {
   status: "object",
 };
 
+const SCHEDULE_SHAPE: Record<string, Shape> = {
+  metadata: "object",
+  "metadata.name": "string",
+  "metadata.namespace": "string",
+  "metadata.labels": "strings",
+  "metadata.annotations": "strings",
+  spec: "object",
+  "spec.claim": "string",
+  "spec.selector": "object",
+  "spec.selector.matchLabels": "strings",
+  "spec.selector.matchExpressions": "objects",
+  "spec.every": "string",
+  "spec.cron": "string",
+  "spec.timeZone": "string",
+  "spec.keep": "number",
+  "spec.maxAge": "string",
+  "spec.snapshotClassName": "string",
+  "spec.suspend": "boolean",
+  status: "object",
+};
+
 const isObject = (v: unknown): v is Record<string, unknown> =>
   typeof v === "object" && v !== null && !Array.isArray(v);
 
@@ -95,16 +118,21 @@ function checkShape(obj: unknown, shape: Record<string, Shape>, where: string): 
     }
     if (v === undefined || v === null) continue;
     const ok =
-      want === "string"
-        ? typeof v === "string"
+      want === "string" || want === "number" || want === "boolean"
+        ? typeof v === want
         : want === "object"
           ? isObject(v)
-          : isObject(v) && Object.values(v).every((x) => typeof x === "string");
+          : want === "objects"
+            ? Array.isArray(v) && v.every(isObject)
+            : isObject(v) && Object.values(v).every((x) => typeof x === "string");
     if (!ok) {
       const what = {
         string: "a string",
         object: "an object",
         strings: "a map of strings",
+        number: "a number",
+        boolean: "a boolean",
+        objects: "a list of objects",
       };
       throw new BadRequest(`${where}.${path} must be ${what[want]}`);
     }
@@ -114,6 +142,13 @@ function checkShape(obj: unknown, shape: Record<string, Shape>, where: string): 
 const HANDLED: Record<string, Subject["kind"]> = {
   "/v1/PersistentVolumeClaim": "PersistentVolumeClaim",
   "snapshot.storage.k8s.io/v1/VolumeSnapshot": "VolumeSnapshot",
+  "vol.kubectl.io/v1alpha1/SnapshotSchedule": "SnapshotSchedule",
+};
+
+const SHAPES: Record<Subject["kind"], Record<string, Shape>> = {
+  PersistentVolumeClaim: PVC_SHAPE,
+  VolumeSnapshot: SNAPSHOT_SHAPE,
+  SnapshotSchedule: SCHEDULE_SHAPE,
 };
 
 /** Decodes an AdmissionReview body; throws BadRequest with the reason when it is not one we handle. */
@@ -151,7 +186,7 @@ export function decodeReview(body: string | Buffer): AdmissionRequest {
   if (!handled) {
     const shown = `${gvk.group ? `${gvk.group}/` : ""}${gvk.version} ${gvk.kind}`.slice(0, 200);
     throw new BadRequest(
-      `request.kind ${JSON.stringify(shown)} is not handled: this webhook admits PersistentVolumeClaims (v1) and VolumeSnapshots (snapshot.storage.k8s.io/v1); fix the rules of the webhook configuration`,
+      `request.kind ${JSON.stringify(shown)} is not handled: this webhook admits PersistentVolumeClaims (v1), VolumeSnapshots (snapshot.storage.k8s.io/v1) and SnapshotSchedules (vol.kubectl.io/v1alpha1); fix the rules of the webhook configuration`,
     );
   }
   for (const f of ["namespace", "name"] as const) {
@@ -160,7 +195,7 @@ export function decodeReview(body: string | Buffer): AdmissionRequest {
     }
   }
   const operation = r.operation as Operation;
-  const shape = handled === "PersistentVolumeClaim" ? PVC_SHAPE : SNAPSHOT_SHAPE;
+  const shape = SHAPES[handled];
   const needObject = operation === "CREATE" || operation === "UPDATE";
   if (needObject && (r.object === undefined || r.object === null)) {
     throw new BadRequest(`request.object is required for ${operation}`);

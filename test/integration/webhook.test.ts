@@ -37,6 +37,7 @@ import {
   WEBHOOK_NODE_FLAGS,
   webhookClusterRole,
 } from "../../src/webhook/config.ts";
+import { runCommand } from "./plugin-binary.ts";
 
 const DRIVER = "vol.csi.kubectl.io";
 const OTHER = "other.csi.example.com";
@@ -1038,6 +1039,227 @@ describe("mutating and validating webhooks together", () => {
       timeoutMs: (SHIPPED.validating.webhooks?.[0]?.timeoutSeconds ?? 0) * 1000,
     });
   });
+});
+
+describe("SnapshotSchedules", () => {
+  const SCHEDULES = validatingFor("snapshotschedules");
+  const schedule = (name: string, spec: Record<string, unknown>) =>
+    JSON.stringify({
+      apiVersion: "vol.kubectl.io/v1alpha1",
+      kind: "SnapshotSchedule",
+      metadata: { name, namespace: "shop" },
+      spec,
+    });
+  /** `kubectl vol ...` from the sources, as the admin. */
+  const vol = (args: string[]) =>
+    runCommand(
+      process.execPath,
+      [path.join(repoRoot, "cmd/kubectl-vol/main.ts"), "--kubeconfig", cp.kubeconfig, "-n", "shop", ...args],
+      { PATH: process.env.PATH, HOME: cp.session.dir },
+      120_000,
+    );
+  const EMPTY =
+    'the selector "team=none" matches no PVC in namespace "shop" yet: runs fail until a claim carries those labels';
+  const GONE =
+    'PVC "gone" not found in namespace "shop" yet: runs fail until it exists, so create it or name another claim';
+  const OTHER_CLASS = `VolumeSnapshotClass "other-snaps" is for driver "${OTHER}", not "${DRIVER}": use "snaps"`;
+  const NO_CLASS = `VolumeSnapshotClass "nope" does not exist: use "snaps" (driver "${DRIVER}")`;
+
+  beforeAll(async () => {
+    await cp.kubectl(["apply", "-f", path.join(repoRoot, "manifests/base/snapshotschedule-crd.yaml")]);
+    await cp.kubectl([
+      "wait",
+      "--for=condition=Established",
+      "--timeout=60s",
+      "crd/snapshotschedules.vol.kubectl.io",
+    ]);
+    await register({ mutating: true, validating: true });
+    // The configurations are in; wait until the API server sends schedules too.
+    await waitUntil(
+      "schedules to reach the webhook",
+      async () => {
+        const r = await kubectl(
+          ["apply", "--dry-run=server", "-f", "-"],
+          schedule("probe", { claim: "db", every: "1h", keep: 1, snapshotClassName: "nope" }),
+        );
+        return r.stderr.includes(SCHEDULES);
+      },
+      30_000,
+    );
+  }, 90_000);
+
+  it("kubectl apply: a good schedule is admitted without a word; a selector matching nothing and a missing claim with a warning", async () => {
+    const good = await kubectl(["apply", "-f", "-"], schedule("good", { claim: "db", every: "1h", keep: 3 }));
+    expect(good).toEqual({ code: 0, stdout: "snapshotschedule.vol.kubectl.io/good created\n", stderr: "" });
+    const empty = await kubectl(
+      ["apply", "-f", "-"],
+      schedule("empty", { selector: { matchLabels: { team: "none" } }, every: "1h", keep: 3 }),
+    );
+    expect(empty).toEqual({
+      code: 0,
+      stdout: "snapshotschedule.vol.kubectl.io/empty created\n",
+      stderr: `Warning: ${EMPTY}\n`,
+    });
+    const gone = await kubectl(
+      ["apply", "-f", "-"],
+      schedule("gone", { claim: "gone", every: "1h", keep: 3 }),
+    );
+    expect(gone).toEqual({
+      code: 0,
+      stdout: "snapshotschedule.vol.kubectl.io/gone created\n",
+      stderr: `Warning: ${GONE}\n`,
+    });
+    // A selector is matched against the namespace's claims, labels and all.
+    await updateClaim("db", (c) => {
+      c.metadata!.labels = { ...c.metadata?.labels, team: "shop" };
+    });
+    const matched = await kubectl(
+      ["apply", "--dry-run=server", "-f", "-"],
+      schedule("team", { selector: { matchLabels: { team: "shop" } }, every: "1h", keep: 3 }),
+    );
+    expect(matched).toMatchObject({ code: 0, stderr: "" });
+  });
+
+  it("kubectl apply: a class of another driver, or one that does not exist, is denied with its message", async () => {
+    const other = await kubectl(
+      ["apply", "-f", "-"],
+      schedule("other", { claim: "db", every: "1h", keep: 3, snapshotClassName: "other-snaps" }),
+    );
+    expect(other.code).toBe(1);
+    expect(other.stderr).toContain(denial(SCHEDULES, OTHER_CLASS));
+    const missing = await kubectl(
+      ["apply", "-f", "-"],
+      schedule("missing", { claim: "db", every: "1h", keep: 3, snapshotClassName: "nope" }),
+    );
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toContain(denial(SCHEDULES, NO_CLASS));
+    const got = await kubectl(["-n", "shop", "get", "snapshotschedules", "-o", "name"]);
+    expect(got.stdout.split("\n").filter(Boolean).sort()).toEqual([
+      "snapshotschedule.vol.kubectl.io/empty",
+      "snapshotschedule.vol.kubectl.io/gone",
+      "snapshotschedule.vol.kubectl.io/good",
+    ]);
+  });
+
+  it("never blocks a status update, a label or a re-apply of a schedule gone bad; checks a change to its spec", async () => {
+    const cls = {
+      apiVersion: "snapshot.storage.k8s.io/v1",
+      kind: "VolumeSnapshotClass",
+      metadata: { name: "retired" },
+      driver: DRIVER,
+      deletionPolicy: "Delete",
+    };
+    await cp.kubectl(["apply", "-f", "-"], JSON.stringify(cls));
+    const manifest = schedule("aging", { claim: "db", every: "1h", keep: 3, snapshotClassName: "retired" });
+    expect((await kubectl(["apply", "-f", "-"], manifest)).code).toBe(0);
+    await cp.kubectl(["delete", "volumesnapshotclass", "retired"]);
+    const denied = `VolumeSnapshotClass "retired" does not exist: use "snaps" (driver "${DRIVER}")`;
+    // The class is gone: a new schedule naming it is denied (once the webhook has seen it go).
+    await waitUntil(
+      "the webhook to see the class gone",
+      async () =>
+        (await kubectl(["apply", "--dry-run=server", "-f", "-"], manifest.replace('"aging"', '"aging2"')))
+          .code === 1,
+      30_000,
+    );
+    const status = await kubectl([
+      "-n",
+      "shop",
+      "patch",
+      "snapshotschedule",
+      "aging",
+      "--subresource=status",
+      "--type=merge",
+      "-p",
+      JSON.stringify({ status: { result: "Failed", reason: "ClassMissing", message: "gone" } }),
+    ]);
+    expect(status).toMatchObject({ code: 0, stderr: "" });
+    const label = await kubectl(["-n", "shop", "label", "snapshotschedule", "aging", "tier=gold"]);
+    expect(label).toMatchObject({ code: 0, stderr: "" });
+    const again = await kubectl(["apply", "-f", "-"], manifest);
+    expect(again).toEqual({
+      code: 0,
+      stdout: "snapshotschedule.vol.kubectl.io/aging unchanged\n",
+      stderr: "",
+    });
+    const patchSpec = (spec: object) =>
+      kubectl([
+        "-n",
+        "shop",
+        "patch",
+        "snapshotschedule",
+        "aging",
+        "--type=merge",
+        "-p",
+        JSON.stringify({ spec }),
+      ]);
+    const changed = await patchSpec({ every: "2h" });
+    expect(changed.code).toBe(1);
+    expect(changed.stderr).toContain(denial(SCHEDULES, denied));
+    const fixed = await patchSpec({ every: "2h", snapshotClassName: "snaps" });
+    expect(fixed).toMatchObject({ code: 0, stderr: "" });
+    const { stdout } = await cp.kubectl(["-n", "shop", "get", "snapshotschedule", "aging", "-o", "json"]);
+    const obj = JSON.parse(stdout) as { status?: { result?: string }; metadata: { labels?: object } };
+    expect(obj.status?.result).toBe("Failed");
+    expect(obj.metadata.labels).toEqual({ tier: "gold" });
+  });
+
+  it("kubectl vol schedule says the same, from the same rules", async () => {
+    const good = await vol(["schedule", "db", "--name", "p-good", "--every", "1h", "--keep", "3"]);
+    expect(good).toEqual({ code: 0, stdout: "snapshotschedule.vol.kubectl.io/p-good created\n", stderr: "" });
+    const empty = await vol([
+      "schedule",
+      "-l",
+      "team=none",
+      "--name",
+      "p-empty",
+      "--every",
+      "1h",
+      "--keep",
+      "3",
+    ]);
+    expect(empty).toEqual({
+      code: 0,
+      stdout: "snapshotschedule.vol.kubectl.io/p-empty created\n",
+      stderr: `Warning: ${EMPTY}\n`,
+    });
+    const gone = await vol(["schedule", "gone", "--name", "p-gone", "--every", "1h", "--keep", "3"]);
+    expect(gone).toEqual({
+      code: 0,
+      stdout: "snapshotschedule.vol.kubectl.io/p-gone created\n",
+      stderr: `Warning: ${GONE}\n`,
+    });
+    for (const [cls, message] of [
+      ["other-snaps", OTHER_CLASS],
+      ["nope", NO_CLASS],
+    ] as const) {
+      const r = await vol([
+        "schedule",
+        "db",
+        "--name",
+        "p-bad",
+        "--every",
+        "1h",
+        "--keep",
+        "3",
+        "--class",
+        cls,
+      ]);
+      expect(r).toMatchObject({ code: 1, stdout: "" });
+      expect(r.stderr).toContain(message);
+    }
+    const bad = await kubectl([
+      "-n",
+      "shop",
+      "get",
+      "snapshotschedule",
+      "p-bad",
+      "--ignore-not-found",
+      "-o",
+      "name",
+    ]);
+    expect(bad.stdout).toBe("");
+  }, 180_000);
 });
 
 describe("watch-backed cache", () => {

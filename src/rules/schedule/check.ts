@@ -1,14 +1,16 @@
 // The admission checks of a SnapshotSchedule, for the plugin's pre-flight and the webhook: pure
 // over the rules' Lookup and the claims of the schedule's namespace (the caller reads them).
 //   schedule-spec            the spec is malformed (deny; the controller's minimum period is its own)
-//   schedule-claim-exists    spec.claim names no PVC (deny)
+//   schedule-claim-exists    spec.claim names no PVC yet (warn: runs fail until it exists, so a
+//                            file holding the claim and its schedule applies whole)
 //   schedule-selector-empty  spec.selector matches no PVC yet (warn)
 //   schedule-class           the class is missing or of another driver than a claim's, or a
 //                            claim's driver has no class to choose (deny)
 //   schedule-short-period    every < 1m: only a controller with a shorter --min-interval takes it (warn)
+import { isDeepStrictEqual } from "node:util";
 import type { V1PersistentVolumeClaim } from "@kubernetes/client-node";
 import { chooseSnapshotClass, volumeDriver } from "../index.ts";
-import type { Decision, Finding, Lookup } from "../types.ts";
+import type { Decision, Finding, Lookup, Operation } from "../types.ts";
 import {
   matchesSelector,
   PRODUCTION_RULES,
@@ -41,9 +43,9 @@ export async function checkSchedule(
   if (s.spec.claim) {
     const pvc = await lookup.pvc(ns, s.spec.claim);
     if (!pvc)
-      deny(
+      warn(
         "schedule-claim-exists",
-        `PVC "${s.spec.claim}" not found in namespace "${ns}": create it first or fix the claim`,
+        `PVC "${s.spec.claim}" not found in namespace "${ns}" yet: runs fail until it exists, so create it or name another claim`,
       );
     claims = pvc ? [pvc] : [];
   } else {
@@ -75,4 +77,24 @@ export async function checkSchedule(
     );
   for (const m of messages) deny("schedule-class", m);
   return { allowed: !findings.some((f) => f.severity === "deny"), findings };
+}
+
+/**
+ * What admission checks of a write to a schedule: CREATE, and an UPDATE that changes the spec
+ * (labels, annotations, finalizers and the status never stop a schedule), with the namespace's
+ * claims from `lookup.pvcs`. DELETE and CONNECT pass.
+ */
+export async function checkScheduleWrite(
+  s: SnapshotSchedule,
+  old: SnapshotSchedule | undefined,
+  op: Operation,
+  lookup: Lookup,
+): Promise<Decision> {
+  const pass: Decision = { allowed: true, findings: [] };
+  if (op !== "CREATE" && op !== "UPDATE") return pass;
+  if (op === "UPDATE" && old && isDeepStrictEqual(s.spec, old.spec)) return pass;
+  const ns = s.metadata?.namespace ?? "";
+  // A spec-less object (the CRD requires one) is checked as an empty spec: denied, never a throw.
+  const checked = { ...s, metadata: s.metadata ?? { name: "" }, spec: s.spec ?? {} };
+  return checkSchedule(checked, lookup, async () => (await lookup.pvcs?.(ns)) ?? []);
 }

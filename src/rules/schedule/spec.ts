@@ -8,6 +8,8 @@ export const SCHEDULE_VERSION = "v1alpha1";
 export const SCHEDULE_PLURAL = "snapshotschedules";
 export const SCHEDULE_KIND = "SnapshotSchedule";
 
+const OPERATORS: readonly string[] = ["In", "NotIn", "Exists", "DoesNotExist"];
+
 export interface LabelSelector {
   matchLabels?: Record<string, string>;
   matchExpressions?: {
@@ -137,9 +139,20 @@ export const PRODUCTION_RULES: SpecRules = { minIntervalMs: 60_000 };
  */
 export function specProblems(spec: ScheduleSpec, rules: SpecRules = PRODUCTION_RULES): string[] {
   const out: string[] = [];
-  const hasSelector = spec.selector !== undefined;
+  // null is absent, as the API server's JSON decoding of a schema'd field has it.
+  const hasSelector = spec.selector != null;
   if ((spec.claim ? 1 : 0) + (hasSelector ? 1 : 0) !== 1)
     out.push("give exactly one of spec.claim and spec.selector");
+  const bad = (spec.selector?.matchExpressions ?? []).findIndex(
+    (e) =>
+      typeof e?.key !== "string" ||
+      !OPERATORS.includes(e.operator) ||
+      (e.values != null && !(Array.isArray(e.values) && e.values.every((v) => typeof v === "string"))),
+  );
+  if (bad >= 0)
+    out.push(
+      `spec.selector.matchExpressions[${bad}] needs a key, an operator (In, NotIn, Exists or DoesNotExist) and values as a list of strings`,
+    );
   if ((spec.every ? 1 : 0) + (spec.cron ? 1 : 0) !== 1)
     out.push("give exactly one of spec.every and spec.cron");
   if (spec.every) {
@@ -164,11 +177,11 @@ export function specProblems(spec: ScheduleSpec, rules: SpecRules = PRODUCTION_R
       out.push(`spec.timeZone: ${(err as Error).message}`);
     }
   }
-  if (spec.keep === undefined && spec.maxAge === undefined)
+  if (spec.keep == null && spec.maxAge == null)
     out.push("give spec.keep or spec.maxAge (or both): without either every snapshot would be kept forever");
-  if (spec.keep !== undefined && (!Number.isInteger(spec.keep) || spec.keep < 1))
+  if (spec.keep != null && (!Number.isInteger(spec.keep) || spec.keep < 1))
     out.push(`spec.keep ${spec.keep} must be a whole number of at least 1`);
-  if (spec.maxAge !== undefined && parseScheduleDuration(spec.maxAge) === undefined)
+  if (spec.maxAge != null && parseScheduleDuration(spec.maxAge) === undefined)
     out.push(`spec.maxAge "${spec.maxAge}" is not a duration such as 12h or 7d`);
   return out;
 }

@@ -11,10 +11,16 @@ describe("the shipped webhook configurations", () => {
       "pvc-defaults.vol.kubectl.io",
       "pvc-data-source.vol.kubectl.io",
       "volumesnapshot.vol.kubectl.io",
+      "snapshotschedule.vol.kubectl.io",
     ]);
     for (const w of all) {
       expect(w.failurePolicy).toBe("Ignore");
-      expect(w.rules?.flatMap((r) => r.operations)).toEqual(["CREATE"]);
+      // Schedules are checked on a spec change too; claims and snapshots only when created.
+      expect(w.rules?.flatMap((r) => r.operations)).toEqual(
+        w.name.startsWith("snapshotschedule.") ? ["CREATE", "UPDATE"] : ["CREATE"],
+      );
+      // Never a subresource: status writes are not the webhook's business.
+      expect(w.rules?.flatMap((r) => r.resources ?? []).some((r) => r.includes("/"))).toBe(false);
       expect(w.namespaceSelector?.matchExpressions?.map((e) => e.key)).toEqual([
         "kubernetes.io/metadata.name",
         "vol.kubectl.io/webhook",
@@ -28,6 +34,7 @@ describe("the shipped webhook configurations", () => {
     const hooks = [...(pointed.mutating.webhooks ?? []), ...(pointed.validating.webhooks ?? [])];
     expect(hooks.map((w) => w.clientConfig)).toEqual([
       { url: "https://127.0.0.1:9443/mutate", caBundle: Buffer.from("PEM").toString("base64") },
+      { url: "https://127.0.0.1:9443/validate", caBundle: Buffer.from("PEM").toString("base64") },
       { url: "https://127.0.0.1:9443/validate", caBundle: Buffer.from("PEM").toString("base64") },
       { url: "https://127.0.0.1:9443/validate", caBundle: Buffer.from("PEM").toString("base64") },
     ]);
