@@ -22,6 +22,8 @@ const METHODS: Method[] = [
   "referenceGrants",
   "populatorKinds",
   "persistentVolume",
+  "pvcs",
+  "volumeGroupSnapshotClasses",
 ];
 
 type AnyRead = (...args: string[]) => Promise<unknown>;

@@ -11,6 +11,7 @@ describe("the shipped webhook configurations", () => {
       "pvc-defaults.vol.kubectl.io",
       "pvc-data-source.vol.kubectl.io",
       "volumesnapshot.vol.kubectl.io",
+      "volumegroupsnapshot.vol.kubectl.io",
     ]);
     for (const w of all) {
       expect(w.failurePolicy).toBe("Ignore");
@@ -28,6 +29,7 @@ describe("the shipped webhook configurations", () => {
     const hooks = [...(pointed.mutating.webhooks ?? []), ...(pointed.validating.webhooks ?? [])];
     expect(hooks.map((w) => w.clientConfig)).toEqual([
       { url: "https://127.0.0.1:9443/mutate", caBundle: Buffer.from("PEM").toString("base64") },
+      { url: "https://127.0.0.1:9443/validate", caBundle: Buffer.from("PEM").toString("base64") },
       { url: "https://127.0.0.1:9443/validate", caBundle: Buffer.from("PEM").toString("base64") },
       { url: "https://127.0.0.1:9443/validate", caBundle: Buffer.from("PEM").toString("base64") },
     ]);
