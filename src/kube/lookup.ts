@@ -9,6 +9,7 @@ import type {
   Lookup,
   PopulatorKind,
   ReferenceGrant,
+  VolumeGroupSnapshotClass,
   VolumeSnapshot,
   VolumeSnapshotClass,
   VolumeSnapshotContent,
@@ -81,6 +82,10 @@ export function apiLookup(get: Get): Lookup {
       async () => (await r.all<VolumeSnapshotClass>("volumeSnapshotClasses", undefined, true)) ?? [],
     ),
     referenceGrants: memo((ns: string) => r.all<ReferenceGrant>("referenceGrants", ns, false)),
+    pvcs: memo(async (ns: string) => (await r.all<V1PersistentVolumeClaim>("pvcs", ns, true)) ?? []),
+    volumeGroupSnapshotClasses: memo(() =>
+      r.all<VolumeGroupSnapshotClass>("volumeGroupSnapshotClasses", undefined, false),
+    ),
     populatorKinds: memo(async () => {
       const pops = await r.all<{ sourceKind?: PopulatorKind }>("volumePopulators", undefined, false);
       return pops?.flatMap((p) =>

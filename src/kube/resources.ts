@@ -1,7 +1,12 @@
 // The resources the rules read, with every version each may be served at: one table for the
 // plugin's direct lookup (lookup.ts) and the webhook's watch caches, so both find a
 // ReferenceGrant (or any optional CRD) the same way. Paths and version discovery live here too.
-import { GATEWAY_API_GROUP, POPULATOR_API_GROUP, SNAPSHOT_API_GROUP } from "../rules/source.ts";
+import {
+  GATEWAY_API_GROUP,
+  GROUP_SNAPSHOT_API_GROUP,
+  POPULATOR_API_GROUP,
+  SNAPSHOT_API_GROUP,
+} from "../rules/source.ts";
 
 export interface Resource {
   group: string;
@@ -55,6 +60,20 @@ export const RESOURCES = {
     group: POPULATOR_API_GROUP,
     versions: ["v1beta1"],
     plural: "volumepopulators",
+    namespaced: false,
+    optional: true,
+  },
+  volumeGroupSnapshots: {
+    group: GROUP_SNAPSHOT_API_GROUP,
+    versions: ["v1"],
+    plural: "volumegroupsnapshots",
+    namespaced: true,
+    optional: true,
+  },
+  volumeGroupSnapshotClasses: {
+    group: GROUP_SNAPSHOT_API_GROUP,
+    versions: ["v1"],
+    plural: "volumegroupsnapshotclasses",
     namespaced: false,
     optional: true,
   },

@@ -3,8 +3,13 @@
 // user chose and what the rules do not derive (access modes); the rules' defaultClaim then
 // fills size, class, volume mode and lineage exactly as the mutating webhook would.
 import type { V1PersistentVolumeClaim } from "@kubernetes/client-node";
-import { lineageAnnotations, SNAPSHOT_API_GROUP } from "../rules/index.ts";
-import type { VolumeSnapshot } from "../rules/types.ts";
+import {
+  GROUP_SNAPSHOT_API_GROUP,
+  type LabelSelector,
+  lineageAnnotations,
+  SNAPSHOT_API_GROUP,
+} from "../rules/index.ts";
+import type { VolumeGroupSnapshot, VolumeSnapshot } from "../rules/types.ts";
 
 export function buildSnapshot(a: {
   namespace: string;
@@ -27,6 +32,24 @@ export function buildSnapshot(a: {
     spec: { volumeSnapshotClassName: a.className, source: { persistentVolumeClaimName: pvc } },
   };
 }
+
+/** A group snapshot of the claims `selector` matches, with the class chosen for their driver. */
+export function buildGroupSnapshot(a: {
+  namespace: string;
+  name: string;
+  selector: LabelSelector;
+  className: string;
+}): VolumeGroupSnapshot {
+  return {
+    apiVersion: `${GROUP_SNAPSHOT_API_GROUP}/v1`,
+    kind: "VolumeGroupSnapshot",
+    metadata: { name: a.name, namespace: a.namespace },
+    spec: { volumeGroupSnapshotClassName: a.className, source: { selector: a.selector } },
+  };
+}
+
+/** The annotation on a claim restored from a group snapshot's member: the group's name. */
+export const RESTORED_FROM_GROUP = "vol.kubectl.io/group-snapshot";
 
 export interface ClaimChoices {
   namespace: string;
@@ -61,17 +84,23 @@ export function buildClone(c: ClaimChoices, source: V1PersistentVolumeClaim): V1
   });
 }
 
-/** A claim from `snapshot`: the snapshotted claim's access modes when it still exists. */
+/**
+ * A claim from `snapshot`: the snapshotted claim's access modes when it still exists. A member
+ * of a group snapshot (`group`) also records the group's name (RESTORED_FROM_GROUP).
+ */
 export function buildRestore(
   c: ClaimChoices,
   snapshot: VolumeSnapshot,
   sourceClaim: V1PersistentVolumeClaim | undefined,
+  group?: string,
 ): V1PersistentVolumeClaim {
-  return skeleton(c, sourceClaim?.spec?.accessModes, {
+  const claim = skeleton(c, sourceClaim?.spec?.accessModes, {
     apiGroup: SNAPSHOT_API_GROUP,
     kind: "VolumeSnapshot",
     name: snapshot.metadata.name,
   });
+  if (group && claim.metadata) claim.metadata.annotations = { [RESTORED_FROM_GROUP]: group };
+  return claim;
 }
 
 /** The size a claim shows: what it got, else what it asked for. */

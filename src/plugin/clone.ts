@@ -20,12 +20,21 @@ export const claimFlags: Record<string, FlagSpec> = {
   size: { type: "string", describe: "Requested size of the new claim, e.g. 10Gi" },
 };
 
-export function claimOptions(args: Args, verb: string, positional: "pvc" | "snapshot"): ClaimOptions {
+export function claimOptions(
+  args: Args,
+  verb: string,
+  positional: "pvc" | "snapshot",
+  given?: string,
+): ClaimOptions {
   const size = stringArg(args, "size");
   if (size !== undefined && !parseQuantity(size)) {
     throw new UsageError(`invalid --size "${size}": give a quantity such as 10Gi or 500Mi`, verb);
   }
-  return { ...createOptions(args, verb, positional), storageClass: stringArg(args, "storage-class"), size };
+  return {
+    ...createOptions(args, verb, positional, given),
+    storageClass: stringArg(args, "storage-class"),
+    size,
+  };
 }
 
 export const clone: Verb<ClaimOptions> = {

@@ -3,7 +3,7 @@
 // when a verb talks to the API server (core.ts implements this).
 import type { V1PersistentVolumeClaim } from "@kubernetes/client-node";
 import type { ScheduleStore } from "../kube/schedules.ts";
-import type { Lookup, VolumeSnapshot } from "../rules/types.ts";
+import type { Lookup, VolumeGroupSnapshot, VolumeSnapshot } from "../rules/types.ts";
 
 /** kubectl's global flags, as parsed. */
 export interface GlobalFlags {
@@ -40,6 +40,17 @@ export interface Cluster {
   /** `namespace` undefined: all namespaces. */
   listClaims(namespace: string | undefined): Promise<V1PersistentVolumeClaim[]>;
   listSnapshots(namespace: string | undefined): Promise<VolumeSnapshot[]>;
+  /** Group snapshots (groupsnapshot.storage.k8s.io/v1); a MissingApiError without their CRDs. */
+  createGroupSnapshot(
+    namespace: string,
+    body: VolumeGroupSnapshot,
+    dryRun: boolean,
+  ): Promise<VolumeGroupSnapshot>;
+  readGroupSnapshot(namespace: string, name: string): Promise<VolumeGroupSnapshot | undefined>;
+  /** `[]` when the group snapshot CRDs are not installed. */
+  listGroupSnapshots(namespace: string | undefined): Promise<VolumeGroupSnapshot[]>;
+  /** Deletes a claim this run created (precondition: its uid); a claim already gone is no error. */
+  deleteClaim(namespace: string, name: string, uid: string | undefined): Promise<void>;
   /**
    * One request by API path, for what the methods here do not cover (the in-place restore's
    * pods, workloads, scale and volumes): the HTTP status and the parsed JSON body, whatever the
@@ -55,7 +66,8 @@ export interface Cluster {
       | "volumesnapshots"
       | "namespaces"
       | "storageclasses"
-      | "volumesnapshotclasses",
+      | "volumesnapshotclasses"
+      | "volumegroupsnapshots",
   ): Promise<string[]>;
 }
 

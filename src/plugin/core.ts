@@ -10,7 +10,7 @@ import { apiLookup, type Get, MissingApiError, resourceReader } from "../kube/lo
 import { listPath, RESOURCES } from "../kube/resources.ts";
 import { ApiError, type CallOptions, callJson, RequestTimeoutError } from "../kube/rest.ts";
 import { scheduleStore } from "../kube/schedules.ts";
-import type { VolumeSnapshot } from "../rules/types.ts";
+import type { VolumeGroupSnapshot, VolumeSnapshot } from "../rules/types.ts";
 import type { ApiAnswer, Cluster, Core, EventLine, GlobalFlags, HttpMethod } from "./cluster.ts";
 
 /** One sentence for a failed request. Pure apart from reading the error. */
@@ -107,6 +107,12 @@ async function connect(flags: GlobalFlags, signal: AbortSignal): Promise<Cluster
   const namespace = flags.namespace || conn.namespace || "default";
   const snapshotsPath = async (ns: string) =>
     listPath(RESOURCES.volumeSnapshots, (await reader.served("volumeSnapshots", true)) as string, ns);
+  const groupsPath = async (ns: string) =>
+    listPath(
+      RESOURCES.volumeGroupSnapshots,
+      (await reader.served("volumeGroupSnapshots", true)) as string,
+      ns,
+    );
 
   return {
     namespace,
@@ -140,6 +146,34 @@ async function connect(flags: GlobalFlags, signal: AbortSignal): Promise<Cluster
     listSnapshots: guard(
       (ns) => `listing VolumeSnapshots${ns ? ` in namespace "${ns}"` : ""}`,
       async (ns: string | undefined) => (await reader.all<VolumeSnapshot>("volumeSnapshots", ns, true)) ?? [],
+    ),
+    createGroupSnapshot: guard(
+      (ns, body) => `creating VolumeGroupSnapshot "${body.metadata.name}" in namespace "${ns}"`,
+      async (ns: string, body: VolumeGroupSnapshot, dryRun: boolean) =>
+        call<VolumeGroupSnapshot>(`${await groupsPath(ns)}${dryRunQuery(dryRun)}`, { method: "POST", body }),
+    ),
+    readGroupSnapshot: guard(
+      (ns, name) => `reading VolumeGroupSnapshot "${name}" in namespace "${ns}"`,
+      (ns: string, name: string) => reader.one<VolumeGroupSnapshot>("volumeGroupSnapshots", name, ns),
+    ),
+    listGroupSnapshots: guard(
+      (ns) => `listing VolumeGroupSnapshots${ns ? ` in namespace "${ns}"` : ""}`,
+      async (ns: string | undefined) =>
+        (await reader.all<VolumeGroupSnapshot>("volumeGroupSnapshots", ns, false)) ?? [],
+    ),
+    deleteClaim: guard(
+      (ns, name) => `deleting PersistentVolumeClaim "${name}" in namespace "${ns}"`,
+      async (ns: string, name: string, uid: string | undefined) => {
+        const body = { apiVersion: "v1", kind: "DeleteOptions", ...(uid ? { preconditions: { uid } } : {}) };
+        try {
+          await call<unknown>(`${listPath(RESOURCES.pvcs, "v1", ns)}/${encodeURIComponent(name)}`, {
+            method: "DELETE",
+            body,
+          });
+        } catch (err) {
+          if (!(err instanceof ApiError && err.code === 404)) throw err;
+        }
+      },
     ),
     request: guard(
       (method, path) => `${method} ${path}`,
@@ -197,6 +231,8 @@ async function connect(flags: GlobalFlags, signal: AbortSignal): Promise<Cluster
             return names(await reader.all<Named>("volumeSnapshots", namespace, true));
           case "volumesnapshotclasses":
             return names(await rawLookup.volumeSnapshotClasses());
+          case "volumegroupsnapshots":
+            return names(await reader.all<Named>("volumeGroupSnapshots", namespace, false));
         }
       },
     ),

@@ -1,11 +1,12 @@
 // What snapshot, clone and restore share: their options, and once their object is built, the
 // pre-flight rules, the create (or dry run), kubectl's output, and --wait.
 import type { V1PersistentVolumeClaim } from "@kubernetes/client-node";
-import { checkClaim, checkSnapshot } from "../rules/index.ts";
-import type { Finding, VolumeSnapshot } from "../rules/types.ts";
+import { checkClaim, checkGroupSnapshot, checkSnapshot } from "../rules/index.ts";
+import type { Finding, VolumeGroupSnapshot, VolumeSnapshot } from "../rules/types.ts";
 import type { Cluster } from "./cluster.ts";
 import { UsageError } from "./errors.ts";
 import { invalidName } from "./format.ts";
+import { groupMembers, groupState } from "./groups.ts";
 import { enforce } from "./preflight.ts";
 import { type OutputFormat, parseOutput, printCreated, shortName } from "./printers.ts";
 import {
@@ -32,10 +33,19 @@ export interface CreateOptions {
   timeoutMs: number;
 }
 
-export function createOptions(args: Args, verb: string, positional: "pvc" | "snapshot"): CreateOptions {
+/**
+ * The options of a creating verb. `source` is the positional argument's name, already read
+ * when given (a group snapshot's selector or group, which objectArg does not take).
+ */
+export function createOptions(
+  args: Args,
+  verb: string,
+  positional: "pvc" | "snapshot",
+  given?: string,
+): CreateOptions {
   const text = stringArg(args, positional);
-  if (!text) throw new UsageError(`${positional.toUpperCase()} is required`, verb);
-  const source = objectArg(text, positional, verb);
+  if (given === undefined && !text) throw new UsageError(`${positional.toUpperCase()} is required`, verb);
+  const source = given ?? objectArg(text as string, positional, verb);
   const name = stringArg(args, "name");
   if (name !== undefined) {
     const bad = invalidName(name);
@@ -62,26 +72,43 @@ export function createOptions(args: Args, verb: string, positional: "pvc" | "sna
 /** The object a verb built, with the advice building it gave (the rules' defaultClaim). */
 export type Built =
   | { kind: "VolumeSnapshot"; obj: VolumeSnapshot; warnings?: Finding[] }
+  | { kind: "VolumeGroupSnapshot"; obj: VolumeGroupSnapshot; warnings?: Finding[] }
   | { kind: "PersistentVolumeClaim"; obj: V1PersistentVolumeClaim; warnings?: Finding[] };
 
-/** What differs between the two kinds: the rules to run, the create call, the read and state. */
+/** What differs between the kinds: the rules to run, the create call, the read and state. */
 function handlers(b: Built, cluster: Cluster) {
   const ns = cluster.namespace;
   if (b.kind === "VolumeSnapshot") {
+    const read = (name: string) => cluster.readSnapshot(ns, name);
     return {
       goal: "ready to use",
       check: () => checkSnapshot(b.obj, cluster.lookup),
       create: (dry: boolean) => cluster.createSnapshot(ns, b.obj, dry),
-      read: (name: string) => cluster.readSnapshot(ns, name),
-      state: (obj: unknown) => snapshotState(obj as VolumeSnapshot | undefined),
+      read,
+      state: async (name: string) => snapshotState(await read(name)),
     };
   }
+  if (b.kind === "VolumeGroupSnapshot") {
+    const read = (name: string) => cluster.readGroupSnapshot(ns, name);
+    return {
+      goal: "ready to use",
+      check: () => checkGroupSnapshot(b.obj, cluster.lookup),
+      create: (dry: boolean) => cluster.createGroupSnapshot(ns, b.obj, dry),
+      read,
+      // The group and each member: snapshot-controller makes one VolumeSnapshot per claim.
+      state: async (name: string) => {
+        const group = await read(name);
+        return groupState(group, group ? groupMembers(group, await cluster.listSnapshots(ns)) : []);
+      },
+    };
+  }
+  const read = (name: string) => cluster.readClaim(ns, name);
   return {
     goal: "Bound",
     check: () => checkClaim(b.obj, cluster.lookup),
     create: (dry: boolean) => cluster.createClaim(ns, b.obj, dry),
-    read: (name: string) => cluster.readClaim(ns, name),
-    state: (obj: unknown) => claimState(obj as V1PersistentVolumeClaim | undefined),
+    read,
+    state: async (name: string) => claimState(await read(name)),
   };
 }
 
@@ -109,7 +136,7 @@ export async function createAndReport(
   await waitFor({
     label: shortName(b.kind, name),
     goal: h.goal,
-    read: async () => h.state(await h.read(name)),
+    read: () => h.state(name),
     events: () => cluster.events(cluster.namespace, b.kind, name),
     timeoutMs: o.timeoutMs,
     signal: ctx.signal,

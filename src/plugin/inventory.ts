@@ -1,6 +1,7 @@
 // The claims and snapshots of a namespace (or all) as lineage items, and the columns list and
 // tree print them with. The columns are pure functions of an item.
 
+import { selectorString } from "../rules/index.ts";
 import { claimSize } from "./build.ts";
 import type { Cluster } from "./cluster.ts";
 import { formatAge } from "./format.ts";
@@ -8,19 +9,24 @@ import { type Item, itemName, itemNamespace, itemSource } from "./lineage.ts";
 import { type Column, shortName } from "./printers.ts";
 import type { Sink } from "./wait.ts";
 
-/** Every claim and snapshot; without the snapshot API, claims only (with a warning). */
+/**
+ * Every claim, snapshot and group snapshot; without the snapshot API, claims only (with a
+ * warning); without the group snapshot CRDs, no group snapshots.
+ */
 export async function inventory(cluster: Cluster, namespace: string | undefined, err: Sink): Promise<Item[]> {
-  const [claims, snaps] = await Promise.all([
+  const [claims, snaps, groups] = await Promise.all([
     cluster.listClaims(namespace),
     cluster.listSnapshots(namespace).catch((e: Error) => {
       if (e.name !== "MissingApiError") throw e;
       err.write(`Warning: ${e.message}; showing claims only\n`);
       return [];
     }),
+    cluster.listGroupSnapshots(namespace),
   ]);
   return [
     ...claims.map((obj): Item => ({ kind: "PersistentVolumeClaim", obj })),
     ...snaps.map((obj): Item => ({ kind: "VolumeSnapshot", obj })),
+    ...groups.map((obj): Item => ({ kind: "VolumeGroupSnapshot", obj })),
   ];
 }
 
@@ -31,6 +37,7 @@ export function ready(it: Item): string {
 }
 
 export function size(it: Item): string {
+  if (it.kind === "VolumeGroupSnapshot") return "";
   return (it.kind === "PersistentVolumeClaim" ? claimSize(it.obj) : it.obj.status?.restoreSize) ?? "";
 }
 
@@ -41,6 +48,7 @@ export function status(it: Item): string {
 }
 
 export function className(it: Item): string {
+  if (it.kind === "VolumeGroupSnapshot") return it.obj.spec?.volumeGroupSnapshotClassName ?? "";
   return (
     (it.kind === "PersistentVolumeClaim"
       ? it.obj.spec?.storageClassName
@@ -48,7 +56,12 @@ export function className(it: Item): string {
   );
 }
 
+/** What an item was made from: a claim or snapshot's source; a group snapshot's selector (-l). */
 export function source(it: Item): string {
+  if (it.kind === "VolumeGroupSnapshot") {
+    const sel = it.obj.spec?.source?.selector;
+    return sel ? `-l ${selectorString(sel)}` : "";
+  }
   const s = itemSource(it);
   return s ? shortName(s.kind, s.name) : "";
 }

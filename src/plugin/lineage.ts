@@ -4,7 +4,7 @@
 import type { V1PersistentVolumeClaim } from "@kubernetes/client-node";
 import { ancestorsOf, LINEAGE, type LineageRef, parentOf } from "../rules/index.ts";
 import { SCHEDULE_LABEL } from "../rules/schedule/names.ts";
-import type { VolumeSnapshot } from "../rules/types.ts";
+import type { VolumeGroupSnapshot, VolumeSnapshot } from "../rules/types.ts";
 
 export type SourceKind = LineageRef["kind"];
 export type Ref = LineageRef;
@@ -19,10 +19,14 @@ export function snapshotSource(snap: VolumeSnapshot): Ref | undefined {
   return parentOf("VolumeSnapshot", snap);
 }
 
-/** A claim or snapshot; `deleted`: one that is gone, known only from what was made from it. */
+/**
+ * A claim, snapshot or group snapshot; `deleted`: one that is gone, known only from what was
+ * made from it. A group snapshot has no source here (its members' sources are their claims).
+ */
 export type Item =
   | { kind: "PersistentVolumeClaim"; obj: V1PersistentVolumeClaim; deleted?: true }
-  | { kind: "VolumeSnapshot"; obj: VolumeSnapshot; deleted?: true };
+  | { kind: "VolumeSnapshot"; obj: VolumeSnapshot; deleted?: true }
+  | { kind: "VolumeGroupSnapshot"; obj: VolumeGroupSnapshot; deleted?: true };
 
 export function itemName(item: Item): string {
   return item.obj.metadata?.name ?? "";
@@ -31,6 +35,7 @@ export function itemNamespace(item: Item): string {
   return item.obj.metadata?.namespace ?? "";
 }
 export function itemSource(item: Item): Ref | undefined {
+  if (item.kind === "VolumeGroupSnapshot") return undefined;
   return item.kind === "PersistentVolumeClaim" ? claimSource(item.obj) : snapshotSource(item.obj);
 }
 

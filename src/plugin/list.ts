@@ -1,5 +1,6 @@
 // kubectl vol list [PVC] [-A]: claims and snapshots with their lineage, like `kubectl get`.
 import { OperationError, UsageError } from "./errors.ts";
+import { groupColumns } from "./groups.ts";
 import { inventory, itemColumns, itemLabel, namespaceColumn } from "./inventory.ts";
 import { byCreation, flatten, type Item, itemNamespace, lineageTree, withMissingLinks } from "./lineage.ts";
 import {
@@ -93,6 +94,10 @@ export function renderList(
   if (o.output === "name")
     return items.map((i) => `${fullName(i.kind, i.obj.metadata?.name ?? "")}\n`).join("");
   const id = (i: Item) => i;
-  const cols = [...itemColumns(id, itemLabel, now), ...scheduleColumns(id, items)];
+  const cols = [
+    ...itemColumns(id, itemLabel, now),
+    ...groupColumns(id, items),
+    ...scheduleColumns(id, items),
+  ];
   return table(o.allNamespaces ? [namespaceColumn(id), ...cols] : cols, items, o.output === "wide");
 }

@@ -25,6 +25,10 @@ export function parseOutput(
 export const RESOURCE = {
   PersistentVolumeClaim: { full: "persistentvolumeclaim", short: "pvc" },
   VolumeSnapshot: { full: "volumesnapshot.snapshot.storage.k8s.io", short: "volumesnapshot" },
+  VolumeGroupSnapshot: {
+    full: "volumegroupsnapshot.groupsnapshot.storage.k8s.io",
+    short: "volumegroupsnapshot",
+  },
 } as const;
 export type Kind = keyof typeof RESOURCE;
 

@@ -4,9 +4,10 @@ import { defaultClaim } from "../rules/index.ts";
 import { buildRestore } from "./build.ts";
 import { type ClaimOptions, claimFlags, claimOptions } from "./clone.ts";
 import { createAndReport } from "./create.ts";
-import { OperationError } from "./errors.ts";
+import { OperationError, UsageError } from "./errors.ts";
 import { derivedName, timestampSuffix } from "./format.ts";
 import { requireStorageClass } from "./preflight.ts";
+import { type GroupRestoreOptions, groupArg, groupRestoreOptions, runGroupRestore } from "./restore-group.ts";
 import {
   type InPlaceOptions,
   inPlaceFlags,
@@ -14,20 +15,29 @@ import {
   runInPlace,
   wantsInPlace,
 } from "./restore-in-place.ts";
-import type { Args, RunContext, Verb } from "./verb.ts";
+import { type Args, type RunContext, stringArg, type Verb } from "./verb.ts";
 
-export const restore: Verb<ClaimOptions | InPlaceOptions> = {
+type RestoreOptions = ClaimOptions | InPlaceOptions | GroupRestoreOptions;
+
+export const restore: Verb<RestoreOptions> = {
   name: "restore",
   summary: "Restore a VolumeSnapshot into a new PersistentVolumeClaim",
   usage:
-    "kubectl vol restore SNAPSHOT [--name N] [--storage-class S] [--size Q] [--wait] [options]\n  kubectl vol restore SNAPSHOT --in-place [--wait] [--timeout D] [--yes] [--dry-run=client|server]\n  kubectl vol restore --in-place (--continue CLAIM | --abort CLAIM)",
+    "kubectl vol restore SNAPSHOT [--name N] [--storage-class S] [--size Q] [--wait] [options]\n  kubectl vol restore vgs/GROUP [--suffix S] [--storage-class S] [--wait] [options]\n  kubectl vol restore SNAPSHOT --in-place [--wait] [--timeout D] [--yes] [--dry-run=client|server]\n  kubectl vol restore --in-place (--continue CLAIM | --abort CLAIM)",
   positional: {
     name: "snapshot",
-    describe: "the VolumeSnapshot to restore",
+    describe: "the VolumeSnapshot to restore, or vgs/NAME: a VolumeGroupSnapshot",
     required: true,
     completes: "volumesnapshots",
   },
-  flags: { ...claimFlags, ...inPlaceFlags },
+  flags: {
+    ...claimFlags,
+    suffix: {
+      type: "string",
+      describe: "With vgs/NAME: each claim is named <source claim>-<suffix> (default: the group's name)",
+    },
+    ...inPlaceFlags,
+  },
   examples: [
     [
       "kubectl vol restore db-data-20261123-115900 --name db-data-restored",
@@ -38,6 +48,10 @@ export const restore: Verb<ClaimOptions | InPlaceOptions> = {
       "Restore onto another class and wait until Bound",
     ],
     [
+      "kubectl vol restore vgs/db-1400 --suffix restored --wait",
+      "One claim per member of the group snapshot db-1400 (data-restored, wal-restored, ...), until all are Bound",
+    ],
+    [
       "kubectl vol restore db-data-20261123-115900 --in-place --wait",
       "Put claim db-data back to the snapshot under its own name (asks first; --yes does not)",
     ],
@@ -46,10 +60,23 @@ export const restore: Verb<ClaimOptions | InPlaceOptions> = {
       "Finish an interrupted in-place restore of db-data (--abort db-data rolls it back)",
     ],
   ],
-  options: (args: Args) =>
-    wantsInPlace(args) ? inPlaceOptions(args) : claimOptions(args, "restore", "snapshot"),
-  async run(opts: ClaimOptions | InPlaceOptions, ctx: RunContext): Promise<void> {
+  options(args: Args): RestoreOptions {
+    if (wantsInPlace(args)) return inPlaceOptions(args);
+    const group = groupArg(stringArg(args, "snapshot"));
+    if (group !== undefined) {
+      return groupRestoreOptions(claimOptions(args, "restore", "snapshot", group), args, group);
+    }
+    if (stringArg(args, "suffix") !== undefined) {
+      throw new UsageError(
+        "--suffix goes with a group snapshot: kubectl vol restore vgs/NAME --suffix S",
+        "restore",
+      );
+    }
+    return claimOptions(args, "restore", "snapshot");
+  },
+  async run(opts: RestoreOptions, ctx: RunContext): Promise<void> {
     if ("inPlace" in opts) return runInPlace(opts, ctx);
+    if ("group" in opts) return runGroupRestore(opts, ctx);
     const o = opts;
     const cluster = await ctx.cluster();
     const ns = cluster.namespace;

@@ -60,7 +60,7 @@ export interface ScheduleOptions {
 }
 
 /** kubectl's -l syntax: k=v, k==v, k!=v, k in (a,b), k notin (a,b), k, !k; comma-separated. */
-export function parseSelector(text: string): LabelSelector {
+export function parseSelector(text: string, verb = VERB): LabelSelector {
   const terms: string[] = [];
   let depth = 0;
   let cur = "";
@@ -102,12 +102,12 @@ export function parseSelector(text: string): LabelSelector {
     [new RegExp(`^${KEY}$`), (m) => out.matchExpressions.push({ key: m[1]!, operator: "Exists" })],
   ];
   for (const raw of terms.map((t) => t.trim())) {
-    if (!raw) throw new UsageError(`invalid selector "${text}": an empty term`, VERB);
+    if (!raw) throw new UsageError(`invalid selector "${text}": an empty term`, verb);
     const hit = forms.map(([re, use]) => [re.exec(raw), use] as const).find(([m]) => m);
     if (!hit) {
       throw new UsageError(
         `invalid selector term "${raw}": use k=v, k!=v, k in (a,b), k notin (a,b), k or !k`,
-        VERB,
+        verb,
       );
     }
     hit[1](hit[0] as RegExpExecArray);

@@ -14,6 +14,7 @@ export type Completes =
   | "namespaces"
   | "storageclasses"
   | "volumesnapshotclasses"
+  | "volumegroupsnapshots"
   | "contexts"
   | readonly string[];
 

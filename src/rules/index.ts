@@ -58,6 +58,23 @@
 //     ancestorsOf (where an object came from, and the chain above that),
 //   parseQuantity / compareQuantities / formatBytes, memoryLookup(objects).
 //
+//   checkGroupSnapshot(group, lookup, op = "CREATE"): Promise<Decision>
+//     A VolumeGroupSnapshot with spec.source.selector (only CREATE is checked; status, finalizer
+//     and label updates pass). groupFacts(namespace, selector, className?, lookup) runs the
+//     rules and returns the members, their driver and node and the class chosen:
+//       group-selector      the selector matches at least one PVC of the namespace
+//       group-member-bound  every member Bound and not being deleted
+//       group-member-csi    every member on a CSI volume
+//       group-driver        one CSI driver (known) for all members
+//       group-node          one node for a node-local driver (NODE_LOCAL_DRIVERS, or volumes whose
+//                           node affinity uses topology.vol.kubectl.io/node); claimNode
+//       group-class         chooseGroupSnapshotClass: named, else the driver's default
+//                           (groupsnapshot.storage.kubernetes.io/is-default-class), else its only
+//                           class (the webhook then asks to name it)
+//     Needs the Lookup's optional pvcs and volumeGroupSnapshotClasses. A member VolumeSnapshot
+//     (isGroupMember: owned by a VolumeGroupSnapshot) passes checkSnapshot.
+//   LabelSelector, matchesSelector, selectorString (selector.ts).
+//
 //   checkInPlace(facts): Decision — the pre-flight of `kubectl vol restore S --in-place` over the
 //     objects read (inplace-* rules); IN_PLACE (its annotations), snapshotClaimName/Uid,
 //     claimUids, restoredSize.
@@ -71,6 +88,16 @@
 export { checkClaim, droppedDataSource, readSources, type Sources, sourcePermitted } from "./claim.ts";
 export { type DefaultOptions, defaultClaim, SELECTED_NODE, SNAPSHOT_MANAGED_BY } from "./defaults.ts";
 export {
+  checkGroupSnapshot,
+  chooseGroupSnapshotClass,
+  claimNode,
+  DEFAULT_GROUP_SNAPSHOT_CLASS_ANNOTATION,
+  type GroupFacts,
+  groupFacts,
+  groupSnapshotName,
+  NODE_LOCAL_DRIVERS,
+} from "./group.ts";
+export {
   checkInPlace,
   claimUids,
   IN_PLACE,
@@ -82,7 +109,14 @@ export {
 export { ancestorsOf, LINEAGE, type LineageRef, lineageAnnotations, parentOf } from "./lineage.ts";
 export { memoryLookup, type Objects } from "./memory-lookup.ts";
 export { compareQuantities, formatBytes, parseQuantity } from "./quantity.ts";
-export { checkSnapshot, chooseSnapshotClass, isDefaultSnapshotClass } from "./snapshot.ts";
+export { type LabelSelector, matchesSelector, selectorString } from "./selector.ts";
+export {
+  checkSnapshot,
+  chooseClass,
+  chooseSnapshotClass,
+  isDefaultSnapshotClass,
+  isGroupMember,
+} from "./snapshot.ts";
 export {
   ALLOW_VOLUME_MODE_CHANGE_ANNOTATION,
   blocks,
@@ -96,6 +130,7 @@ export {
   decide,
   defaultStorageClass,
   GATEWAY_API_GROUP,
+  GROUP_SNAPSHOT_API_GROUP,
   isDefaultStorageClass,
   POPULATOR_API_GROUP,
   pvcName,

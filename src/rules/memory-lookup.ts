@@ -5,6 +5,7 @@ import type {
   Lookup,
   PopulatorKind,
   ReferenceGrant,
+  VolumeGroupSnapshotClass,
   VolumeSnapshot,
   VolumeSnapshotClass,
   VolumeSnapshotContent,
@@ -21,6 +22,8 @@ export interface Objects {
   referenceGrants?: ReferenceGrant[];
   /** `undefined`: the VolumePopulator CRD is not installed. */
   populatorKinds?: PopulatorKind[];
+  /** `undefined`: the group snapshot CRDs are not installed. */
+  volumeGroupSnapshotClasses?: VolumeGroupSnapshotClass[];
 }
 
 export function memoryLookup(o: Objects): Lookup {
@@ -37,6 +40,7 @@ export function memoryLookup(o: Objects): Lookup {
     referenceGrants: async (namespace) => o.referenceGrants?.filter((g) => ns(g.metadata) === namespace),
     populatorKinds: async () => o.populatorKinds,
     pvcs: async (namespace) => (o.pvcs ?? []).filter((p) => ns(p.metadata) === namespace),
+    volumeGroupSnapshotClasses: async () => o.volumeGroupSnapshotClasses,
   };
   if (o.pvs) lookup.persistentVolume = async (name) => o.pvs?.find((v) => v.metadata?.name === name);
   return lookup;

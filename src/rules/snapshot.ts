@@ -2,6 +2,7 @@
 import {
   DEFAULT_SNAPSHOT_CLASS_ANNOTATION,
   decide,
+  GROUP_SNAPSHOT_API_GROUP,
   isDeleting,
   pvcName,
   snapshotName,
@@ -24,29 +25,37 @@ export function isDefaultSnapshotClass(c: VolumeSnapshotClass): boolean {
   return c.metadata?.annotations?.[DEFAULT_SNAPSHOT_CLASS_ANNOTATION] === "true";
 }
 
+/** A class of snapshots of one CSI driver: a VolumeSnapshotClass or a VolumeGroupSnapshotClass. */
+interface DriverClass {
+  metadata: { name: string; annotations?: Record<string, string> };
+  driver: string;
+}
+
 /**
- * Picks the VolumeSnapshotClass for a volume on `driver`:
+ * Picks the class of `kind` for a volume on `driver`, the default marked with `annotation`:
  * - `named` given: that class, which must exist and be for `driver`;
- * - else the driver's default class (annotation snapshot.storage.kubernetes.io/is-default-class: "true");
+ * - else the driver's default class;
  * - else the driver's only class (`how: "only"`: snapshot-controller would not pick it by
- *   itself, so name it in spec.volumeSnapshotClassName);
+ *   itself, so name it in the spec);
  * - else an error listing the candidates.
  */
-export function chooseSnapshotClass(
+export function chooseClass<C extends DriverClass>(
+  kind: string,
+  annotation: string,
   driver: string,
-  classes: VolumeSnapshotClass[],
+  classes: C[],
   named?: string,
-): ClassChoice {
+): ClassChoice<C> {
   const mine = classes.filter((c) => c.driver === driver);
   const mineNames = mine.map((c) => c.metadata.name).sort();
   const describeAll = () =>
     classes.length === 0
-      ? "no VolumeSnapshotClass exists at all"
+      ? `no ${kind} exists at all`
       : `the classes are ${classes
           .map((c) => `"${c.metadata.name}" (driver "${c.driver}")`)
           .sort()
           .join(", ")}`;
-  const createOne = `create a VolumeSnapshotClass with driver: ${driver}`;
+  const createOne = `create a ${kind} with driver: ${driver}`;
   if (named) {
     const c = classes.find((x) => x.metadata.name === named);
     if (!c) {
@@ -55,8 +64,8 @@ export function chooseSnapshotClass(
         candidates: mineNames,
         message:
           mine.length > 0
-            ? `VolumeSnapshotClass "${named}" does not exist: use ${mine.length > 1 ? "one of " : ""}${quoted(mineNames)} (driver "${driver}")`
-            : `VolumeSnapshotClass "${named}" does not exist and no class is for driver "${driver}" (${describeAll()}): ${createOne}`,
+            ? `${kind} "${named}" does not exist: use ${mine.length > 1 ? "one of " : ""}${quoted(mineNames)} (driver "${driver}")`
+            : `${kind} "${named}" does not exist and no class is for driver "${driver}" (${describeAll()}): ${createOne}`,
       };
     }
     if (c.driver !== driver) {
@@ -65,35 +74,62 @@ export function chooseSnapshotClass(
         candidates: mineNames,
         message:
           mine.length > 0
-            ? `VolumeSnapshotClass "${named}" is for driver "${c.driver}", not "${driver}": use ${mine.length > 1 ? "one of " : ""}${quoted(mineNames)}`
-            : `VolumeSnapshotClass "${named}" is for driver "${c.driver}", not "${driver}", and no class is for "${driver}": ${createOne}`,
+            ? `${kind} "${named}" is for driver "${c.driver}", not "${driver}": use ${mine.length > 1 ? "one of " : ""}${quoted(mineNames)}`
+            : `${kind} "${named}" is for driver "${c.driver}", not "${driver}", and no class is for "${driver}": ${createOne}`,
       };
     }
     return { ok: true, class: c, how: "named" };
   }
-  const defaults = mine.filter(isDefaultSnapshotClass);
-  if (defaults.length === 1) return { ok: true, class: defaults[0] as VolumeSnapshotClass, how: "default" };
+  const defaults = mine.filter((c) => c.metadata?.annotations?.[annotation] === "true");
+  if (defaults.length === 1) return { ok: true, class: defaults[0] as C, how: "default" };
   if (defaults.length > 1) {
     const names = defaults.map((c) => c.metadata.name).sort();
     return {
       ok: false,
       candidates: names,
-      message: `driver "${driver}" has ${defaults.length} default VolumeSnapshotClasses (${quoted(names)}): name one, or keep ${DEFAULT_SNAPSHOT_CLASS_ANNOTATION}: "true" on only one`,
+      message: `driver "${driver}" has ${defaults.length} default ${kind}es (${quoted(names)}): name one, or keep ${annotation}: "true" on only one`,
     };
   }
-  if (mine.length === 1) return { ok: true, class: mine[0] as VolumeSnapshotClass, how: "only" };
+  if (mine.length === 1) return { ok: true, class: mine[0] as C, how: "only" };
   if (mine.length > 1) {
     return {
       ok: false,
       candidates: mineNames,
-      message: `driver "${driver}" has ${mine.length} VolumeSnapshotClasses (${quoted(mineNames)}) and none is the default: name one, or annotate one with ${DEFAULT_SNAPSHOT_CLASS_ANNOTATION}: "true"`,
+      message: `driver "${driver}" has ${mine.length} ${kind}es (${quoted(mineNames)}) and none is the default: name one, or annotate one with ${annotation}: "true"`,
     };
   }
   return {
     ok: false,
     candidates: classes.map((c) => c.metadata.name).sort(),
-    message: `no VolumeSnapshotClass is for driver "${driver}" (${describeAll()}): ${createOne}`,
+    message: `no ${kind} is for driver "${driver}" (${describeAll()}): ${createOne}`,
   };
+}
+
+/**
+ * Picks the VolumeSnapshotClass for a volume on `driver` (chooseClass): named, else the
+ * driver's default (annotation snapshot.storage.kubernetes.io/is-default-class: "true"), else
+ * its only class.
+ */
+export function chooseSnapshotClass(
+  driver: string,
+  classes: VolumeSnapshotClass[],
+  named?: string,
+): ClassChoice {
+  return chooseClass("VolumeSnapshotClass", DEFAULT_SNAPSHOT_CLASS_ANNOTATION, driver, classes, named);
+}
+
+/**
+ * Whether a VolumeSnapshot is a member of a group snapshot: snapshot-controller made it for a
+ * VolumeGroupSnapshot (which owns it) after the group's own rules admitted the group.
+ */
+export function isGroupMember(snap: VolumeSnapshot): boolean {
+  return (
+    !!snap.status?.volumeGroupSnapshotName ||
+    (snap.metadata?.ownerReferences ?? []).some(
+      (o) =>
+        o.kind === "VolumeGroupSnapshot" && (o.apiVersion ?? "").startsWith(`${GROUP_SNAPSHOT_API_GROUP}/`),
+    )
+  );
 }
 
 /**
@@ -101,14 +137,15 @@ export function chooseSnapshotClass(
  * named class exists and is for the PVC's driver; with no class named, the driver has exactly
  * one default class. Pre-provisioned snapshots (spec.source.volumeSnapshotContentName): a named
  * class must be for the content's driver. Any other operation passes (finalizers, status,
- * deletion must keep working).
+ * deletion must keep working), and so does a member of a group snapshot (isGroupMember): it names
+ * no class, and its group was checked as a whole.
  */
 export async function checkSnapshot(
   snapshot: VolumeSnapshot,
   lookup: Lookup,
   op: Operation = "CREATE",
 ): Promise<Decision> {
-  if (op !== "CREATE") return decide([]);
+  if (op !== "CREATE" || isGroupMember(snapshot)) return decide([]);
   const findings: Finding[] = [];
   const ns = snapshot.metadata?.namespace || "default";
   const me = snapshot.metadata?.name

@@ -12,6 +12,7 @@ import type {
 } from "./types.ts";
 
 export const SNAPSHOT_API_GROUP = "snapshot.storage.k8s.io";
+export const GROUP_SNAPSHOT_API_GROUP = "groupsnapshot.storage.k8s.io";
 export const GATEWAY_API_GROUP = "gateway.networking.k8s.io";
 export const POPULATOR_API_GROUP = "populator.storage.k8s.io";
 /** The annotation that marks a VolumeSnapshotClass as its driver's default. */

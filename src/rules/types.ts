@@ -3,6 +3,7 @@
 // caller fills (the webhook from its watch caches with a direct read on a miss; the plugin from
 // direct reads; unit tests from plain maps) and perform no other I/O.
 import type { V1PersistentVolume, V1PersistentVolumeClaim, V1StorageClass } from "@kubernetes/client-node";
+import type { LabelSelector } from "./selector.ts";
 
 /** snapshot.storage.k8s.io/v1 objects, as far as the rules read them. */
 export interface VolumeSnapshot {
@@ -16,6 +17,8 @@ export interface VolumeSnapshot {
     labels?: Record<string, string>;
     uid?: string;
     creationTimestamp?: string | Date;
+    /** A member of a VolumeGroupSnapshot is owned by it. */
+    ownerReferences?: { apiVersion?: string; kind?: string; name?: string; uid?: string }[];
   };
   spec: {
     source: { persistentVolumeClaimName?: string; volumeSnapshotContentName?: string };
@@ -27,6 +30,8 @@ export interface VolumeSnapshot {
     restoreSize?: string;
     creationTime?: string;
     error?: { message?: string; time?: string };
+    /** Set by snapshot-controller on the members of a group snapshot. */
+    volumeGroupSnapshotName?: string;
   };
 }
 
@@ -58,6 +63,26 @@ export interface VolumeSnapshotClass {
   deletionPolicy: "Delete" | "Retain";
   parameters?: Record<string, string>;
 }
+
+/** groupsnapshot.storage.k8s.io/v1 VolumeGroupSnapshot, as far as the rules and the plugin read it. */
+export interface VolumeGroupSnapshot {
+  apiVersion?: string;
+  kind?: string;
+  metadata: VolumeSnapshot["metadata"];
+  spec: {
+    source: { selector?: LabelSelector; volumeGroupSnapshotContentName?: string };
+    volumeGroupSnapshotClassName?: string;
+  };
+  status?: {
+    boundVolumeGroupSnapshotContentName?: string;
+    creationTime?: string;
+    readyToUse?: boolean;
+    error?: { message?: string; time?: string };
+  };
+}
+
+/** groupsnapshot.storage.k8s.io/v1 VolumeGroupSnapshotClass: the same fields as a VolumeSnapshotClass. */
+export type VolumeGroupSnapshotClass = VolumeSnapshotClass & { apiVersion?: string; kind?: string };
 
 /** gateway.networking.k8s.io ReferenceGrant, as far as the rules read it. */
 export interface ReferenceGrant {
@@ -93,8 +118,10 @@ export interface Lookup {
    * it the rules fall back to the claim's StorageClass provisioner.
    */
   persistentVolume?(name: string): Promise<V1PersistentVolume | undefined>;
-  /** Optional: every claim of a namespace (a schedule's selector is matched among them). */
+  /** Optional: every claim of a namespace (the group snapshot rules match a selector among them). */
   pvcs?(namespace: string): Promise<V1PersistentVolumeClaim[]>;
+  /** Optional: every VolumeGroupSnapshotClass; `undefined` when the group snapshot CRDs are not installed. */
+  volumeGroupSnapshotClasses?(): Promise<VolumeGroupSnapshotClass[] | undefined>;
 }
 
 /** The admission operation a check runs for. Only CREATE is checked; the others pass. */
@@ -129,11 +156,11 @@ export interface Decision {
 /** The lineage annotations the mutating webhook and the plugin write on a claim. */
 export const LINEAGE_PREFIX = "vol.kubectl.io/";
 
-/** What `chooseSnapshotClass` picked, and why. */
-export type ClassChoice =
+/** What `chooseSnapshotClass` (or `chooseGroupSnapshotClass`) picked, and why. */
+export type ClassChoice<C = VolumeSnapshotClass> =
   | {
       ok: true;
-      class: VolumeSnapshotClass;
+      class: C;
       /** named: spec.volumeSnapshotClassName; default: the driver's default class; only: the driver's only class. */
       how: "named" | "default" | "only";
     }

@@ -1,6 +1,6 @@
 // Watch-backed caches of what the rules read (PVCs, PVs, StorageClasses, VolumeSnapshots and
-// their contents and classes, ReferenceGrants, VolumePopulators) and the two Lookups built on
-// them: `cached` (cache first; on a miss, or before the cache has synced, a direct read, so a
+// their contents and classes, ReferenceGrants, VolumePopulators, group snapshots and their
+// classes) and the two Lookups built on them: `cached` (cache first; on a miss, or before the cache has synced, a direct read, so a
 // source created a moment earlier is found) and `direct` (always the API, used to re-check a
 // decision before denying). Which resources, at which versions, is src/kube/resources.ts (the
 // plugin's lookup reads the same table). An optional CRD that is not installed disables only what needs it
@@ -21,6 +21,7 @@ import type {
   Lookup,
   PopulatorKind,
   ReferenceGrant,
+  VolumeGroupSnapshotClass,
   VolumeSnapshot,
   VolumeSnapshotClass,
   VolumeSnapshotContent,
@@ -368,7 +369,10 @@ export class KubeCache {
       volumeSnapshotClasses: async () =>
         (await this.all<VolumeSnapshotClass>("volumeSnapshotClasses", undefined, direct, signal)) ?? [],
       referenceGrants: (ns) => this.all<ReferenceGrant>("referenceGrants", ns, direct, signal),
+      // The group snapshot rules match their selector among a namespace's claims.
       pvcs: async (ns) => (await this.all<V1PersistentVolumeClaim>("pvcs", ns, direct, signal)) ?? [],
+      volumeGroupSnapshotClasses: () =>
+        this.all<VolumeGroupSnapshotClass>("volumeGroupSnapshotClasses", undefined, direct, signal),
       populatorKinds: async () => {
         const pops = await this.all<{ sourceKind?: PopulatorKind }>(
           "volumePopulators",

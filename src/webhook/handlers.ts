@@ -7,6 +7,7 @@ import fastJsonPatch from "fast-json-patch";
 import {
   blocks,
   checkClaim,
+  checkGroupSnapshot,
   checkSnapshot,
   type Decision,
   dataSourceOf,
@@ -16,6 +17,7 @@ import {
   type Finding,
   LINEAGE,
   type Lookup,
+  type VolumeGroupSnapshot,
   type VolumeSnapshot,
 } from "../rules/index.ts";
 import { checkScheduleWrite } from "../rules/schedule/check.ts";
@@ -86,7 +88,13 @@ export const validate: Handler = async (req, lookups, deadline) => {
             req.operation,
             lookup,
           )
-        : checkSnapshot(withNamespace(s.object as VolumeSnapshot, req.namespace), lookup, req.operation);
+        : s.kind === "VolumeGroupSnapshot"
+          ? checkGroupSnapshot(
+              withNamespace(s.object as VolumeGroupSnapshot, req.namespace),
+              lookup,
+              req.operation,
+            )
+          : checkSnapshot(withNamespace(s.object as VolumeSnapshot, req.namespace), lookup, req.operation);
   const rec = recording(lookups.cached);
   const d = await within(run(rec.lookup), deadline);
   if (!d) return unchecked(req, "check");

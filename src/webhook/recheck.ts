@@ -23,6 +23,7 @@ const METHODS: Method[] = [
   "populatorKinds",
   "persistentVolume",
   "pvcs",
+  "volumeGroupSnapshotClasses",
 ];
 
 type AnyRead = (...args: string[]) => Promise<unknown>;

@@ -1,7 +1,7 @@
 // AdmissionReview v1: decoding a request body into a checked AdmissionRequest (or a reason
 // for HTTP 400) and encoding a response. Pure.
 import type { V1PersistentVolumeClaim } from "@kubernetes/client-node";
-import type { Operation, VolumeSnapshot } from "../rules/index.ts";
+import type { Operation, VolumeGroupSnapshot, VolumeSnapshot } from "../rules/index.ts";
 import type { SnapshotSchedule } from "../rules/schedule/spec.ts";
 
 export const REVIEW_API_VERSION = "admission.k8s.io/v1";
@@ -16,7 +16,8 @@ export interface GroupVersionKind {
 export type Subject =
   | { kind: "PersistentVolumeClaim"; object?: V1PersistentVolumeClaim; oldObject?: V1PersistentVolumeClaim }
   | { kind: "VolumeSnapshot"; object?: VolumeSnapshot; oldObject?: VolumeSnapshot }
-  | { kind: "SnapshotSchedule"; object?: SnapshotSchedule; oldObject?: SnapshotSchedule };
+  | { kind: "SnapshotSchedule"; object?: SnapshotSchedule; oldObject?: SnapshotSchedule }
+  | { kind: "VolumeGroupSnapshot"; object?: VolumeGroupSnapshot; oldObject?: VolumeGroupSnapshot };
 
 export interface AdmissionRequest {
   uid: string;
@@ -106,6 +107,22 @@ const SCHEDULE_SHAPE: Record<string, Shape> = {
   status: "object",
 };
 
+const GROUP_SNAPSHOT_SHAPE: Record<string, Shape> = {
+  metadata: "object",
+  "metadata.name": "string",
+  "metadata.generateName": "string",
+  "metadata.namespace": "string",
+  "metadata.annotations": "strings",
+  "metadata.labels": "strings",
+  spec: "object",
+  "spec.source": "object",
+  "spec.source.selector": "object",
+  "spec.source.selector.matchLabels": "strings",
+  "spec.source.volumeGroupSnapshotContentName": "string",
+  "spec.volumeGroupSnapshotClassName": "string",
+  status: "object",
+};
+
 const isObject = (v: unknown): v is Record<string, unknown> =>
   typeof v === "object" && v !== null && !Array.isArray(v);
 
@@ -143,12 +160,14 @@ const HANDLED: Record<string, Subject["kind"]> = {
   "/v1/PersistentVolumeClaim": "PersistentVolumeClaim",
   "snapshot.storage.k8s.io/v1/VolumeSnapshot": "VolumeSnapshot",
   "vol.kubectl.io/v1alpha1/SnapshotSchedule": "SnapshotSchedule",
+  "groupsnapshot.storage.k8s.io/v1/VolumeGroupSnapshot": "VolumeGroupSnapshot",
 };
 
 const SHAPES: Record<Subject["kind"], Record<string, Shape>> = {
   PersistentVolumeClaim: PVC_SHAPE,
   VolumeSnapshot: SNAPSHOT_SHAPE,
   SnapshotSchedule: SCHEDULE_SHAPE,
+  VolumeGroupSnapshot: GROUP_SNAPSHOT_SHAPE,
 };
 
 /** Decodes an AdmissionReview body; throws BadRequest with the reason when it is not one we handle. */
@@ -186,7 +205,7 @@ export function decodeReview(body: string | Buffer): AdmissionRequest {
   if (!handled) {
     const shown = `${gvk.group ? `${gvk.group}/` : ""}${gvk.version} ${gvk.kind}`.slice(0, 200);
     throw new BadRequest(
-      `request.kind ${JSON.stringify(shown)} is not handled: this webhook admits PersistentVolumeClaims (v1), VolumeSnapshots (snapshot.storage.k8s.io/v1) and SnapshotSchedules (vol.kubectl.io/v1alpha1); fix the rules of the webhook configuration`,
+      `request.kind ${JSON.stringify(shown)} is not handled: this webhook admits PersistentVolumeClaims (v1), VolumeSnapshots (snapshot.storage.k8s.io/v1), VolumeGroupSnapshots (groupsnapshot.storage.k8s.io/v1) and SnapshotSchedules (vol.kubectl.io/v1alpha1); fix the rules of the webhook configuration`,
     );
   }
   for (const f of ["namespace", "name"] as const) {

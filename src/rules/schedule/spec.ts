@@ -1,7 +1,10 @@
 // The SnapshotSchedule resource (vol.kubectl.io/v1alpha1): its shape, its durations, and the
 // checks of a spec that the CRD's schema cannot express. Pure; shared by the controller, the
 // plugin's `schedule` verb and the webhook.
+import type { LabelSelector } from "../selector.ts";
 import { CronError, checkTimeZone, parseCron } from "./cron.ts";
+
+export { type LabelSelector, matchesSelector, selectorString } from "../selector.ts";
 
 export const SCHEDULE_GROUP = "vol.kubectl.io";
 export const SCHEDULE_VERSION = "v1alpha1";
@@ -9,15 +12,6 @@ export const SCHEDULE_PLURAL = "snapshotschedules";
 export const SCHEDULE_KIND = "SnapshotSchedule";
 
 const OPERATORS: readonly string[] = ["In", "NotIn", "Exists", "DoesNotExist"];
-
-export interface LabelSelector {
-  matchLabels?: Record<string, string>;
-  matchExpressions?: {
-    key: string;
-    operator: "In" | "NotIn" | "Exists" | "DoesNotExist";
-    values?: string[];
-  }[];
-}
 
 export interface ScheduleSpec {
   /** One claim by name; or `selector`. */
@@ -82,38 +76,6 @@ export interface SnapshotSchedule {
   };
   spec: ScheduleSpec;
   status?: ScheduleStatus;
-}
-
-/** A label selector in the API's query form ("" selects everything). */
-export function selectorString(s: LabelSelector): string {
-  const parts = Object.entries(s.matchLabels ?? {}).map(([k, v]) => `${k}=${v}`);
-  for (const e of s.matchExpressions ?? []) {
-    const values = `(${(e.values ?? []).join(",")})`;
-    if (e.operator === "In") parts.push(`${e.key} in ${values}`);
-    else if (e.operator === "NotIn") parts.push(`${e.key} notin ${values}`);
-    else if (e.operator === "Exists") parts.push(e.key);
-    else parts.push(`!${e.key}`);
-  }
-  return parts.join(",");
-}
-
-/** Whether labels satisfy a selector, as the API server decides it. */
-export function matchesSelector(labels: Record<string, string>, s: LabelSelector): boolean {
-  for (const [k, v] of Object.entries(s.matchLabels ?? {})) if (labels[k] !== v) return false;
-  for (const e of s.matchExpressions ?? []) {
-    const has = Object.hasOwn(labels, e.key);
-    const inValues = has && (e.values ?? []).includes(labels[e.key] as string);
-    const ok =
-      e.operator === "In"
-        ? inValues
-        : e.operator === "NotIn"
-          ? !inValues
-          : e.operator === "Exists"
-            ? has
-            : !has;
-    if (!ok) return false;
-  }
-  return true;
 }
 
 const UNITS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };

@@ -12,6 +12,7 @@ describe("the shipped webhook configurations", () => {
       "pvc-data-source.vol.kubectl.io",
       "volumesnapshot.vol.kubectl.io",
       "snapshotschedule.vol.kubectl.io",
+      "volumegroupsnapshot.vol.kubectl.io",
     ]);
     for (const w of all) {
       expect(w.failurePolicy).toBe("Ignore");

@@ -46,7 +46,7 @@ describe("decodeReview", () => {
       { kind: { group: "apps", version: "v1", kind: "Deployment" } },
     );
     expect(() => decode(r)).toThrow(
-      'request.kind "apps/v1 Deployment" is not handled: this webhook admits PersistentVolumeClaims (v1), VolumeSnapshots (snapshot.storage.k8s.io/v1) and SnapshotSchedules (vol.kubectl.io/v1alpha1); fix the rules of the webhook configuration',
+      'request.kind "apps/v1 Deployment" is not handled: this webhook admits PersistentVolumeClaims (v1), VolumeSnapshots (snapshot.storage.k8s.io/v1), VolumeGroupSnapshots (groupsnapshot.storage.k8s.io/v1) and SnapshotSchedules (vol.kubectl.io/v1alpha1); fix the rules of the webhook configuration',
     );
   });
 
@@ -196,6 +196,26 @@ describe("validate", () => {
       warnings: [
         'PVC "pending" in namespace "shop" is Pending, not Bound: a snapshot needs a Bound source, so VolumeSnapshot "s" in namespace "shop" would wait until it is',
       ],
+    });
+  });
+
+  it("checks VolumeGroupSnapshot CREATE with the group rules, never an update", async () => {
+    const kind = { group: "groupsnapshot.storage.k8s.io", version: "v1", kind: "VolumeGroupSnapshot" };
+    const group = {
+      metadata: { name: "g", namespace: "shop" },
+      spec: { source: { selector: { matchLabels: { app: "none" } } } },
+    };
+    const denied = await validate(decode(review(group, { kind })), lookups);
+    expect(denied.response.allowed).toBe(false);
+    expect(denied.findings.map((f) => f.rule)).toEqual(["group-selector"]);
+    expect(denied.response.status?.message).toMatch(
+      /^VolumeGroupSnapshot "g" in namespace "shop" selects no PVC in namespace "shop"/,
+    );
+    const withStatus = { ...group, status: { readyToUse: true } };
+    const update = review(withStatus, { kind, operation: "UPDATE", oldObject: group });
+    expect((await validate(decode(update), { cached: {} as Lookup })).response).toEqual({
+      allowed: true,
+      warnings: [],
     });
   });
 
