@@ -37,6 +37,9 @@ export function memoryLookup(o: Objects): Lookup {
     referenceGrants: async (namespace) => o.referenceGrants?.filter((g) => ns(g.metadata) === namespace),
     populatorKinds: async () => o.populatorKinds,
   };
-  if (o.pvs) lookup.persistentVolume = async (name) => o.pvs?.find((v) => v.metadata?.name === name);
+  if (o.pvs) {
+    lookup.persistentVolume = async (name) => o.pvs?.find((v) => v.metadata?.name === name);
+    lookup.persistentVolumes = async () => o.pvs ?? [];
+  }
   return lookup;
 }

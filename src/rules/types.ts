@@ -93,6 +93,8 @@ export interface Lookup {
    * it the rules fall back to the claim's StorageClass provisioner.
    */
   persistentVolume?(name: string): Promise<V1PersistentVolume | undefined>;
+  /** Optional: every PersistentVolume (a snapshot content names its volumes by CSI handle, not by name). */
+  persistentVolumes?(): Promise<V1PersistentVolume[]>;
 }
 
 /** The admission operation a check runs for. Only CREATE is checked; the others pass. */

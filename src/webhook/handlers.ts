@@ -19,6 +19,7 @@ import {
   type VolumeSnapshot,
 } from "../rules/index.ts";
 import { within } from "./deadline.ts";
+import { labelContent } from "./managed-by.ts";
 import { memoized, recording, unchanged } from "./recheck.ts";
 import type { AdmissionRequest, AdmissionResponse } from "./review.ts";
 
@@ -73,7 +74,8 @@ function unchecked(req: AdmissionRequest, what: string): Outcome {
 
 export const validate: Handler = async (req, lookups, deadline) => {
   const s = req.subject;
-  if (!s.object) return { response: { allowed: true }, findings: [] };
+  if (!s.object || (s.kind !== "PersistentVolumeClaim" && s.kind !== "VolumeSnapshot"))
+    return { response: { allowed: true }, findings: [] };
   const run = (lookup: Lookup): Promise<Decision> =>
     s.kind === "PersistentVolumeClaim"
       ? checkClaim(withNamespace(s.object as V1PersistentVolumeClaim, req.namespace), lookup, req.operation)
@@ -100,6 +102,8 @@ const NO_RAISE = { raise: false } as const;
 
 export const mutate: Handler = async (req, lookups, deadline) => {
   const s = req.subject;
+  if (s.kind === "VolumeSnapshotContent" || s.kind === "VolumeGroupSnapshotContent")
+    return labelContent(req, lookups, deadline);
   if (s.kind !== "PersistentVolumeClaim" || req.operation !== "CREATE" || !s.object) {
     return { response: { allowed: true }, findings: [] };
   }

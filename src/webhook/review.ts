@@ -1,7 +1,7 @@
 // AdmissionReview v1: decoding a request body into a checked AdmissionRequest (or a reason
 // for HTTP 400) and encoding a response. Pure.
 import type { V1PersistentVolumeClaim } from "@kubernetes/client-node";
-import type { Operation, VolumeSnapshot } from "../rules/index.ts";
+import type { Operation, SnapshotContentLike, VolumeSnapshot } from "../rules/index.ts";
 
 export const REVIEW_API_VERSION = "admission.k8s.io/v1";
 
@@ -14,7 +14,12 @@ export interface GroupVersionKind {
 /** The kinds this webhook handles. */
 export type Subject =
   | { kind: "PersistentVolumeClaim"; object?: V1PersistentVolumeClaim; oldObject?: V1PersistentVolumeClaim }
-  | { kind: "VolumeSnapshot"; object?: VolumeSnapshot; oldObject?: VolumeSnapshot };
+  | { kind: "VolumeSnapshot"; object?: VolumeSnapshot; oldObject?: VolumeSnapshot }
+  | {
+      kind: "VolumeSnapshotContent" | "VolumeGroupSnapshotContent";
+      object?: SnapshotContentLike;
+      oldObject?: SnapshotContentLike;
+    };
 
 export interface AdmissionRequest {
   uid: string;
@@ -69,6 +74,17 @@ const PVC_SHAPE: Record<string, Shape> = {
   status: "object",
 };
 
+// Snapshot contents, for their managed-by label (the volume handles are checked where read).
+const CONTENT_SHAPE: Record<string, Shape> = {
+  metadata: "object",
+  "metadata.name": "string",
+  "metadata.labels": "strings",
+  spec: "object",
+  "spec.driver": "string",
+  "spec.source": "object",
+  "spec.source.volumeHandle": "string",
+};
+
 const SNAPSHOT_SHAPE: Record<string, Shape> = {
   metadata: "object",
   "metadata.name": "string",
@@ -114,6 +130,8 @@ function checkShape(obj: unknown, shape: Record<string, Shape>, where: string): 
 const HANDLED: Record<string, Subject["kind"]> = {
   "/v1/PersistentVolumeClaim": "PersistentVolumeClaim",
   "snapshot.storage.k8s.io/v1/VolumeSnapshot": "VolumeSnapshot",
+  "snapshot.storage.k8s.io/v1/VolumeSnapshotContent": "VolumeSnapshotContent",
+  "groupsnapshot.storage.k8s.io/v1/VolumeGroupSnapshotContent": "VolumeGroupSnapshotContent",
 };
 
 /** Decodes an AdmissionReview body; throws BadRequest with the reason when it is not one we handle. */
@@ -151,7 +169,7 @@ export function decodeReview(body: string | Buffer): AdmissionRequest {
   if (!handled) {
     const shown = `${gvk.group ? `${gvk.group}/` : ""}${gvk.version} ${gvk.kind}`.slice(0, 200);
     throw new BadRequest(
-      `request.kind ${JSON.stringify(shown)} is not handled: this webhook admits PersistentVolumeClaims (v1) and VolumeSnapshots (snapshot.storage.k8s.io/v1); fix the rules of the webhook configuration`,
+      `request.kind ${JSON.stringify(shown)} is not handled: this webhook admits PersistentVolumeClaims (v1), VolumeSnapshots and VolumeSnapshotContents (snapshot.storage.k8s.io/v1) and VolumeGroupSnapshotContents (groupsnapshot.storage.k8s.io/v1); fix the rules of the webhook configuration`,
     );
   }
   for (const f of ["namespace", "name"] as const) {
@@ -160,7 +178,12 @@ export function decodeReview(body: string | Buffer): AdmissionRequest {
     }
   }
   const operation = r.operation as Operation;
-  const shape = handled === "PersistentVolumeClaim" ? PVC_SHAPE : SNAPSHOT_SHAPE;
+  const shape =
+    handled === "PersistentVolumeClaim"
+      ? PVC_SHAPE
+      : handled === "VolumeSnapshot"
+        ? SNAPSHOT_SHAPE
+        : CONTENT_SHAPE;
   const needObject = operation === "CREATE" || operation === "UPDATE";
   if (needObject && (r.object === undefined || r.object === null)) {
     throw new BadRequest(`request.object is required for ${operation}`);

@@ -9,12 +9,15 @@ describe("the shipped webhook configurations", () => {
     const all = [...(mutating.webhooks ?? []), ...(validating.webhooks ?? [])];
     expect(all.map((w) => w.name)).toEqual([
       "pvc-defaults.vol.kubectl.io",
+      "content-managed-by.vol.kubectl.io",
       "pvc-data-source.vol.kubectl.io",
       "volumesnapshot.vol.kubectl.io",
     ]);
     for (const w of all) {
       expect(w.failurePolicy).toBe("Ignore");
-      expect(w.rules?.flatMap((r) => r.operations)).toEqual(["CREATE"]);
+      expect(new Set(w.rules?.flatMap((r) => r.operations))).toEqual(new Set(["CREATE"]));
+      // Cluster-scoped snapshot contents have no namespace to select by.
+      if (w.rules?.every((r) => r.scope === "Cluster")) continue;
       expect(w.namespaceSelector?.matchExpressions?.map((e) => e.key)).toEqual([
         "kubernetes.io/metadata.name",
         "vol.kubectl.io/webhook",
@@ -27,6 +30,7 @@ describe("the shipped webhook configurations", () => {
     const pointed = pointedAt(shipped, { url: "https://127.0.0.1:9443/", caBundle: "PEM" });
     const hooks = [...(pointed.mutating.webhooks ?? []), ...(pointed.validating.webhooks ?? [])];
     expect(hooks.map((w) => w.clientConfig)).toEqual([
+      { url: "https://127.0.0.1:9443/mutate", caBundle: Buffer.from("PEM").toString("base64") },
       { url: "https://127.0.0.1:9443/mutate", caBundle: Buffer.from("PEM").toString("base64") },
       { url: "https://127.0.0.1:9443/validate", caBundle: Buffer.from("PEM").toString("base64") },
       { url: "https://127.0.0.1:9443/validate", caBundle: Buffer.from("PEM").toString("base64") },
