@@ -2,7 +2,11 @@
 // lists, and each RPC checks its entry with `requireCap` before doing anything.
 import { unimplemented } from "./errors.ts";
 
-export const PLUGIN_SERVICES = ["CONTROLLER_SERVICE", "VOLUME_ACCESSIBILITY_CONSTRAINTS"] as const;
+export const PLUGIN_SERVICES = [
+  "CONTROLLER_SERVICE",
+  "VOLUME_ACCESSIBILITY_CONSTRAINTS",
+  "GROUP_CONTROLLER_SERVICE",
+] as const;
 /**
  * Volumes can grow while published (the filesystem limit is raised in place; loop devices are
  * refreshed). Growing is a node call (NodeExpandVolume): the controller does not advertise
@@ -22,6 +26,9 @@ export const CONTROLLER_CAPS = [
   "VOLUME_CONDITION",
   "SINGLE_NODE_MULTI_WRITER",
 ] as const;
+
+/** Group snapshots of volumes of this node (see group.ts). */
+export const GROUP_CONTROLLER_CAPS = ["CREATE_DELETE_GET_VOLUME_GROUP_SNAPSHOT"] as const;
 
 export const NODE_CAPS = [
   "GET_VOLUME_STATS",

@@ -36,13 +36,27 @@ export interface ControllerDeps {
   mounter: Mounter;
   nodeId: string;
   topologyKey: string;
+  /** The group snapshot a snapshot is a member of (see group.ts), if any. */
+  groupOf?: (snapshotId: string) => string | undefined;
 }
 
 export const BACKEND_CONTEXT_KEY = "vol.kubectl.io/backend";
 
-function timestamp(iso: string): Message {
+export function timestamp(iso: string): Message {
   const ms = Date.parse(iso);
   return { seconds: String(Math.floor(ms / 1000)), nanos: (ms % 1000) * 1_000_000 };
+}
+
+/** The CSI Snapshot message of a ready snapshot; a member of a group snapshot carries the group's id. */
+export function snapshotMessage(s: SnapshotRecord, groupSnapshotId = ""): Message {
+  return {
+    snapshot_id: s.id,
+    source_volume_id: s.sourceVolumeId,
+    size_bytes: String(s.sizeBytes),
+    creation_time: timestamp(s.createdAt),
+    ready_to_use: true,
+    group_snapshot_id: groupSnapshotId,
+  };
 }
 
 export function controllerService(d: ControllerDeps): Service {
@@ -63,13 +77,7 @@ export function controllerService(d: ControllerDeps): Service {
     accessible_topology: topology(),
   });
 
-  const snapshotMessage = (s: SnapshotRecord): Message => ({
-    snapshot_id: s.id,
-    source_volume_id: s.sourceVolumeId,
-    size_bytes: String(s.sizeBytes),
-    creation_time: timestamp(s.createdAt),
-    ready_to_use: true,
-  });
+  const snapshotOf = (s: SnapshotRecord): Message => snapshotMessage(s, d.groupOf?.(s.id));
 
   const readyVolume = (id: string): VolumeRecord | undefined => {
     const r = isVolumeId(id) ? engine.volumes.get(id) : undefined;
@@ -335,7 +343,7 @@ export function controllerService(d: ControllerDeps): Service {
           if (!sameMap(existing.parameters, parameters)) {
             throw alreadyExists(`snapshot ${JSON.stringify(name)} already exists with other parameters`);
           }
-          return { snapshot: snapshotMessage(existing) };
+          return { snapshot: snapshotOf(existing) };
         }
         const v = readyVolume(sourceId);
         if (!v) throw notFound(`source volume ${sourceId} does not exist`);
@@ -347,7 +355,7 @@ export function controllerService(d: ControllerDeps): Service {
           accessType: v.accessType,
           parameters,
         });
-        return { snapshot: snapshotMessage(rec) };
+        return { snapshot: snapshotOf(rec) };
       });
     },
 
@@ -356,7 +364,15 @@ export function controllerService(d: ControllerDeps): Service {
       const id = checkId("snapshot_id", req.snapshot_id);
       if (!isSnapshotId(id)) return {};
       return locks.with([exclusive(id)], `snapshot ${id}`, async () => {
-        // Volumes restored from it are independent copies: nothing else to check.
+        // Volumes restored from it are independent copies: nothing else to check. A member of a
+        // group snapshot is reported with the group's id, which the spec reads as "must not be
+        // deleted on its own": it goes with its group.
+        const group = d.groupOf?.(id);
+        if (group && engine.snapshots.get(id)) {
+          throw precondition(
+            `snapshot ${id} is a member of group snapshot ${group}: delete the group snapshot (its VolumeGroupSnapshot) instead`,
+          );
+        }
         await engine.deleteSnapshot(id);
         return {};
       });
@@ -373,7 +389,7 @@ export function controllerService(d: ControllerDeps): Service {
             s.state === "ready" && (!snapId || s.id === snapId) && (!srcId || s.sourceVolumeId === srcId),
         );
       const { page, next } = pageOf(all, req.starting_token, req.max_entries);
-      return { entries: page.map((s) => ({ snapshot: snapshotMessage(s) })), next_token: next };
+      return { entries: page.map((s) => ({ snapshot: snapshotOf(s) })), next_token: next };
     },
   };
 }

@@ -365,6 +365,60 @@ export class Engine {
     return this.remove("snapshot", id);
   }
 
+  /**
+   * Snapshots of several volumes cut together, by the create protocol of each: every `creating`
+   * record first; then every backend snapshot inside `around` (which holds the writes to all
+   * sources while it runs the cut), in parallel; then each build is flushed, renamed into place
+   * and recorded `ready`. A failure undoes every member (a group is all of them or none).
+   */
+  async createSnapshotSet<W>(
+    list: NewSnapshot[],
+    around: (cut: () => Promise<CopyReport[]>) => Promise<W>,
+  ): Promise<{ records: SnapshotRecord[]; held: W }> {
+    const recs: SnapshotRecord[] = list.map((s) => ({
+      ...s,
+      schemaVersion: SCHEMA_VERSION,
+      seq: this.snapshots.nextSeq(),
+      state: "creating",
+      createdAt: new Date().toISOString(),
+    }));
+    const placed = recs.map(() => false);
+    try {
+      for (const r of recs) await this.snapshots.put(r);
+      const tmps = recs.map((r) => this.layout.tmpFor(r.id));
+      const held = await around(async () => {
+        // Every build ends before any undo starts (an undo must not race a build still running).
+        const done = await Promise.allSettled(
+          recs.map((r, i) => this.backend.snapshot(this.layout.volume(r.sourceVolumeId), tmps[i] as string)),
+        );
+        const failed = done.find((d) => d.status === "rejected");
+        if (failed) throw failed.reason;
+        return done.map((d) => (d as PromiseFulfilledResult<CopyReport>).value);
+      });
+      for (const [i, r] of recs.entries()) {
+        const tmp = tmps[i] as string;
+        await this.flush(tmp);
+        await rename(tmp, this.layout.snapshot(r.id));
+        placed[i] = true;
+        await fsyncDirs(tmp, this.layout.snapshot(r.id));
+      }
+      const ready = recs.map((r) => ({ ...r, state: "ready" as const }));
+      for (const r of ready) await this.snapshots.put(r);
+      return { records: ready, held };
+    } catch (err) {
+      for (const [i, r] of recs.entries()) {
+        await this.remove("snapshot", r.id, placed[i]).catch((undoErr: unknown) =>
+          this.log.error("undoing a failed group of snapshots failed; the next start finishes it", {
+            id: r.id,
+            error: errorText(undoErr),
+            cause: errorText(err),
+          }),
+        );
+      }
+      throw err;
+    }
+  }
+
   /** Grows a volume to `sizeBytes`: the filesystem limit first, then the block file, then the record. */
   async expandVolume(id: string, sizeBytes: number): Promise<VolumeRecord> {
     const rec = this.volumes.get(id);

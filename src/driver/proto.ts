@@ -105,7 +105,7 @@ export function loadServices<N extends string>(
   return out;
 }
 
-export const CSI_SERVICES = ["Identity", "Controller", "Node"] as const;
+export const CSI_SERVICES = ["Identity", "Controller", "Node", "GroupController"] as const;
 export type CsiService = (typeof CSI_SERVICES)[number];
 
 export function loadCsi(protoPath: string): Record<CsiService, grpc.ServiceClientConstructor> {

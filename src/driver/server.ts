@@ -1,5 +1,5 @@
 // The CSI driver process: loads csi.proto, opens the data directory (backend detection, store,
-// reconciliation), serves Identity, Controller and Node over gRPC on a unix socket, registers
+// reconciliation, interrupted group snapshots), serves Identity, Controller, Node and GroupController over gRPC on a unix socket, registers
 // with the kubelet (when given a registration directory), serves /healthz, /readyz and /metrics
 // (when given an address), and shuts down cleanly: deregister, stop accepting, finish in-flight
 // calls, remove the sockets.
@@ -13,6 +13,7 @@ import { detectBackend } from "./backends/index.ts";
 import { controllerService } from "./controller.ts";
 import { Engine } from "./engine.ts";
 import { exec as defaultExec } from "./exec.ts";
+import { Groups, groupControllerService } from "./group.ts";
 import { type HealthServer, startHealthServer } from "./health.ts";
 import { DRIVER_NAME, identityService, probeCheck } from "./identity.ts";
 import { KeyedLocks } from "./locks.ts";
@@ -112,11 +113,19 @@ export async function startDriver(cfg: DriverConfig, deps: DriverDeps): Promise<
   log.info("backend chosen", { root, backend: backend.kind, enforcesSize: backend.enforcesSize });
   const mounter = new Mounter(exec);
   const engine = await Engine.open({ backend, log, mounter });
+  const groups = await Groups.open(engine);
   const locks = new KeyedLocks();
   let ready = false;
   const version = VERSION;
   const identity = { driverName: cfg.driverName, version, dataDir: root, ready: () => ready };
-  const common = { engine, locks, mounter, nodeId: cfg.nodeId, topologyKey: TOPOLOGY_KEY };
+  const common = {
+    engine,
+    locks,
+    mounter,
+    nodeId: cfg.nodeId,
+    topologyKey: TOPOLOGY_KEY,
+    groupOf: groups.groupOf,
+  };
   const inFlight = new InFlight();
   let registration: Registration | undefined;
   const metrics = new DriverMetrics({
@@ -135,6 +144,7 @@ export async function startDriver(cfg: DriverConfig, deps: DriverDeps): Promise<
     Identity: identityService(identity),
     Controller: controllerService(common),
     Node: nodeService({ ...common, maxVolumes: cfg.maxVolumes }),
+    GroupController: groupControllerService({ engine, groups, locks, nodeId: cfg.nodeId }),
   };
   for (const name of CSI_SERVICES) {
     const def = services[name].service;

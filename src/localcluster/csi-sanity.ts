@@ -56,17 +56,30 @@ export function registerDriverCleanup(session: Session, dataDir: string, mountDi
 /** Starts vol-csi in `session` and waits for its socket (throws with its log if it exits first). */
 export async function spawnDriver(
   session: Session,
-  o: { dataDir: string; socket: string; proto: string; nodeId?: string; name?: string; logLevel?: string },
+  o: {
+    dataDir: string;
+    socket: string;
+    proto: string;
+    nodeId?: string;
+    name?: string;
+    logLevel?: string;
+    env?: NodeJS.ProcessEnv;
+  },
 ): Promise<Proc> {
-  const driver = session.start(o.name ?? "vol-csi", process.execPath, [
-    DRIVER_MAIN,
-    `--endpoint=unix://${o.socket}`,
-    `--node-id=${o.nodeId ?? "test-node"}`,
-    `--data-dir=${o.dataDir}`,
-    `--log-level=${o.logLevel ?? "info"}`,
-    "--max-volumes=100",
-    `--csi-proto=${o.proto}`,
-  ]);
+  const driver = session.start(
+    o.name ?? "vol-csi",
+    process.execPath,
+    [
+      DRIVER_MAIN,
+      `--endpoint=unix://${o.socket}`,
+      `--node-id=${o.nodeId ?? "test-node"}`,
+      `--data-dir=${o.dataDir}`,
+      `--log-level=${o.logLevel ?? "info"}`,
+      "--max-volumes=100",
+      `--csi-proto=${o.proto}`,
+    ],
+    o.env ? { env: { ...process.env, ...o.env } } : {},
+  );
   // Its own log says when it serves (a socket left by a killed predecessor proves nothing).
   const serving = async () =>
     (await readFile(driver.logFile, "utf8").catch(() => "")).includes('"msg":"serving"');

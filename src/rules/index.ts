@@ -107,6 +107,13 @@ export {
   snapshotClaimUid,
 } from "./inplace.ts";
 export { ancestorsOf, LINEAGE, type LineageRef, lineageAnnotations, parentOf } from "./lineage.ts";
+export {
+  type ManagedBy,
+  managedByFor,
+  NODE_KEYS,
+  nodeOfVolume,
+  type SnapshotContentLike,
+} from "./managed-by.ts";
 export { memoryLookup, type Objects } from "./memory-lookup.ts";
 export { compareQuantities, formatBytes, parseQuantity } from "./quantity.ts";
 export { type LabelSelector, matchesSelector, selectorString } from "./selector.ts";

@@ -42,6 +42,9 @@ export function memoryLookup(o: Objects): Lookup {
     pvcs: async (namespace) => (o.pvcs ?? []).filter((p) => ns(p.metadata) === namespace),
     volumeGroupSnapshotClasses: async () => o.volumeGroupSnapshotClasses,
   };
-  if (o.pvs) lookup.persistentVolume = async (name) => o.pvs?.find((v) => v.metadata?.name === name);
+  if (o.pvs) {
+    lookup.persistentVolume = async (name) => o.pvs?.find((v) => v.metadata?.name === name);
+    lookup.persistentVolumes = async () => o.pvs ?? [];
+  }
   return lookup;
 }

@@ -122,6 +122,8 @@ export interface Lookup {
   pvcs?(namespace: string): Promise<V1PersistentVolumeClaim[]>;
   /** Optional: every VolumeGroupSnapshotClass; `undefined` when the group snapshot CRDs are not installed. */
   volumeGroupSnapshotClasses?(): Promise<VolumeGroupSnapshotClass[] | undefined>;
+  /** Optional: every PersistentVolume (a snapshot content names its volumes by CSI handle, not by name). */
+  persistentVolumes?(): Promise<V1PersistentVolume[]>;
 }
 
 /** The admission operation a check runs for. Only CREATE is checked; the others pass. */

@@ -360,6 +360,8 @@ export class KubeCache {
     return {
       pvc: (ns, name) => this.one<V1PersistentVolumeClaim>("pvcs", name, ns, direct, signal),
       persistentVolume: (name) => this.one<V1PersistentVolume>("pvs", name, undefined, direct, signal),
+      persistentVolumes: async () =>
+        (await this.all<V1PersistentVolume>("pvs", undefined, direct, signal)) ?? [],
       storageClass: (name) => this.one<V1StorageClass>("storageClasses", name, undefined, direct, signal),
       storageClasses: async () =>
         (await this.all<V1StorageClass>("storageClasses", undefined, direct, signal)) ?? [],

@@ -23,6 +23,7 @@ import {
 import { checkScheduleWrite } from "../rules/schedule/check.ts";
 import type { SnapshotSchedule } from "../rules/schedule/spec.ts";
 import { within } from "./deadline.ts";
+import { labelContent } from "./managed-by.ts";
 import { memoized, recording, unchanged } from "./recheck.ts";
 import type { AdmissionRequest, AdmissionResponse } from "./review.ts";
 
@@ -77,24 +78,34 @@ function unchecked(req: AdmissionRequest, what: string): Outcome {
 
 export const validate: Handler = async (req, lookups, deadline) => {
   const s = req.subject;
-  if (!s.object) return { response: { allowed: true }, findings: [] };
-  const run = (lookup: Lookup): Promise<Decision> =>
-    s.kind === "PersistentVolumeClaim"
-      ? checkClaim(withNamespace(s.object as V1PersistentVolumeClaim, req.namespace), lookup, req.operation)
-      : s.kind === "SnapshotSchedule"
-        ? checkScheduleWrite(
-            withNamespace(s.object as SnapshotSchedule, req.namespace),
-            s.oldObject as SnapshotSchedule | undefined,
-            req.operation,
-            lookup,
-          )
-        : s.kind === "VolumeGroupSnapshot"
-          ? checkGroupSnapshot(
-              withNamespace(s.object as VolumeGroupSnapshot, req.namespace),
-              lookup,
-              req.operation,
-            )
-          : checkSnapshot(withNamespace(s.object as VolumeSnapshot, req.namespace), lookup, req.operation);
+  // Contents are only labelled (by /mutate), never judged here.
+  if (!s.object || s.kind === "VolumeSnapshotContent" || s.kind === "VolumeGroupSnapshotContent")
+    return { response: { allowed: true }, findings: [] };
+  const run = (lookup: Lookup): Promise<Decision> => {
+    switch (s.kind) {
+      case "PersistentVolumeClaim":
+        return checkClaim(
+          withNamespace(s.object as V1PersistentVolumeClaim, req.namespace),
+          lookup,
+          req.operation,
+        );
+      case "SnapshotSchedule":
+        return checkScheduleWrite(
+          withNamespace(s.object as SnapshotSchedule, req.namespace),
+          s.oldObject,
+          req.operation,
+          lookup,
+        );
+      case "VolumeGroupSnapshot":
+        return checkGroupSnapshot(
+          withNamespace(s.object as VolumeGroupSnapshot, req.namespace),
+          lookup,
+          req.operation,
+        );
+      default:
+        return checkSnapshot(withNamespace(s.object as VolumeSnapshot, req.namespace), lookup, req.operation);
+    }
+  };
   const rec = recording(lookups.cached);
   const d = await within(run(rec.lookup), deadline);
   if (!d) return unchecked(req, "check");
@@ -117,6 +128,8 @@ const NO_RAISE = { raise: false } as const;
 
 export const mutate: Handler = async (req, lookups, deadline) => {
   const s = req.subject;
+  if (s.kind === "VolumeSnapshotContent" || s.kind === "VolumeGroupSnapshotContent")
+    return labelContent(req, lookups, deadline);
   if (s.kind !== "PersistentVolumeClaim" || req.operation !== "CREATE" || !s.object) {
     return { response: { allowed: true }, findings: [] };
   }

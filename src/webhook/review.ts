@@ -1,7 +1,7 @@
 // AdmissionReview v1: decoding a request body into a checked AdmissionRequest (or a reason
 // for HTTP 400) and encoding a response. Pure.
 import type { V1PersistentVolumeClaim } from "@kubernetes/client-node";
-import type { Operation, VolumeGroupSnapshot, VolumeSnapshot } from "../rules/index.ts";
+import type { Operation, SnapshotContentLike, VolumeGroupSnapshot, VolumeSnapshot } from "../rules/index.ts";
 import type { SnapshotSchedule } from "../rules/schedule/spec.ts";
 
 export const REVIEW_API_VERSION = "admission.k8s.io/v1";
@@ -17,7 +17,12 @@ export type Subject =
   | { kind: "PersistentVolumeClaim"; object?: V1PersistentVolumeClaim; oldObject?: V1PersistentVolumeClaim }
   | { kind: "VolumeSnapshot"; object?: VolumeSnapshot; oldObject?: VolumeSnapshot }
   | { kind: "SnapshotSchedule"; object?: SnapshotSchedule; oldObject?: SnapshotSchedule }
-  | { kind: "VolumeGroupSnapshot"; object?: VolumeGroupSnapshot; oldObject?: VolumeGroupSnapshot };
+  | { kind: "VolumeGroupSnapshot"; object?: VolumeGroupSnapshot; oldObject?: VolumeGroupSnapshot }
+  | {
+      kind: "VolumeSnapshotContent" | "VolumeGroupSnapshotContent";
+      object?: SnapshotContentLike;
+      oldObject?: SnapshotContentLike;
+    };
 
 export interface AdmissionRequest {
   uid: string;
@@ -70,6 +75,17 @@ const PVC_SHAPE: Record<string, Shape> = {
   "spec.dataSourceRef.name": "string",
   "spec.dataSourceRef.namespace": "string",
   status: "object",
+};
+
+// Snapshot contents, for their managed-by label (the volume handles are checked where read).
+const CONTENT_SHAPE: Record<string, Shape> = {
+  metadata: "object",
+  "metadata.name": "string",
+  "metadata.labels": "strings",
+  spec: "object",
+  "spec.driver": "string",
+  "spec.source": "object",
+  "spec.source.volumeHandle": "string",
 };
 
 const SNAPSHOT_SHAPE: Record<string, Shape> = {
@@ -161,6 +177,8 @@ const HANDLED: Record<string, Subject["kind"]> = {
   "snapshot.storage.k8s.io/v1/VolumeSnapshot": "VolumeSnapshot",
   "vol.kubectl.io/v1alpha1/SnapshotSchedule": "SnapshotSchedule",
   "groupsnapshot.storage.k8s.io/v1/VolumeGroupSnapshot": "VolumeGroupSnapshot",
+  "snapshot.storage.k8s.io/v1/VolumeSnapshotContent": "VolumeSnapshotContent",
+  "groupsnapshot.storage.k8s.io/v1/VolumeGroupSnapshotContent": "VolumeGroupSnapshotContent",
 };
 
 const SHAPES: Record<Subject["kind"], Record<string, Shape>> = {
@@ -168,6 +186,8 @@ const SHAPES: Record<Subject["kind"], Record<string, Shape>> = {
   VolumeSnapshot: SNAPSHOT_SHAPE,
   SnapshotSchedule: SCHEDULE_SHAPE,
   VolumeGroupSnapshot: GROUP_SNAPSHOT_SHAPE,
+  VolumeSnapshotContent: CONTENT_SHAPE,
+  VolumeGroupSnapshotContent: CONTENT_SHAPE,
 };
 
 /** Decodes an AdmissionReview body; throws BadRequest with the reason when it is not one we handle. */
@@ -205,7 +225,7 @@ export function decodeReview(body: string | Buffer): AdmissionRequest {
   if (!handled) {
     const shown = `${gvk.group ? `${gvk.group}/` : ""}${gvk.version} ${gvk.kind}`.slice(0, 200);
     throw new BadRequest(
-      `request.kind ${JSON.stringify(shown)} is not handled: this webhook admits PersistentVolumeClaims (v1), VolumeSnapshots (snapshot.storage.k8s.io/v1), VolumeGroupSnapshots (groupsnapshot.storage.k8s.io/v1) and SnapshotSchedules (vol.kubectl.io/v1alpha1); fix the rules of the webhook configuration`,
+      `request.kind ${JSON.stringify(shown)} is not handled: this webhook admits PersistentVolumeClaims (v1), VolumeSnapshots and VolumeSnapshotContents (snapshot.storage.k8s.io/v1), VolumeGroupSnapshots and VolumeGroupSnapshotContents (groupsnapshot.storage.k8s.io/v1) and SnapshotSchedules (vol.kubectl.io/v1alpha1); fix the rules of the webhook configuration`,
     );
   }
   for (const f of ["namespace", "name"] as const) {

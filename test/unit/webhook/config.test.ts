@@ -9,6 +9,7 @@ describe("the shipped webhook configurations", () => {
     const all = [...(mutating.webhooks ?? []), ...(validating.webhooks ?? [])];
     expect(all.map((w) => w.name)).toEqual([
       "pvc-defaults.vol.kubectl.io",
+      "content-managed-by.vol.kubectl.io",
       "pvc-data-source.vol.kubectl.io",
       "volumesnapshot.vol.kubectl.io",
       "snapshotschedule.vol.kubectl.io",
@@ -22,6 +23,8 @@ describe("the shipped webhook configurations", () => {
       );
       // Never a subresource: status writes are not the webhook's business.
       expect(w.rules?.flatMap((r) => r.resources ?? []).some((r) => r.includes("/"))).toBe(false);
+      // Cluster-scoped snapshot contents have no namespace to select by.
+      if (w.rules?.every((r) => r.scope === "Cluster")) continue;
       expect(w.namespaceSelector?.matchExpressions?.map((e) => e.key)).toEqual([
         "kubernetes.io/metadata.name",
         "vol.kubectl.io/webhook",
@@ -34,6 +37,7 @@ describe("the shipped webhook configurations", () => {
     const pointed = pointedAt(shipped, { url: "https://127.0.0.1:9443/", caBundle: "PEM" });
     const hooks = [...(pointed.mutating.webhooks ?? []), ...(pointed.validating.webhooks ?? [])];
     expect(hooks.map((w) => w.clientConfig)).toEqual([
+      { url: "https://127.0.0.1:9443/mutate", caBundle: Buffer.from("PEM").toString("base64") },
       { url: "https://127.0.0.1:9443/mutate", caBundle: Buffer.from("PEM").toString("base64") },
       { url: "https://127.0.0.1:9443/validate", caBundle: Buffer.from("PEM").toString("base64") },
       { url: "https://127.0.0.1:9443/validate", caBundle: Buffer.from("PEM").toString("base64") },

@@ -46,7 +46,7 @@ describe("decodeReview", () => {
       { kind: { group: "apps", version: "v1", kind: "Deployment" } },
     );
     expect(() => decode(r)).toThrow(
-      'request.kind "apps/v1 Deployment" is not handled: this webhook admits PersistentVolumeClaims (v1), VolumeSnapshots (snapshot.storage.k8s.io/v1), VolumeGroupSnapshots (groupsnapshot.storage.k8s.io/v1) and SnapshotSchedules (vol.kubectl.io/v1alpha1); fix the rules of the webhook configuration',
+      'request.kind "apps/v1 Deployment" is not handled: this webhook admits PersistentVolumeClaims (v1), VolumeSnapshots and VolumeSnapshotContents (snapshot.storage.k8s.io/v1), VolumeGroupSnapshots and VolumeGroupSnapshotContents (groupsnapshot.storage.k8s.io/v1) and SnapshotSchedules (vol.kubectl.io/v1alpha1); fix the rules of the webhook configuration',
     );
   });
 

@@ -1,0 +1,31 @@
+// The mutating handler for snapshot contents of a node-local driver: fills in the
+// snapshot.storage.kubernetes.io/managed-by label that snapshot-controller leaves out of group
+// snapshot contents (see src/rules/managed-by.ts), so the csi-snapshotter of the members' node
+// acts on them. A content that has the label, or whose node cannot be derived, is admitted as it
+// is (with a warning saying why no label was set).
+import fastJsonPatch from "fast-json-patch";
+import { managedByFor, NODE_KEYS, SNAPSHOT_MANAGED_BY, type SnapshotContentLike } from "../rules/index.ts";
+import { within } from "./deadline.ts";
+import type { Handler } from "./handlers.ts";
+
+export const labelContent: Handler = async (req, lookups, deadline) => {
+  const content = req.subject.object as SnapshotContentLike | undefined;
+  const driver = content?.spec?.driver;
+  if (req.operation !== "CREATE" || !content || !driver || content.metadata?.labels?.[SNAPSHOT_MANAGED_BY]) {
+    return { response: { allowed: true }, findings: [] };
+  }
+  const derive = async (lookup: typeof lookups.cached) =>
+    managedByFor(content, driver, NODE_KEYS, (await lookup.persistentVolumes?.()) ?? []);
+  let got = await within(derive(lookups.cached), deadline);
+  // A volume provisioned a moment ago may not be in the cache yet: ask the API itself.
+  if (got && !got.node && lookups.direct)
+    got = (await within(derive(lookups.direct), deadline).catch(() => undefined)) ?? got;
+  if (!got) return { response: { allowed: true }, findings: [], late: true };
+  const warnings = got.findings.map((f) => f.message);
+  if (!got.node) return { response: { allowed: true, warnings }, findings: got.findings };
+  const labelled = structuredClone(content);
+  labelled.metadata ??= {};
+  labelled.metadata.labels = { ...labelled.metadata.labels, [SNAPSHOT_MANAGED_BY]: got.node };
+  const patch = fastJsonPatch.compare(content as object, labelled as object);
+  return { response: { allowed: true, patch, warnings }, findings: got.findings };
+};
