@@ -46,6 +46,7 @@ export class BtrfsBackend implements Backend {
   readonly root: string;
   readonly enforcesSize: boolean;
   readonly usesProjectIds = false;
+  readonly commitsBuilds = true;
   private readonly exec: Exec;
   private readonly log: Logger;
 
