@@ -34,6 +34,13 @@ for t in "${tools[@]}"; do
   real=$(readlink -f "$p")
   install -D -m 0755 "$real" "$rootfs/usr/bin/$t"
 done
+# The btrfs backend's ioctl helper, beside the executable where the driver looks for it
+# (src/driver/backends/btrfs-helper.ts); without a C compiler the driver runs the btrfs command.
+if command -v cc >/dev/null; then
+  cc -O2 -static -o "$rootfs/vol-btrfs-helper" src/driver/backends/btrfs-helper.c
+else
+  echo "image: no C compiler (cc): the image has no btrfs ioctl helper, so btrfs snapshots run the btrfs command" >&2
+fi
 # Every shared library of every executable, at its own path (the loader included).
 for exe in "$rootfs"/kubectl-vol "$rootfs"/usr/bin/*; do
   ldd "$exe" 2>/dev/null | grep -o '/[^ )]*' | while read -r lib; do

@@ -73,12 +73,13 @@ export function wrapService(
         (res) => {
           const sec = (performance.now() - t0) / 1000;
           const ms = Math.round(sec * 1000);
+          // Answered first, logged after.
+          callback(null, res);
+          inFlight.leave();
           observe(serviceName, method, "OK", sec);
           const lvl = QUIET.has(method) ? "debug" : "info";
           if (log.enabled(lvl))
             log[lvl]("rpc", { id, method, code: "OK", ms, request: redact(call.request) });
-          callback(null, res);
-          inFlight.leave();
         },
         (err: unknown) => {
           const sec = (performance.now() - t0) / 1000;

@@ -223,6 +223,8 @@ export async function startDriver(cfg: DriverConfig, deps: DriverDeps): Promise<
       // The kubelet drops the plugin when its registration socket goes: no new calls come.
       await registration?.stop();
       await drain();
+      // Records written in the background after an answer (a start would write them too).
+      await engine.recordsWritten();
       await health?.stop();
       log.info("stopped", {});
     })();

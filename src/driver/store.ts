@@ -2,7 +2,9 @@
 // A write goes to a temporary file that is fsynced, renamed over the record and followed by an
 // fsync of the directory, so after a crash every record is either its old or its new version.
 // Records carry a state: `creating` and `deleting` mark an operation in flight; start-up
-// reconciliation finishes or undoes them (see engine.ts). Every record carries the schema
+// reconciliation finishes or undoes them (see engine.ts). Writes of one record go in order (a
+// write waits for the one before it), so a write started in the background (putInBackground)
+// is never overtaken by a later one. Every record carries the schema
 // version it was written with: a record of a newer schema stops the start (a downgraded driver
 // must not misread or rewrite it); a record without one (written before versions existed) is
 // read as version 1, which has the same fields.
@@ -71,6 +73,8 @@ export class SchemaError extends Error {
 /** Records of one kind, all in memory, each persisted in its own file. */
 export class RecordStore<R extends Keyed> {
   private readonly records = new Map<string, R>();
+  /** The last write of each id still running (it never rejects). */
+  private readonly writes = new Map<string, Promise<void>>();
   private seq = 0;
   readonly dir: string;
   private constructor(dir: string) {
@@ -139,20 +143,67 @@ export class RecordStore<R extends Keyed> {
     return ++this.seq;
   }
 
-  async put(rec: R): Promise<void> {
+  /**
+   * Writes the record durably, then holds it in memory. `syncDir: false` leaves the rename of
+   * the record file to be made durable by the caller (a filesystem commit it causes next).
+   */
+  async put(rec: R, options: { syncDir?: boolean } = {}): Promise<void> {
     const stamped = { ...rec, schemaVersion: SCHEMA_VERSION };
-    await writeFileAtomic(path.join(this.dir, `${rec.id}.json`), `${JSON.stringify(stamped, null, 1)}\n`);
+    await this.inOrder(rec.id, () => this.write(stamped, options.syncDir));
     this.records.set(rec.id, structuredClone(stamped));
   }
 
+  /**
+   * Holds the record in memory now and writes it in the background (after any earlier write
+   * of it); `onError` gets a failed write. For a state whose loss a crash can repair: the
+   * caller must make sure that start-up derives the same state from the disk.
+   */
+  putInBackground(rec: R, onError: (err: unknown) => void): void {
+    const stamped = { ...rec, schemaVersion: SCHEMA_VERSION };
+    this.records.set(rec.id, structuredClone(stamped));
+    this.inOrder(rec.id, () => this.write(stamped, true)).catch(onError);
+  }
+
   async delete(id: string): Promise<void> {
-    try {
-      await unlink(path.join(this.dir, `${id}.json`));
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
-    }
-    await fsyncDir(this.dir);
+    await this.inOrder(id, async () => {
+      try {
+        await unlink(path.join(this.dir, `${id}.json`));
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+      }
+      await fsyncDir(this.dir);
+    });
     this.records.delete(id);
+  }
+
+  /** Resolves when every write started so far has ended (for a clean stop and for tests). */
+  async idle(): Promise<void> {
+    while (this.writes.size > 0) await Promise.all(this.writes.values());
+  }
+
+  private write(stamped: R, syncDir: boolean | undefined): Promise<void> {
+    return writeFileAtomic(
+      path.join(this.dir, `${stamped.id}.json`),
+      `${JSON.stringify(stamped, null, 1)}\n`,
+      {
+        syncDir,
+      },
+    );
+  }
+
+  /** Runs `fn` after every earlier write of `id` has ended (whatever their outcome). */
+  private inOrder(id: string, fn: () => Promise<void>): Promise<void> {
+    const before = this.writes.get(id);
+    const run = before ? before.then(fn) : fn();
+    const settled: Promise<void> = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.writes.set(id, settled);
+    void settled.then(() => {
+      if (this.writes.get(id) === settled) this.writes.delete(id);
+    });
+    return run;
   }
 }
 

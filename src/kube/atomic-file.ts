@@ -18,11 +18,15 @@ export async function fsyncDir(dir: string): Promise<void> {
   }
 }
 
-/** Writes `data` to `file` atomically and durably (temporary file, fsync, rename, fsync of the directory). */
+/**
+ * Writes `data` to `file` atomically and durably (temporary file, fsync, rename, fsync of the
+ * directory). `syncDir: false` leaves out the fsync of the directory, for a caller that makes
+ * the rename durable by other means (a filesystem transaction commit it is about to cause).
+ */
 export async function writeFileAtomic(
   file: string,
   data: string | Uint8Array,
-  options: { mode?: number } = {},
+  options: { mode?: number; syncDir?: boolean } = {},
 ): Promise<void> {
   const dir = path.dirname(file);
   const tmp = path.join(dir, `.${path.basename(file)}${ATOMIC_TMP_MARK}${randomBytes(4).toString("hex")}`);
@@ -44,5 +48,5 @@ export async function writeFileAtomic(
     await unlink(tmp).catch(() => undefined);
     throw err;
   }
-  await fsyncDir(dir);
+  if (options.syncDir !== false) await fsyncDir(dir);
 }

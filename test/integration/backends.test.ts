@@ -21,7 +21,7 @@ import {
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Backend, BackendKind, Exec } from "../../src/driver/backends/backend.ts";
-import { isSubvolume } from "../../src/driver/backends/btrfs.ts";
+import { type BtrfsBackend, isSubvolume, qgroupLimit } from "../../src/driver/backends/btrfs.ts";
 import { detectKind, openBackend, PROBE_PREFIX } from "../../src/driver/backends/index.ts";
 import { Engine } from "../../src/driver/engine.ts";
 import { ExecError, exec } from "../../src/driver/exec.ts";
@@ -258,7 +258,8 @@ describe.each(cases)("$name", ({ fs, kind, cow }) => {
       }
       return out;
     };
-    const bad = await openBackend(kind, root, failing);
+    // (Commands only: the btrfs ioctl helper, which would not run them, stays off.)
+    const bad = await openBackend(kind, root, failing, { helper: false });
     await expect(bad.snapshot(at("src-f"), at("f3"))).rejects.toThrow(/injected failure/);
     await expect(bad.clone(at("src-f"), at("f4"), 64 * MiB)).rejects.toThrow(/injected failure/);
     if (kind === "btrfs") await expect(bad.createVolume(at("f5"), MiB)).rejects.toThrow(/injected failure/);
@@ -378,10 +379,54 @@ describe("btrfs specifics", () => {
       cmd === "btrfs" && args[0] === "qgroup" && args[1] === "limit"
         ? Promise.reject(new Error("ERROR: unable to limit requested quota group: Invalid argument"))
         : exec(cmd, args, opts);
-    const b = await openBackend("btrfs", root, noLimit);
+    // (The btrfs command's failure: without the ioctl helper, which would not run it.)
+    const b = await openBackend("btrfs", root, noLimit, { helper: false });
     expect(b.enforcesSize).toBe(true);
     await expect(b.createVolume(path.join(root, "v"), 64 * MiB)).rejects.toThrow(/unable to limit/);
     expect(await readdir(root)).toEqual([]);
+  });
+
+  it("snapshots and limits through the ioctl helper, and through the btrfs command once it has gone", async () => {
+    const root = await dataDir("btrfs");
+    const ran: string[] = [];
+    const recorded: Exec = (cmd, args, opts) => {
+      ran.push([cmd, ...args.slice(0, 2)].join(" "));
+      return exec(cmd, args, opts);
+    };
+    const { log, lines } = keptLog();
+    const b = (await openBackend("btrfs", root, recorded, { log })) as BtrfsBackend;
+    const pid = b.helperPid;
+    expect(pid).toBeGreaterThan(0);
+    const vol = path.join(root, "v");
+    await b.createVolume(vol, 64 * MiB);
+    await writeFile(path.join(vol, "f"), "data");
+    const limitOf = async (p: string) => {
+      const { stdout } = await exec("btrfs", ["qgroup", "show", "-re", "--raw", "-f", p]);
+      return Number(/^\s*0\/\d+\s+\d+\s+\d+\s+(\d+)/m.exec(stdout)?.[1]);
+    };
+    ran.length = 0;
+    await b.snapshot(vol, path.join(root, "s"));
+    await b.clone(path.join(root, "s"), path.join(root, "c"), 64 * MiB);
+    // No process started for either, and the same result as the command's.
+    expect(ran).toEqual([]);
+    expect(await isWritable(path.join(root, "s"))).toBe(false);
+    expect(await isWritable(path.join(root, "c"))).toBe(true);
+    expect(await readFile(path.join(root, "c", "f"), "utf8")).toBe("data");
+    expect(await limitOf(path.join(root, "c"))).toBe(qgroupLimit(64 * MiB));
+    // A failed ioctl is the backend's error, with the kernel's message and errno.
+    await expect(b.snapshot(vol, path.join(root, "no-such-dir", "s"))).rejects.toThrow(
+      /snapshot .* failed: btrfs snapshot of .*: No such file or directory \(ENOENT\)/,
+    );
+    // The helper killed: the next call runs the btrfs command, and says so once.
+    process.kill(pid as number, "SIGKILL");
+    await waitUntil("the helper to be gone", async () => !existsSync(`/proc/${pid}`), 10_000);
+    await b.clone(vol, path.join(root, "c2"), 32 * MiB);
+    expect(ran).toEqual(["btrfs subvolume snapshot", "btrfs qgroup limit"]);
+    expect(await limitOf(path.join(root, "c2"))).toBe(qgroupLimit(32 * MiB));
+    expect(b.helperPid).toBeUndefined();
+    expect(lines.filter((l) => l.level === "warn").map((l) => l.msg)).toEqual([
+      "the btrfs ioctl helper has gone; running the btrfs command from now on",
+    ]);
   });
 
   it("records sizes only, and says so, when quotas cannot be turned on", async () => {
@@ -422,6 +467,7 @@ describe("start-up on btrfs", () => {
       parameters: {},
     });
     // The record is lost (a bug, a restore of meta/ from an old backup): the data is an orphan.
+    await e.recordsWritten();
     await unlink(path.join(root, "meta", "snapshots", `${s.id}.json`));
     lines.length = 0;
     const again = await Engine.open({ backend: b, log, mounter });

@@ -50,6 +50,12 @@ export interface Backend {
   readonly root: string;
   /** Whether volumes need a project id allocated by the engine (see QuotaIds). */
   readonly usesProjectIds: boolean;
+  /**
+   * btrfs: a snapshot appears at `dst` complete, in a filesystem transaction that is committed
+   * before snapshot() returns, and every build ends in such a commit, which makes everything
+   * written before it durable too (see engine.ts). Others: false.
+   */
+  readonly commitsBuilds: boolean;
   /** Makes an empty, writable volume directory at `dst`, limited to `sizeBytes` where the filesystem can. */
   createVolume(dst: string, sizeBytes: number, ids?: QuotaIds): Promise<void>;
   /** Makes a read-only copy of the volume at `src` into `dst` (point-in-time as far as the backend can: see CopyReport). */

@@ -3,6 +3,8 @@
 // Size: with quotas on (`btrfs quota enable`, tried when the backend opens), each volume's
 // qgroup gets a limit on referenced bytes, so writes past it fail with EDQUOT; without them
 // the size is recorded only (enforcesSize = false).
+// Snapshots and limits go through the ioctl helper (btrfs-helper.ts) where it runs, else
+// through the `btrfs` command; everything else (rarer) through the command.
 import { lstat, readdir, rename } from "node:fs/promises";
 import path from "node:path";
 import type { Logger } from "../../kube/log.ts";
@@ -15,6 +17,7 @@ import type {
   Exec,
   Usage,
 } from "./backend.ts";
+import { BtrfsHelper, findHelper, HelperGone, HelperRefused } from "./btrfs-helper.ts";
 import {
   BackendError,
   backendLog,
@@ -32,6 +35,8 @@ const SUBVOLUME_INO = 256n;
 export interface BtrfsBackendOptions extends CommonBackendOptions {
   /** Enable and use qgroups to enforce sizes (default true). */
   quotas?: boolean;
+  /** Use the ioctl helper where it can be had (default true; false: the `btrfs` command only). */
+  helper?: boolean;
 }
 
 /** The qgroup limit for a volume of `sizeBytes`: the size plus room for the subvolume's own metadata. */
@@ -46,14 +51,29 @@ export class BtrfsBackend implements Backend {
   readonly root: string;
   readonly enforcesSize: boolean;
   readonly usesProjectIds = false;
+  readonly commitsBuilds = true;
   private readonly exec: Exec;
   private readonly log: Logger;
+  /** The ioctl helper, while it runs. */
+  private helper: BtrfsHelper | undefined;
 
-  private constructor(root: string, exec: Exec, quotas: boolean, log: Logger) {
+  private constructor(
+    root: string,
+    exec: Exec,
+    quotas: boolean,
+    log: Logger,
+    helper: BtrfsHelper | undefined,
+  ) {
     this.root = root;
     this.exec = exec;
     this.enforcesSize = quotas;
     this.log = log;
+    this.helper = helper;
+  }
+
+  /** The ioctl helper's process id while snapshots and limits go through it (for tests). */
+  get helperPid(): number | undefined {
+    return this.helper?.pid;
   }
 
   /** Opens the backend on `root` (which must be on btrfs), turning quotas on if asked and possible. */
@@ -66,7 +86,40 @@ export class BtrfsBackend implements Backend {
       if (!quotas)
         log.info("btrfs quotas are not usable here; volume sizes are recorded only", { root, reason: why });
     }
-    return new BtrfsBackend(root, exec, quotas, log);
+    let helper: BtrfsHelper | undefined;
+    if (options.helper !== false) {
+      const found = await findHelper(exec);
+      try {
+        if (found.binary) helper = await BtrfsHelper.start(found.binary);
+      } catch (err) {
+        found.reason = `${found.binary} did not start: ${message(err)}`;
+      }
+      if (!helper)
+        log.info("the btrfs ioctl helper is not available; snapshots run the btrfs command", {
+          root,
+          reason: found.reason,
+        });
+    }
+    return new BtrfsBackend(root, exec, quotas, log, helper);
+  }
+
+  /** Through the helper while it runs; if it has gone, through the `btrfs` command from then on. */
+  private async viaHelper(call: (h: BtrfsHelper) => Promise<void>, args: string[]): Promise<void> {
+    const h = this.helper;
+    if (h) {
+      try {
+        await call(h);
+        return;
+      } catch (err) {
+        if (err instanceof HelperRefused) return void (await this.btrfs(args));
+        if (!(err instanceof HelperGone)) throw err;
+        this.helper = undefined;
+        this.log.warn("the btrfs ioctl helper has gone; running the btrfs command from now on", {
+          error: message(err),
+        });
+      }
+    }
+    await this.btrfs(args);
   }
 
   private btrfs(args: string[]): Promise<{ stdout: string; stderr: string }> {
@@ -74,7 +127,16 @@ export class BtrfsBackend implements Backend {
   }
 
   private async limit(dir: string, sizeBytes: number): Promise<void> {
-    if (this.enforcesSize) await this.btrfs(["qgroup", "limit", String(qgroupLimit(sizeBytes)), dir]);
+    if (!this.enforcesSize) return;
+    const bytes = qgroupLimit(sizeBytes);
+    await this.viaHelper((h) => h.limit(dir, bytes), ["qgroup", "limit", String(bytes), dir]);
+  }
+
+  private makeSnapshot(src: string, dst: string, readOnly: boolean): Promise<void> {
+    return this.viaHelper(
+      (h) => h.snapshot(src, dst, readOnly),
+      ["subvolume", "snapshot", ...(readOnly ? ["-r"] : []), src, dst],
+    );
   }
 
   createVolume(dst: string, sizeBytes: number): Promise<void> {
@@ -96,7 +158,7 @@ export class BtrfsBackend implements Backend {
       dst,
       async () => {
         await this.requireSubvolume(src);
-        windowMs = await timed(() => this.btrfs(["subvolume", "snapshot", "-r", src, dst]));
+        windowMs = await timed(() => this.makeSnapshot(src, dst, true));
       },
       (p) => this.remove(p),
     );
@@ -111,7 +173,7 @@ export class BtrfsBackend implements Backend {
       dst,
       async () => {
         await this.requireSubvolume(src);
-        windowMs = await timed(() => this.btrfs(["subvolume", "snapshot", src, dst]));
+        windowMs = await timed(() => this.makeSnapshot(src, dst, false));
         await this.limit(dst, sizeBytes);
       },
       (p) => this.remove(p),

@@ -87,6 +87,23 @@ async function walkTree(root: string, visit: (st: BigIntStats) => boolean): Prom
   const top = await lstat(root, { bigint: true });
   if (visit(top) || !top.isDirectory()) return;
   const stack = [root];
+  /** Stats a batch of entries together and visits them in order; true when `visit` stopped the walk. */
+  const visitAll = async (batch: string[]): Promise<boolean> => {
+    const stats = await Promise.all(
+      batch.map((p) =>
+        lstat(p, { bigint: true }).catch((err: NodeJS.ErrnoException) => {
+          if (err.code === "ENOENT") return undefined;
+          throw err;
+        }),
+      ),
+    );
+    for (const [j, st] of stats.entries()) {
+      if (!st || st.dev !== top.dev) continue;
+      if (visit(st)) return true;
+      if (st.isDirectory()) stack.push(batch[j] as string);
+    }
+    return false;
+  };
   while (stack.length > 0) {
     const dir = stack.pop() as string;
     let handle: Awaited<ReturnType<typeof opendir>>;
@@ -97,22 +114,21 @@ async function walkTree(root: string, visit: (st: BigIntStats) => boolean): Prom
       if ((err as NodeJS.ErrnoException).code === "ENOENT") continue;
       throw err;
     }
+    // Entries are stat'ed WALK_BATCH at a time (each stat is a round trip to the thread pool:
+    // one after the other, they add up on a busy machine). Leaving the loop closes the handle.
+    let batch: string[] = [];
     for await (const entry of handle) {
-      const p = path.join(dir, entry.name);
-      let st: BigIntStats;
-      try {
-        st = await lstat(p, { bigint: true });
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === "ENOENT") continue;
-        throw err;
-      }
-      if (st.dev !== top.dev) continue;
-      // Leaving the loop closes the directory handle.
-      if (visit(st)) return;
-      if (st.isDirectory()) stack.push(p);
+      batch.push(path.join(dir, entry.name));
+      if (batch.length < WALK_BATCH) continue;
+      if (await visitAll(batch)) return;
+      batch = [];
     }
+    if (await visitAll(batch)) return;
   }
 }
+
+/** How many entries of a directory walkTree stats at once. */
+const WALK_BATCH = 64;
 
 /**
  * Blocks in use (st_blocks × 512, each inode counted once, so hard links and reflinked copies

@@ -54,6 +54,10 @@ export class CopyBackend implements Backend {
     return false;
   }
 
+  get commitsBuilds(): boolean {
+    return false;
+  }
+
   /** How `cp` copies file data: a real copy; runs of zeros become holes. */
   protected cpDataArgs(): string[] {
     return ["--reflink=never", "--sparse=always"];
