@@ -9,6 +9,8 @@ import vm from "node:vm";
 export const BUNDLE_DIR = "bundles";
 export const bundleFile = (name: string) => `${name}.cjs`;
 export const cacheFile = (name: string) => `${name}.cache`;
+/** The full Kubernetes client, apart from the plugin's core (kube-client.ts). */
+export const CLIENT_BUNDLE = "kubectl-vol-client";
 
 type Wrapper = (e: object, r: NodeJS.Require, m: { exports: object }, f: string, d: string) => void;
 
