@@ -96,17 +96,32 @@ async function connect(flags: GlobalFlags, signal: AbortSignal): Promise<Cluster
         throw explain(err, doing(...a), server, flags);
       }
     };
-  const rawLookup = apiLookup(get);
+  const reader = resourceReader(get);
+  const rawLookup = apiLookup(get, reader);
   const lookup = Object.fromEntries(
     Object.entries(rawLookup).map(([k, fn]) => [
       k,
       guard((...a: unknown[]) => readingWhat(k, a), fn as (...a: unknown[]) => Promise<unknown>),
     ]),
   ) as unknown as typeof rawLookup;
-  const reader = resourceReader(get);
   const namespace = flags.namespace || conn.namespace || "default";
-  const snapshotsPath = async (ns: string) =>
-    listPath(RESOURCES.volumeSnapshots, (await reader.served("volumeSnapshots", true)) as string, ns);
+  /** POSTs a VolumeSnapshot at the version likely served; a 404 there asks discovery which one is. */
+  const postSnapshot = async (ns: string, body: VolumeSnapshot, dryRun: boolean) => {
+    const post = (v: string) =>
+      call<VolumeSnapshot>(`${listPath(RESOURCES.volumeSnapshots, v, ns)}${dryRunQuery(dryRun)}`, {
+        method: "POST",
+        body,
+      });
+    const first = reader.likely("volumeSnapshots");
+    try {
+      return await post(first);
+    } catch (err) {
+      if (!(err instanceof ApiError && err.code === 404)) throw err;
+      const served = (await reader.served("volumeSnapshots", true)) as string;
+      if (served === first) throw err; // served there: the 404 is the namespace's
+      return post(served);
+    }
+  };
 
   return {
     namespace,
@@ -122,8 +137,7 @@ async function connect(flags: GlobalFlags, signal: AbortSignal): Promise<Cluster
     ),
     createSnapshot: guard(
       (ns, body) => `creating VolumeSnapshot "${body.metadata.name}" in namespace "${ns}"`,
-      async (ns: string, body: VolumeSnapshot, dryRun: boolean) =>
-        call<VolumeSnapshot>(`${await snapshotsPath(ns)}${dryRunQuery(dryRun)}`, { method: "POST", body }),
+      postSnapshot,
     ),
     readClaim: guard(
       (ns, name) => `reading PersistentVolumeClaim "${name}" in namespace "${ns}"`,
