@@ -224,6 +224,16 @@ export class Engine {
     return { id, release: () => this.reservedIds.delete(id) };
   }
 
+  /** Throws unless the final path of a new record is free (what is found there later is then its build's own). */
+  private async checkFree(kind: Kind, id: string): Promise<void> {
+    const final = this.pathOf(kind, id);
+    if (await exists(final)) {
+      throw new Error(
+        `${kind} ${id} has no record but there is data at ${final}: restart the driver, which sets it aside into ${this.layout.orphans}, then retry`,
+      );
+    }
+  }
+
   /**
    * The create protocol (see the top of this file): free final path, `creating` record, build
    * (under a temporary name, or in place for a btrfs snapshot), rename, answer; the `ready`
@@ -236,11 +246,7 @@ export class Engine {
   ): Promise<R> {
     const store = this.storeOf(kind) as unknown as RecordStore<R>;
     const final = this.pathOf(kind, rec.id);
-    if (await exists(final)) {
-      throw new Error(
-        `${kind} ${rec.id} has no record but there is data at ${final}: restart the driver, which sets it aside into ${this.layout.orphans}, then retry`,
-      );
-    }
+    await this.checkFree(kind, rec.id);
     const committed = this.backend.commitsBuilds;
     const t0 = performance.now();
     await store.put(rec, { syncDir: !committed });
@@ -433,7 +439,7 @@ export class Engine {
       state: "creating",
       createdAt: new Date().toISOString(),
     }));
-    const placed = recs.map(() => false);
+    for (const r of recs) await this.checkFree("snapshot", r.id);
     try {
       for (const r of recs) await this.snapshots.put(r);
       const tmps = recs.map((r) => this.layout.tmpFor(r.id));
@@ -450,15 +456,14 @@ export class Engine {
         const tmp = tmps[i] as string;
         await this.flush(tmp);
         await rename(tmp, this.layout.snapshot(r.id));
-        placed[i] = true;
         await fsyncDirs(tmp, this.layout.snapshot(r.id));
       }
       const ready = recs.map((r) => ({ ...r, state: "ready" as const }));
       for (const r of ready) await this.snapshots.put(r);
       return { records: ready, held };
     } catch (err) {
-      for (const [i, r] of recs.entries()) {
-        await this.remove("snapshot", r.id, placed[i]).catch((undoErr: unknown) =>
+      for (const r of recs) {
+        await this.remove("snapshot", r.id).catch((undoErr: unknown) =>
           this.log.error("undoing a failed group of snapshots failed; the next start finishes it", {
             id: r.id,
             error: errorText(undoErr),

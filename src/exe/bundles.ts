@@ -9,6 +9,8 @@ import vm from "node:vm";
 export const BUNDLE_DIR = "bundles";
 export const bundleFile = (name: string) => `${name}.cjs`;
 export const cacheFile = (name: string) => `${name}.cache`;
+/** The full Kubernetes client, apart from the plugin's core (kube-client.ts). */
+export const CLIENT_BUNDLE = "kubectl-vol-client";
 
 type Wrapper = (e: object, r: NodeJS.Require, m: { exports: object }, f: string, d: string) => void;
 
@@ -63,11 +65,12 @@ function source(
 
 /** Loads bundle `name` with `req` as its require (the caller's: built-in modules suffice). */
 export function loadBundle<T>(name: string, dir: string, req: NodeJS.Require): T {
-  const t0 = performance.now();
+  const debug = Boolean(process.env.KUBECTL_VOL_DEBUG_BUNDLES);
+  const t0 = debug ? performance.now() : 0; // the performance global loads perf_hooks
   const { code, filename, dirname, cache } = source(name, dir);
   const script = bundleScript(code, filename, cache);
   const exports = evaluate<T>(script, req, filename, dirname);
-  if (process.env.KUBECTL_VOL_DEBUG_BUNDLES) {
+  if (debug) {
     const how = !cache
       ? "no code cache"
       : script.cachedDataRejected

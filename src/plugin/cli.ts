@@ -1,14 +1,14 @@
-// The plugin's command line: yargs reads the flags every verb declares, the verb turns them
-// into options and runs; one handler maps every failure to a message and an exit code. Signals
+// The plugin's command line: the flags every verb declares are read as kubectl's parser (pflag)
+// reads them (no parser library: a verb starts without loading one), the verb turns them into
+// options and runs; one handler maps every failure to a message and an exit code. Signals
 // become one AbortSignal that reaches every request and every wait.
-import type { Argv } from "yargs";
 import type { GlobalFlags } from "./cluster.ts";
 import { complete } from "./complete.ts";
 import { describeError, EXIT_OK, interruptedCode, UsageError } from "./errors.ts";
 import { rootHelp, verbHelp } from "./help.ts";
 import { loadCore } from "./load-core.ts";
 import { type Args, durationArg, type FlagSpec, stringArg, type Verb } from "./verb.ts";
-import { findVerb, flagByWord, flagsOf, GLOBAL_FLAGS, VERBS } from "./verbs.ts";
+import { findVerb, flagByWord, flagsOf, VERBS } from "./verbs.ts";
 import type { Sink } from "./wait.ts";
 
 export interface Io {
@@ -18,112 +18,85 @@ export interface Io {
   now?: Date;
 }
 
-function yargsOptions(flags: Record<string, FlagSpec>) {
-  return Object.fromEntries(
-    Object.entries(flags).map(([name, f]) => [
-      name,
-      {
-        type: f.type,
-        describe: f.describe,
-        ...(f.alias ? { alias: f.alias } : {}),
-        ...(f.default !== undefined ? { default: f.default } : {}),
-        // A string flag needs a value (a bare one has had it filled in by normalise).
-        ...(f.type === "string" ? { requiresArg: true } : {}),
-      },
-    ]),
-  );
-}
+const notEnough = (flag: string, verb: string) =>
+  new UsageError(`Not enough arguments following: ${flag}`, verb);
 
 /**
- * The flags of a command line checked as kubectl's parser (pflag) checks them, before yargs
- * reads them: an unknown flag is `unknown flag: --x` (or `unknown shorthand flag: 'x' in -x`),
- * and a flag that may stand alone (FlagSpec.bare) never takes the next word: a bare one is
- * rewritten to `--flag=<its bare value>`. Returns the argv to parse and the warnings to print.
+ * A command line read as kubectl's parser (pflag) reads it: an unknown flag is `unknown flag:
+ * --x` (or `unknown shorthand flag: 'x' in -x`) wherever it stands before `--`; a string flag
+ * takes the next word whatever it looks like (or its attached value: --name=v, -nshop, -n=shop,
+ * -An shop); a flag that may stand alone (FlagSpec.bare) never takes the next word (bare, it
+ * has its bare value); a boolean is true bare, and `--flag=true` or false. Every flag is read
+ * under its long name (the last value of one given twice), with the defaults the flags declare.
+ * The first word that is not a flag is the verb, the next its positional; a word too many, an
+ * unknown verb or none at all is a UsageError. Pure.
  */
-export function normalise(argv: string[]): { argv: string[]; warnings: string[] } {
-  const verbName = argv.find((a) => findVerb(a))?.toString();
-  const flags = flagsOf(verbName);
-  const out: string[] = [];
+export function readCommandLine(argv: string[]): { verb: Verb; args: Args; warnings: string[] } {
+  const guess = argv.find((a) => findVerb(a)) ?? "";
+  const flags = flagsOf(guess);
+  const args: Args = {};
+  const positionals: string[] = [];
   const warnings: string[] = [];
+  const set = ([name, spec]: [string, FlagSpec], value: string | true) => {
+    args[name] = spec.type === "boolean" ? value === true || value === "true" : value;
+  };
   for (let i = 0; i < argv.length; i++) {
     const w = argv[i] as string;
     if (w === "--") {
-      out.push(...argv.slice(i));
+      positionals.push(...argv.slice(i + 1));
       break;
     }
-    out.push(w);
-    if (!w.startsWith("-") || w === "-") continue;
-    if (w.startsWith("--")) {
-      const name = w.includes("=") ? w.slice(0, w.indexOf("=")) : w;
-      const f = flagByWord(name, flags);
-      if (!f) throw new UsageError(`unknown flag: ${name}`, verbName ?? "");
-      if (w.includes("=")) continue;
-      const [flagName, spec] = f;
-      if (spec.bare !== undefined) {
-        out[out.length - 1] = `--${flagName}=${spec.bare}`;
-        if (spec.bareWarning) warnings.push(spec.bareWarning);
-      } else if (spec.type === "string" && i + 1 < argv.length) {
-        out.push(argv[++i] as string); // its value, whatever it looks like
-      }
+    if (!w.startsWith("-") || w === "-") {
+      positionals.push(w);
       continue;
     }
-    // Shorthand: -n shop, -nshop, -n=shop, -A.
-    const letter = w.slice(1, 2);
-    const f = flagByWord(`-${letter}`, flags);
-    if (!f) throw new UsageError(`unknown shorthand flag: '${letter}' in ${w}`, verbName ?? "");
-    const [flagName, spec] = f;
-    if (spec.type !== "string") continue;
-    if (w.length > 2) {
-      // pflag's attached value (-nshop, -n=shop), which yargs would read as more shorthands
-      out[out.length - 1] = `--${flagName}=${w.slice(w[2] === "=" ? 3 : 2)}`;
-    } else if (i + 1 < argv.length) {
-      out.push(argv[++i] as string);
+    if (w.startsWith("--")) {
+      const eq = w.indexOf("=");
+      const word = eq < 0 ? w : w.slice(0, eq);
+      const f = flagByWord(word, flags);
+      if (!f) throw new UsageError(`unknown flag: ${word}`, guess);
+      const spec = f[1];
+      if (eq >= 0) set(f, w.slice(eq + 1));
+      else if (spec.bare !== undefined) {
+        set(f, spec.bare);
+        if (spec.bareWarning) warnings.push(spec.bareWarning);
+      } else if (spec.type === "boolean") set(f, true);
+      else if (i + 1 < argv.length) set(f, argv[++i] as string);
+      else throw notEnough(f[0], guess);
+      continue;
+    }
+    for (let j = 1; j < w.length; j++) {
+      const letter = w[j] as string;
+      const f = flagByWord(`-${letter}`, flags);
+      if (!f) throw new UsageError(`unknown shorthand flag: '${letter}' in ${w}`, guess);
+      if (f[1].type === "boolean") {
+        set(f, true);
+        continue;
+      }
+      const attached = w.slice(j + 1).replace(/^=/, "");
+      if (attached) set(f, attached);
+      else if (i + 1 < argv.length) set(f, argv[++i] as string);
+      else throw notEnough(letter, guess);
+      break;
     }
   }
-  return { argv: out, warnings };
-}
-
-/** yargs reads the flags the verbs declare; help is ours (help.ts), so yargs' is off. */
-export async function parser(argv: string[], chosen: (v: Verb, args: Args) => void): Promise<Argv> {
-  // Loaded on demand: help and completion never need it.
-  const { default: yargs } = await import("yargs");
-  const verbName = argv.find((a) => findVerb(a)) ?? "";
-  let y = yargs(argv)
-    .scriptName("kubectl vol")
-    .options(yargsOptions(GLOBAL_FLAGS))
-    .strict()
-    .help(false)
-    .version(false)
-    .exitProcess(false)
-    .fail((msg, err) => {
-      if (err instanceof UsageError) throw err;
-      const unknown = /^Unknown arguments?: (.*)$/.exec(msg ?? "");
-      if (unknown && !verbName) {
-        throw new UsageError(
-          `unknown verb "${unknown[1]?.split(", ")[0]}": use one of ${VERBS.map((v) => v.name).join(", ")}`,
-        );
-      }
-      // Flags were checked by normalise: what yargs does not know is a word too many.
-      if (unknown) {
-        const v = findVerb(verbName);
-        const takes = v?.positional ? `one ${v.positional.name.toUpperCase()}` : "no arguments";
-        throw new UsageError(
-          `unexpected argument "${unknown[1]?.split(", ")[0]}": kubectl vol ${verbName} takes ${takes}`,
-          verbName,
-        );
-      }
-      throw new UsageError(msg || err?.message || "invalid command line", verbName);
-    });
-  for (const v of VERBS) {
-    const command = v.positional ? `${v.name} [${v.positional.name}]` : v.name;
-    y = y.command(
-      command,
-      v.summary,
-      (b) => b.options(yargsOptions(v.flags)),
-      (args) => chosen(v, args as Args),
+  const names = VERBS.map((v) => v.name).join(", ");
+  const [verbName, ...rest] = positionals;
+  if (verbName === undefined) throw new UsageError(`a verb is required: one of ${names}`);
+  const verb = findVerb(verbName);
+  if (!verb) throw new UsageError(`unknown verb "${verbName}": use one of ${names}`);
+  if (verb.positional && rest.length > 0) args[verb.positional.name] = rest.shift();
+  if (rest.length > 0) {
+    const takes = verb.positional ? `one ${verb.positional.name.toUpperCase()}` : "no arguments";
+    throw new UsageError(
+      `unexpected argument "${rest[0]}": kubectl vol ${verb.name} takes ${takes}`,
+      verb.name,
     );
   }
-  return y.demandCommand(1, `a verb is required: one of ${VERBS.map((v) => v.name).join(", ")}`);
+  for (const [name, spec] of Object.entries(flagsOf(verb.name))) {
+    if (args[name] === undefined && spec.default !== undefined) args[name] = spec.default;
+  }
+  return { verb, args, warnings };
 }
 
 /** The help an argv asks for (-h/--help anywhere before "--"), if it does. */
@@ -148,16 +121,8 @@ export function globalFlags(args: Args, verb: string): GlobalFlags {
 export async function parseCommand(
   argv: string[],
 ): Promise<{ verb: Verb; global: GlobalFlags; options: unknown; warnings: string[] }> {
-  const normal = normalise(argv);
-  let picked: { v: Verb; args: Args } | undefined;
-  await (
-    await parser(normal.argv, (v, args) => {
-      picked = { v, args };
-    })
-  ).parseAsync();
-  if (!picked) throw new UsageError("no verb was run");
-  const { v, args } = picked;
-  return { verb: v, global: globalFlags(args, v.name), options: v.options(args), warnings: normal.warnings };
+  const { verb: v, args, warnings } = readCommandLine(argv);
+  return { verb: v, global: globalFlags(args, v.name), options: v.options(args), warnings };
 }
 
 /** Runs one command line; returns the exit code. */

@@ -96,23 +96,31 @@ async function connect(flags: GlobalFlags, signal: AbortSignal): Promise<Cluster
         throw explain(err, doing(...a), server, flags);
       }
     };
-  const rawLookup = apiLookup(get);
+  const reader = resourceReader(get);
+  const rawLookup = apiLookup(get, reader);
   const lookup = Object.fromEntries(
     Object.entries(rawLookup).map(([k, fn]) => [
       k,
       guard((...a: unknown[]) => readingWhat(k, a), fn as (...a: unknown[]) => Promise<unknown>),
     ]),
   ) as unknown as typeof rawLookup;
-  const reader = resourceReader(get);
   const namespace = flags.namespace || conn.namespace || "default";
-  const snapshotsPath = async (ns: string) =>
-    listPath(RESOURCES.volumeSnapshots, (await reader.served("volumeSnapshots", true)) as string, ns);
-  const groupsPath = async (ns: string) =>
-    listPath(
-      RESOURCES.volumeGroupSnapshots,
-      (await reader.served("volumeGroupSnapshots", true)) as string,
-      ns,
-    );
+  /** POSTs an object at the version likely served; a 404 there asks discovery which one is. */
+  const postAt =
+    <T>(key: "volumeSnapshots" | "volumeGroupSnapshots") =>
+    async (ns: string, body: T, dryRun: boolean): Promise<T> => {
+      const post = (v: string) =>
+        call<T>(`${listPath(RESOURCES[key], v, ns)}${dryRunQuery(dryRun)}`, { method: "POST", body });
+      const first = reader.likely(key);
+      try {
+        return await post(first);
+      } catch (err) {
+        if (!(err instanceof ApiError && err.code === 404)) throw err;
+        const served = (await reader.served(key, true)) as string;
+        if (served === first) throw err; // served there: the 404 is the namespace's
+        return post(served);
+      }
+    };
 
   return {
     namespace,
@@ -128,8 +136,7 @@ async function connect(flags: GlobalFlags, signal: AbortSignal): Promise<Cluster
     ),
     createSnapshot: guard(
       (ns, body) => `creating VolumeSnapshot "${body.metadata.name}" in namespace "${ns}"`,
-      async (ns: string, body: VolumeSnapshot, dryRun: boolean) =>
-        call<VolumeSnapshot>(`${await snapshotsPath(ns)}${dryRunQuery(dryRun)}`, { method: "POST", body }),
+      postAt<VolumeSnapshot>("volumeSnapshots"),
     ),
     readClaim: guard(
       (ns, name) => `reading PersistentVolumeClaim "${name}" in namespace "${ns}"`,
@@ -149,8 +156,7 @@ async function connect(flags: GlobalFlags, signal: AbortSignal): Promise<Cluster
     ),
     createGroupSnapshot: guard(
       (ns, body) => `creating VolumeGroupSnapshot "${body.metadata.name}" in namespace "${ns}"`,
-      async (ns: string, body: VolumeGroupSnapshot, dryRun: boolean) =>
-        call<VolumeGroupSnapshot>(`${await groupsPath(ns)}${dryRunQuery(dryRun)}`, { method: "POST", body }),
+      postAt<VolumeGroupSnapshot>("volumeGroupSnapshots"),
     ),
     readGroupSnapshot: guard(
       (ns, name) => `reading VolumeGroupSnapshot "${name}" in namespace "${ns}"`,

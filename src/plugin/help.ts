@@ -1,5 +1,6 @@
 // Help in kubectl's layout (description, examples, options, usage), rendered from the same
-// declarations yargs parses and completion reads. Pure; printing help loads nothing else.
+// declarations the command line reader (cli.ts) and completion read. Pure; printing help loads
+// nothing else.
 import type { FlagSpec, Verb } from "./verb.ts";
 import { GLOBAL_FLAGS, VERBS } from "./verbs.ts";
 

@@ -3,7 +3,6 @@
 // plan first, a question on a terminal, each step recorded (inplace-steps.ts) before it is
 // taken and safe to take again, and the exact command to continue or undo when it stops.
 // `--continue CLAIM` finishes an interrupted run, `--abort CLAIM` rolls it back.
-import { createInterface } from "node:readline/promises";
 import {
   checkInPlace,
   IN_PLACE,
@@ -153,6 +152,8 @@ export const terminal = {
   interactive: (): boolean => process.stdin.isTTY === true,
   async ask(question: string, err: RunContext["err"]): Promise<boolean> {
     err.write(question);
+    // Loaded here: readline's modules cost every other verb's start-up.
+    const { createInterface } = await import("node:readline/promises");
     const rl = createInterface({ input: process.stdin, terminal: false });
     try {
       const answer = await rl.question("");

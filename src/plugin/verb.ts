@@ -1,6 +1,6 @@
 // The shape of a verb (after kubectl's create_namespace.go): flags declared once (they feed
-// yargs, help and completion), `options` turns parsed flags into a validated options object
-// with no I/O, and `run` does the work against a cluster.
+// the command line reader in cli.ts, help and completion), `options` turns parsed flags into a
+// validated options object with no I/O, and `run` does the work against a cluster.
 import type { Cluster, GlobalFlags } from "./cluster.ts";
 import { UsageError } from "./errors.ts";
 import { invalidName, parseDuration } from "./format.ts";

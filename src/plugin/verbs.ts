@@ -1,4 +1,5 @@
-// Every verb and the global flags, declared once: yargs, help and completion read them here.
+// Every verb and the global flags, declared once: the command line reader (cli.ts), help and
+// completion read them here.
 import { clone } from "./clone.ts";
 import { list } from "./list.ts";
 import { restore } from "./restore.ts";

@@ -270,6 +270,39 @@ describe("reaching the API server as kubectl does", () => {
     }
   });
 
+  it("gets its credentials from a kubeconfig user's exec plugin (the full client, loaded for it alone)", async () => {
+    await cp.kubectl(["create", "serviceaccount", "vol-exec", "-n", NS]);
+    const token = (await cp.kubectl(["create", "token", "vol-exec", "-n", NS])).stdout.trim();
+    const plugin = cp.session.path("exec-credential.sh");
+    const credential = {
+      apiVersion: "client.authentication.k8s.io/v1",
+      kind: "ExecCredential",
+      status: { token },
+    };
+    await writeFile(plugin, `#!/bin/sh\necho '${JSON.stringify(credential)}'\n`, { mode: 0o755 });
+    const kc = cp.session.path("exec.kubeconfig");
+    const { stdout } = await cp.kubectl(["config", "view", "--raw", "--flatten", "-o", "json"]);
+    const cfg = JSON.parse(stdout);
+    cfg.users = [
+      {
+        name: cfg.users[0].name,
+        user: {
+          exec: { apiVersion: "client.authentication.k8s.io/v1", command: plugin, interactiveMode: "Never" },
+        },
+      },
+    ];
+    await writeFile(kc, JSON.stringify(cfg));
+    // The API server knows the plugin's token: the service account, which may not list claims
+    // or snapshots (whichever answer comes first is the one reported).
+    const r = await vol(["list", "-n", NS, "--kubeconfig", kc]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(
+      new RegExp(
+        `^error: listing (PersistentVolumeClaims|VolumeSnapshots) in namespace "${NS}": forbidden: .* User "system:serviceaccount:${NS}:vol-exec" cannot list`,
+      ),
+    );
+  });
+
   it("gives up after --request-timeout on a server that accepts and never answers, connecting included", async () => {
     const accepted = new Set<net.Socket>();
     const silent = net.createServer((c) => accepted.add(c)); // accepts, never answers

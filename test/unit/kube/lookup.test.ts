@@ -40,4 +40,33 @@ describe("apiLookup", () => {
     expect(await lookup.pvc("shop", "nope")).toBeUndefined();
     await expect(lookup.volumeSnapshot("shop", "s")).rejects.toBeInstanceOf(MissingApiError);
   });
+
+  it("reads at the version expected without asking discovery first; only a 404 asks it, once per group version", async () => {
+    const snaps = "/apis/snapshot.storage.k8s.io/v1";
+    const { get, asked } = served({
+      [`${snaps}/namespaces/shop/volumesnapshots/s`]: { metadata: { name: "s" } },
+      [`${snaps}/volumesnapshotclasses`]: { items: [{ metadata: { name: "c" } }] },
+      [snaps]: {
+        resources: ["volumesnapshots", "volumesnapshotclasses", "volumesnapshotcontents"].map((name) => ({
+          name,
+        })),
+      },
+    });
+    const lookup = apiLookup(get);
+    expect(await lookup.volumeSnapshot("shop", "s")).toEqual({ metadata: { name: "s" } });
+    expect(await lookup.volumeSnapshotClasses()).toEqual([{ metadata: { name: "c" } }]);
+    expect(asked).toEqual([`${snaps}/namespaces/shop/volumesnapshots/s`, `${snaps}/volumesnapshotclasses`]);
+    // A missing object of an API seen served at that version is missing: no discovery. Of one
+    // not seen yet, discovery says whether the API is served there (the group's document, once).
+    asked.length = 0;
+    expect(await lookup.volumeSnapshot("shop", "gone")).toBeUndefined();
+    expect(await lookup.volumeSnapshotContent("content-1")).toBeUndefined();
+    expect(await lookup.volumeSnapshotContent("content-2")).toBeUndefined();
+    expect(asked).toEqual([
+      `${snaps}/namespaces/shop/volumesnapshots/gone`,
+      `${snaps}/volumesnapshotcontents/content-1`,
+      snaps,
+      `${snaps}/volumesnapshotcontents/content-2`,
+    ]);
+  });
 });

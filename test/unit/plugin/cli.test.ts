@@ -51,6 +51,25 @@ describe("main", () => {
     const shown = await parseCommand(["clone", "db", "-o", "yaml", "--show-managed-fields"]);
     expect(shown.options).toMatchObject({ output: "yaml", showManagedFields: true });
   });
+  it("reads words as kubectl's parser does: flags before the verb, grouped shorthands, names as written, -- ends the flags", async () => {
+    const before = await parseCommand(["-A", "list"]);
+    expect([before.verb.name, before.options]).toMatchObject(["list", { allNamespaces: true }]);
+    const grouped = await parseCommand(["list", "-An", "shop", "-Ao=wide"]);
+    expect(grouped.global).toMatchObject({ namespace: "shop" });
+    expect(grouped.options).toMatchObject({ allNamespaces: true, output: "wide" });
+    // A name that looks like a number stays the name (not 1000).
+    expect((await parseCommand(["snapshot", "1e3"])).options).toMatchObject({ source: "1e3" });
+    expect((await parseCommand(["snapshot", "--", "db"])).options).toMatchObject({ source: "db" });
+    // A string flag takes the next word whatever it looks like.
+    expect((await parseCommand(["snapshot", "--class", "--frob", "x"])).options).toMatchObject({
+      source: "x",
+      className: "--frob",
+    });
+    expect((await run(["snapshot", "db", "--", "x"])).err).toMatch(/^error: unexpected argument "x"/);
+    expect((await run(["list", "-Ax"])).err).toMatch(/^error: unknown shorthand flag: 'x' in -Ax\n/);
+    expect((await run(["frob", "list"])).err).toMatch(/^error: unknown verb "frob": use one of snapshot/);
+    expect((await parseCommand(["snapshot", "db", "--wait=false"])).options).toMatchObject({ wait: false });
+  });
   it("reads a bare --dry-run as client (kubectl's deprecated form) without taking the next word", async () => {
     const p = await parseCommand(["snapshot", "--dry-run", "db"]);
     expect(p.options).toMatchObject({ source: "db", dryRun: "client" });
