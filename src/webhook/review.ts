@@ -86,12 +86,26 @@ const SNAPSHOT_SHAPE: Record<string, Shape> = {
 const isObject = (v: unknown): v is Record<string, unknown> =>
   typeof v === "object" && v !== null && !Array.isArray(v);
 
-function checkShape(obj: unknown, shape: Record<string, Shape>, where: string): void {
+const WHAT: Record<Shape, string> = { string: "a string", object: "an object", strings: "a map of strings" };
+
+/** A shape with its paths split once, not on every request. */
+type CompiledShape = { path: string; parts: string[]; want: Shape }[];
+
+const compile = (shape: Record<string, Shape>): CompiledShape =>
+  Object.entries(shape).map(([path, want]) => ({ path, parts: path.split("."), want }));
+
+function isStrings(v: Record<string, unknown>): boolean {
+  for (const k in v) if (typeof v[k] !== "string") return false;
+  return true;
+}
+
+function checkShape(obj: unknown, shape: CompiledShape, where: string): void {
   if (!isObject(obj)) throw new BadRequest(`${where} must be a JSON object`);
-  for (const [path, want] of Object.entries(shape)) {
+  for (const { path, parts, want } of shape) {
     let v: unknown = obj;
-    for (const part of path.split(".")) {
+    for (const part of parts) {
       v = isObject(v) ? v[part] : undefined;
+      if (v === undefined) break;
     }
     if (v === undefined || v === null) continue;
     const ok =
@@ -99,17 +113,13 @@ function checkShape(obj: unknown, shape: Record<string, Shape>, where: string): 
         ? typeof v === "string"
         : want === "object"
           ? isObject(v)
-          : isObject(v) && Object.values(v).every((x) => typeof x === "string");
-    if (!ok) {
-      const what = {
-        string: "a string",
-        object: "an object",
-        strings: "a map of strings",
-      };
-      throw new BadRequest(`${where}.${path} must be ${what[want]}`);
-    }
+          : isObject(v) && isStrings(v);
+    if (!ok) throw new BadRequest(`${where}.${path} must be ${WHAT[want]}`);
   }
 }
+
+const PVC_CHECKS = compile(PVC_SHAPE);
+const SNAPSHOT_CHECKS = compile(SNAPSHOT_SHAPE);
 
 const HANDLED: Record<string, Subject["kind"]> = {
   "/v1/PersistentVolumeClaim": "PersistentVolumeClaim",
@@ -160,7 +170,7 @@ export function decodeReview(body: string | Buffer): AdmissionRequest {
     }
   }
   const operation = r.operation as Operation;
-  const shape = handled === "PersistentVolumeClaim" ? PVC_SHAPE : SNAPSHOT_SHAPE;
+  const shape = handled === "PersistentVolumeClaim" ? PVC_CHECKS : SNAPSHOT_CHECKS;
   const needObject = operation === "CREATE" || operation === "UPDATE";
   if (needObject && (r.object === undefined || r.object === null)) {
     throw new BadRequest(`request.object is required for ${operation}`);
