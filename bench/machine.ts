@@ -39,6 +39,19 @@ export function machine(): Record<string, unknown> {
   };
 }
 
+/** The machine of machine() in one line, for a summary. */
+export function machineLine(m: Record<string, unknown>): string {
+  const x = m as {
+    date: string;
+    cpus: number;
+    cpuModel: string;
+    memoryGiB: number;
+    kernel: string;
+    node: string;
+  };
+  return `${x.date}; ${x.cpus} × ${x.cpuModel}, ${x.memoryGiB} GiB, ${x.kernel}, Node ${x.node}`;
+}
+
 export function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const mid = s.length >> 1;

@@ -15,7 +15,7 @@ import { createCA } from "../src/localcluster/certs.ts";
 import { Session } from "../src/localcluster/session.ts";
 import { fixedCache, KubeCache } from "../src/webhook/cache.ts";
 import { WEBHOOK_ENV, WEBHOOK_NODE_FLAGS } from "../src/webhook/config.ts";
-import { startWebhookServer } from "../src/webhook/server.ts";
+import { startWebhookServer, type WebhookServer } from "../src/webhook/server.ts";
 import { readKeyPair } from "../src/webhook/tls.ts";
 import { apiClaim, review } from "../test/unit/webhook/reviews.ts";
 import { machine, median, percentile } from "./machine.ts";
@@ -92,10 +92,7 @@ async function startBaseline(
   return { port: (server.address() as AddressInfo).port, server };
 }
 
-async function startWebhook(
-  certFile: string,
-  keyFile: string,
-): Promise<{ port: number; server: https.Server }> {
+async function startWebhook(certFile: string, keyFile: string): Promise<WebhookServer> {
   const pvcs = claimsInCache();
   const snapshots = Array.from({ length: NAMESPACES }, (_, n) => ({
     apiVersion: "snapshot.storage.k8s.io/v1",
@@ -150,8 +147,11 @@ async function startWebhook(
 }
 
 async function serve(what: "webhook" | "baseline", certFile: string, keyFile: string): Promise<void> {
-  const srv =
+  const srv: { port: number; server: https.Server; metrics?: WebhookServer["metrics"] } =
     what === "baseline" ? await startBaseline(certFile, keyFile) : await startWebhook(certFile, keyFile);
+  // The webhook's own /metrics text when the measured phase started, and the path measured.
+  let metricsBefore = "";
+  let measuredPath = "";
   process.send?.({ port: srv.port });
   // Server-side time per request (first byte read to last byte written), for the fixed-rate phase.
   let durations: number[] = [];
@@ -166,8 +166,10 @@ async function serve(what: "webhook" | "baseline", certFile: string, keyFile: st
     const t0 = process.hrtime.bigint();
     res.once("finish", () => durations.push(Number(process.hrtime.bigint() - t0) / 1e6));
   });
-  process.on("message", (m: { rss?: boolean; reset?: boolean; stats?: boolean }) => {
+  process.on("message", (m: { rss?: boolean; reset?: boolean; path?: string; stats?: boolean }) => {
     if (m.reset) {
+      metricsBefore = srv.metrics?.render() ?? "";
+      measuredPath = m.path ?? "";
       durations = [];
       gcPauses = [];
       loopDelay.reset();
@@ -177,6 +179,9 @@ async function serve(what: "webhook" | "baseline", certFile: string, keyFile: st
         count: durations.length,
         p50: median(durations),
         p99: percentile(durations, 99),
+        histogram: srv.metrics
+          ? histogramBetween(metricsBefore, srv.metrics.render(), measuredPath)
+          : undefined,
         gc: {
           pauses: gcPauses.length,
           totalMs: gcPauses.reduce((a, b) => a + b, 0),
@@ -341,12 +346,23 @@ function hasTaskset(): boolean {
   }
 }
 
+/** The webhook's own latency histogram (`/metrics`) for one path, over the measured phase only. */
+interface HistogramStats {
+  count: number;
+  /** Share of requests answered within 1 ms (the bucket le="0.001"). */
+  shareWithin1ms: number;
+  /** Upper bound of the bucket holding the 99th percentile, in ms (the histogram's resolution). */
+  p99BucketMs: number;
+}
+
 /** The fixed-rate requests as the webhook process saw them. */
 interface ServerStats {
   /** Requests, and their time from first byte read to last byte written. */
   count: number;
   p50: number;
   p99: number;
+  /** The webhook's own histogram, as /metrics serves it (the baseline has none). */
+  histogram?: HistogramStats;
   /** The collector's pauses during the phase. */
   gc: { pauses: number; totalMs: number; p99Ms: number; maxMs: number };
   /** How late the event loop ran timers (1 ms resolution): time nothing else could run. */
@@ -354,105 +370,173 @@ interface ServerStats {
   loopDelayMaxMs: number;
 }
 
+/** Cumulative `vol_webhook_request_duration_seconds_bucket` counts of one path in /metrics text, by `le`. */
+export function histogramBuckets(text: string, path: string): Map<string, number> {
+  const out = new Map<string, number>();
+  const re = /^vol_webhook_request_duration_seconds_bucket\{path="([^"]*)",le="([^"]*)"\} (\d+)$/gm;
+  for (const m of text.matchAll(re)) if (m[1] === path) out.set(m[2] as string, Number(m[3]));
+  return out;
+}
+
+/** The histogram of the requests between two /metrics readings. */
+export function histogramBetween(before: string, after: string, path: string): HistogramStats {
+  const a = histogramBuckets(before, path);
+  const b = histogramBuckets(after, path);
+  const count = (b.get("+Inf") ?? 0) - (a.get("+Inf") ?? 0);
+  let p99BucketMs = Number.POSITIVE_INFINITY;
+  for (const le of [...b.keys()].filter((k) => k !== "+Inf").sort((x, y) => Number(x) - Number(y))) {
+    const within = (b.get(le) ?? 0) - (a.get(le) ?? 0);
+    if (count > 0 && within >= 0.99 * count) {
+      p99BucketMs = Number(le) * 1000;
+      break;
+    }
+  }
+  const within1 = (b.get("0.001") ?? 0) - (a.get("0.001") ?? 0);
+  return { count, shareWithin1ms: count > 0 ? within1 / count : Number.NaN, p99BucketMs };
+}
+
+interface AtRate {
+  rate: number;
+  seconds: number;
+  repetitions: number;
+  /** Client p99 of every repetition, in the order run; the figures are those of the median one. */
+  p99OfEachRepetition: number[];
+  achieved: number;
+  p50: number;
+  p99: number;
+  p999: number;
+  max: number;
+  /** How late the generator started requests against its schedule (p99): its own slack. */
+  generatorLagP99: number;
+  /** The same requests timed inside the webhook process (first byte read to last written). */
+  server: ServerStats;
+  /** Client p99 over the baseline's in the same run (median of each), and each repetition's pair. */
+  p99VsBaseline?: number;
+  p99VsBaselineEachRepetition?: number[];
+}
+
 interface Run {
   label: string;
   pinned: boolean;
   /** Whether the webhook and the load generator ran at nice NICE. */
   niced: boolean;
-  results: Record<
-    string,
-    {
-      throughputPerSecond: number;
-      atRate: {
-        rate: number;
-        seconds: number;
-        repetitions: number;
-        /** Client p99 of every repetition, lowest first; the figures are those of the median one. */
-        p99OfEachRepetition: number[];
-        achieved: number;
-        p50: number;
-        p99: number;
-        p999: number;
-        max: number;
-        /** How late the generator started requests against its schedule (p99): its own slack. */
-        generatorLagP99: number;
-        /** The same requests timed inside the webhook process (first byte read to last written). */
-        server: ServerStats;
-      };
-    }
-  >;
+  results: Record<string, { throughputPerSecond: number; atRate: AtRate }>;
   rssMiB: { idleWithCache: number; afterLoad: number; peak: number; heapUsed: number };
   loadAverage: { before: number[]; after: number[] };
 }
 
-/** Starts the webhook process from `entry` (this file, as .ts or compiled), loads it, measures. */
-async function run(
+interface Server {
+  label: string;
+  what: "webhook" | "baseline";
+  port: number;
+  niced: boolean;
+  ask<T>(m: object): Promise<T>;
+  send(m: object): void;
+  stop(): void;
+}
+
+/** Starts one server process from `entry` (this file, as .ts or compiled) on CPU 0 when pinning works. */
+async function startServer(
   label: string,
   entry: string,
   what: "webhook" | "baseline",
-  tls: { cert: string; key: string; caFile: string },
-  loadgen: string,
-  dir: string,
-): Promise<Run> {
-  // All of the webhook's threads (the collector's helpers too) on CPU 0: one core, as promised.
-  const pinned = os.cpus().length > 1 && hasTaskset();
+  tls: { cert: string; key: string },
+  pinned: boolean,
+): Promise<Server> {
+  // All of the process's threads (the collector's helpers too) on CPU 0: one core, as promised.
   const argv = [process.execPath, ...NODE_FLAGS, entry, "--serve", what, tls.cert, tls.key];
   const cmd = pinned ? ["taskset", "-c", "0", ...argv] : argv;
   const child = spawn(cmd[0] as string, cmd.slice(1), {
     stdio: ["ignore", "inherit", "inherit", "ipc"],
     env: { ...process.env, ...WEBHOOK_ENV },
   });
-  try {
-    const port = await new Promise<number>((resolve, reject) => {
-      child.once("message", (m: { port: number }) => resolve(m.port));
-      child.once("exit", (code) => reject(new Error(`the webhook process exited with ${code}`)));
-    });
-    // The machine may be shared: the webhook and the generator get a higher priority than ordinary work.
-    const niced = renice(child.pid as number);
-    const ask = <T>(m: object) =>
+  const port = await new Promise<number>((resolve, reject) => {
+    child.once("message", (m: { port: number }) => resolve(m.port));
+    child.once("exit", (code) => reject(new Error(`the ${what} process exited with ${code}`)));
+  });
+  // The machine may be shared: the servers and the generator get a higher priority than ordinary work.
+  const niced = renice(child.pid as number);
+  return {
+    label,
+    what,
+    port,
+    niced,
+    ask: <T>(m: object) =>
       new Promise<T>((resolve) => {
         child.once("message", resolve as (x: unknown) => void);
         child.send(m);
-      });
-    const rss = () => ask<{ rssMiB: number; peakMiB: number; heapMiB: number }>({ rss: true });
-    const before = os.loadavg();
-    const idle = await rss();
-    const results: Run["results"] = {};
-    for (const kind of ["validate", "mutate"] as const) {
-      const bodies = path.join(dir, `${kind}.json`);
-      writeFileSync(bodies, JSON.stringify(reviews(kind)));
-      const common = ["-url", `https://127.0.0.1:${port}/${kind}`, "-ca", tls.caFile, "-bodies", bodies];
-      const saturated = await load(
-        loadgen,
-        [...common, "-mode", "saturate", "-warmup", "2", "-seconds", String(SATURATION_SECONDS)],
-        pinned,
+      }),
+    send: (m) => child.send(m),
+    stop: () => child.kill("SIGTERM"),
+  };
+}
+
+/**
+ * Loads every server in turn: for each path, a saturated phase each, then REPEATS fixed-rate
+ * phases taking turns (webhook, ..., baseline, webhook, ...), so that every server meets the same
+ * moments of a shared machine and the ratio to the baseline compares like with like.
+ */
+async function measure(servers: Server[], caFile: string, loadgen: string, dir: string, pinned: boolean) {
+  type Rss = { rssMiB: number; peakMiB: number; heapMiB: number };
+  const before = os.loadavg();
+  const idle = await Promise.all(servers.map((s) => s.ask<Rss>({ rss: true })));
+  const results = servers.map(() => ({}) as Run["results"]);
+  for (const kind of ["validate", "mutate"] as const) {
+    const bodies = path.join(dir, `${kind}.json`);
+    writeFileSync(bodies, JSON.stringify(reviews(kind)));
+    const common = (s: Server) => [
+      ...["-url", `https://127.0.0.1:${s.port}/${kind}`, "-ca", caFile, "-bodies", bodies],
+    ];
+    const saturated: LoadResult[] = [];
+    for (const s of servers) {
+      saturated.push(
+        await load(
+          loadgen,
+          [...common(s), "-mode", "saturate", "-warmup", "2", "-seconds", String(SATURATION_SECONDS)],
+          pinned,
+        ),
       );
-      // At most 64 connections, opened during the warm-up, as a client with a connection pool has.
-      // Repeated: a shared virtual machine stalls now and then (see the baseline); the run whose
-      // client p99 is the median of the repetitions is reported, with every repetition's p99.
-      const reps: { fixed: LoadResult; server: ServerStats }[] = [];
-      for (let rep = 0; rep < REPEATS; rep++) {
+    }
+    // At most 64 connections, opened during the warm-up, as a client with a connection pool has.
+    const reps = servers.map(() => [] as { fixed: LoadResult; server: ServerStats }[]);
+    for (let rep = 0; rep < REPEATS; rep++) {
+      for (const [i, s] of servers.entries()) {
         const fixed = await load(
           loadgen,
           [
-            ...common,
+            ...common(s),
             ...["-mode", "fixed", "-concurrency", "64", "-warmup", "1"],
             ...["-rate", String(RATE), "-seconds", String(FIXED_SECONDS)],
           ],
           pinned,
-          () => child.send({ reset: true }),
+          () => s.send({ reset: true, path: `/${kind}` }),
         );
-        reps.push({ fixed, server: await ask<ServerStats>({ stats: true }) });
+        reps[i]?.push({ fixed, server: await s.ask<ServerStats>({ stats: true }) });
       }
-      reps.sort((a, b) => a.fixed.p99Ms - b.fixed.p99Ms);
-      const { fixed, server } = reps[reps.length >> 1] as (typeof reps)[number];
-      results[kind] = {
-        throughputPerSecond: Math.round(saturated.achievedPerSecond),
+    }
+    const baseline = servers.findIndex((s) => s.what === "baseline");
+    const medianOf = (rs: { fixed: LoadResult }[]) =>
+      [...rs].sort((a, b) => a.fixed.p99Ms - b.fixed.p99Ms)[rs.length >> 1] as (typeof rs)[number];
+    const baseP99 = baseline >= 0 ? medianOf(reps[baseline] ?? []).fixed.p99Ms : undefined;
+    for (const [i, s] of servers.entries()) {
+      const rs = reps[i] ?? [];
+      const { fixed, server } = medianOf(rs) as (typeof rs)[number];
+      const vs =
+        baseP99 !== undefined && s.what !== "baseline"
+          ? {
+              p99VsBaseline: fixed.p99Ms / baseP99,
+              p99VsBaselineEachRepetition: rs.map(
+                (r, k) => r.fixed.p99Ms / ((reps[baseline] ?? [])[k]?.fixed.p99Ms ?? Number.NaN),
+              ),
+            }
+          : {};
+      (results[i] as Run["results"])[kind] = {
+        throughputPerSecond: Math.round((saturated[i] as LoadResult).achievedPerSecond),
         atRate: {
           rate: RATE,
           seconds: FIXED_SECONDS,
-          repetitions: reps.length,
-          p99OfEachRepetition: reps.map((r) => r.fixed.p99Ms),
+          repetitions: rs.length,
+          p99OfEachRepetition: rs.map((r) => r.fixed.p99Ms),
           achieved: fixed.achievedPerSecond,
           p50: fixed.p50Ms,
           p99: fixed.p99Ms,
@@ -460,29 +544,31 @@ async function run(
           max: fixed.maxMs,
           generatorLagP99: fixed.lagP99Ms,
           server,
+          ...vs,
         },
       };
       console.log(
-        `${label} /${kind}: ${Math.round(saturated.achievedPerSecond)} req/s saturated; at ${RATE}/s p50 ${fixed.p50Ms.toFixed(3)} ms, p99 ${fixed.p99Ms.toFixed(3)} ms`,
+        `${s.label} /${kind}: ${(saturated[i] as LoadResult).achievedPerSecond.toFixed(0)} req/s saturated; at ${RATE}/s p50 ${fixed.p50Ms.toFixed(3)} ms, p99 ${fixed.p99Ms.toFixed(3)} ms${vs.p99VsBaseline ? ` (${vs.p99VsBaseline.toFixed(2)}x the baseline)` : ""}; server p99 ${server.p99.toFixed(3)} ms${server.histogram ? `, ${(100 * server.histogram.shareWithin1ms).toFixed(2)}% within 1 ms in /metrics` : ""}`,
       );
     }
-    const loaded = await rss();
-    return {
-      label,
-      pinned,
-      niced,
-      results,
-      rssMiB: {
-        idleWithCache: idle.rssMiB,
-        afterLoad: loaded.rssMiB,
-        peak: loaded.peakMiB,
-        heapUsed: loaded.heapMiB,
-      },
-      loadAverage: { before, after: os.loadavg() },
-    };
-  } finally {
-    child.kill("SIGTERM");
   }
+  const after = os.loadavg();
+  const loaded = await Promise.all(servers.map((s) => s.ask<Rss>({ rss: true })));
+  return servers.map(
+    (s, i): Run => ({
+      label: s.label,
+      pinned,
+      niced: s.niced,
+      results: results[i] as Run["results"],
+      rssMiB: {
+        idleWithCache: (idle[i] as Rss).rssMiB,
+        afterLoad: (loaded[i] as Rss).rssMiB,
+        peak: (loaded[i] as Rss).peakMiB,
+        heapUsed: (loaded[i] as Rss).heapMiB,
+      },
+      loadAverage: { before, after },
+    }),
+  );
 }
 
 async function main(): Promise<void> {
@@ -490,107 +576,109 @@ async function main(): Promise<void> {
   const session = await Session.create("kubectl-vol-bench-webhook");
   // Compiled output inside the repository (dist/ is ignored), so node_modules resolves.
   const compiled = path.join(root, "dist", "bench-webhook");
+  const servers: Server[] = [];
   try {
     const ca = await createCA(session.dir);
     const pair = await ca.issue("serving", { cn: "bench", sans: ["IP:127.0.0.1"] });
-    const tls = { cert: pair.cert, key: pair.key, caFile: ca.cert };
+    const tls = { cert: pair.cert, key: pair.key };
     const loadgen = buildLoadgen(session.dir);
     execFileSync(
       process.execPath,
       [path.join(root, "node_modules/typescript/bin/tsc"), "-p", root, "--outDir", compiled],
-      {
-        stdio: "inherit",
-      },
+      { stdio: "inherit" },
     );
-    const runs = [
-      await run(
-        "compiled JavaScript",
-        path.join(compiled, "bench", "webhook.bench.js"),
-        "webhook",
-        tls,
-        loadgen,
-        session.dir,
-      ),
-      await run(
-        "TypeScript via Node's type stripping",
-        import.meta.filename,
-        "webhook",
-        tls,
-        loadgen,
-        session.dir,
-      ),
-      await run(
-        "baseline: bare Node.js HTTPS, JSON in and out",
-        import.meta.filename,
-        "baseline",
-        tls,
-        loadgen,
-        session.dir,
-      ),
-    ];
+    const pinned = os.cpus().length > 1 && hasTaskset();
+    const entry = path.join(compiled, "bench", "webhook.bench.js");
+    servers.push(await startServer("compiled JavaScript", entry, "webhook", tls, pinned));
+    if (process.env.BENCH_TS !== "0") {
+      servers.push(
+        await startServer(
+          "TypeScript via Node's type stripping",
+          import.meta.filename,
+          "webhook",
+          tls,
+          pinned,
+        ),
+      );
+    }
+    servers.push(
+      await startServer("baseline: bare Node.js HTTPS, JSON in and out", entry, "baseline", tls, pinned),
+    );
+    const runs = await measure(servers, ca.cert, loadgen, session.dir, pinned);
     const out = {
       benchmark: "webhook",
-      description: `HTTPS keep-alive on loopback; ${PVCS} PVCs in ${NAMESPACES} namespaces in the cache; realistic reviews (valid clones and restores, denials, snapshots); the webhook process pinned to CPU 0 and the Go load generator (bench/loadgen) to CPU 1 when taskset is there; latency measured by the client (send to last byte), open loop at a fixed rate; the machine's load average is recorded because other work shared it`,
+      description: `HTTPS keep-alive on loopback; ${PVCS} PVCs in ${NAMESPACES} namespaces in the cache; realistic reviews (valid clones and restores, denials, snapshots); every server process pinned to CPU 0 and the Go load generator (bench/loadgen) to CPU 1 when taskset is there; latency measured by the client (send to last byte), open loop at a fixed rate; the fixed-rate phases of the servers take turns, so the ratio to the bare-HTTPS baseline is measured in the same minutes; the machine's load average is recorded because other work shared it`,
       machine: machine(),
       pvcsInCache: PVCS,
       webhookNodeFlags: NODE_FLAGS,
       webhookEnvironment: WEBHOOK_ENV,
       runs,
-      targets: { p99Ms: 2, atRate: RATE, rssMiB: 150 },
+      targets: { p99VsBaseline: 1.2, mutateServerP99Ms: 1, atRate: RATE, rssMiB: 150 },
     };
     const dir = path.join(import.meta.dirname, "results");
     mkdirSync(dir, { recursive: true });
     writeFileSync(path.join(dir, "webhook.json"), `${JSON.stringify(out, null, 2)}\n`);
-    const m = out.machine as { cpuModel: string; cpus: number; node: string; virtualMachine: boolean };
-    const rows = runs.flatMap((r) =>
-      (["validate", "mutate"] as const).map((k) => {
-        const x = r.results[k] as Run["results"][string];
-        const a = x.atRate;
-        return `| ${r.label} | /${k} | ${x.throughputPerSecond} | ${a.achieved.toFixed(0)} | ${a.p50.toFixed(3)} | ${a.p99.toFixed(3)} (${a.p99OfEachRepetition.map((x) => x.toFixed(2)).join(", ")}) | ${a.p999.toFixed(3)} | ${a.max.toFixed(1)} | ${a.server.p50.toFixed(3)} | ${a.server.p99.toFixed(3)} |`;
-      }),
-    );
-    const stalls = runs.flatMap((r) =>
-      (["validate", "mutate"] as const).map((k) => {
-        const a = (r.results[k] as Run["results"][string]).atRate;
-        const g = a.server.gc;
-        return `| ${r.label} | /${k} | ${g.pauses} | ${g.totalMs.toFixed(0)} | ${g.maxMs.toFixed(1)} | ${a.server.loopDelayP99Ms.toFixed(2)} | ${a.server.loopDelayMaxMs.toFixed(1)} | ${a.generatorLagP99.toFixed(2)} |`;
-      }),
-    );
-    const rss = runs.map(
-      (r) =>
-        `| ${r.label} | ${r.rssMiB.idleWithCache.toFixed(0)} | ${r.rssMiB.afterLoad.toFixed(0)} | ${r.rssMiB.peak.toFixed(0)} | ${r.loadAverage.before[0]?.toFixed(2)} → ${r.loadAverage.after[0]?.toFixed(2)} |`,
-    );
-    writeFileSync(
-      path.join(dir, "webhook.md"),
-      `## webhook: /validate and /mutate over HTTPS keep-alive, ${PVCS} PVCs cached
-
-${m.cpus} × ${m.cpuModel}${m.virtualMachine ? " (a virtual machine)" : ""}, Node ${m.node}; webhook ${runs[0]?.pinned ? "with all its threads pinned to CPU 0, the load generator to CPU 1" : "not pinned"}${runs[0]?.niced ? `, both at nice ${NICE} (the machine may be shared with other work)` : ""}${NODE_FLAGS.length > 0 ? `; webhook Node flags: ${NODE_FLAGS.join(" ")}` : ""}; webhook environment: ${Object.entries(
-        WEBHOOK_ENV,
-      )
-        .map(([k, v]) => `${k}=${v}`)
-        .join(
-          " ",
-        )}. The load generator is bench/loadgen (Go, as the kube-apiserver is): open loop at a fixed rate, a request every ${(1000 / RATE).toFixed(2)} ms whatever the answers, client latency from handing the request to the transport to the last byte of the answer; server latency is first byte read to last byte written inside the webhook. The fixed-rate phase runs ${REPEATS} times for ${FIXED_SECONDS} s; the figures are those of the run with the median client p99, and every run's p99 is in brackets. Targets: p99 under 2 ms at ${RATE} requests/s on one core; RSS under 150 MiB.
-
-| webhook run as | path | saturated req/s | achieved req/s at ${RATE}/s | client p50 ms | client p99 ms (each run) | client p99.9 ms | client max ms | server p50 ms | server p99 ms |
-| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |
-${rows.join("\n")}
-
-Where the time outside the handler goes, during the same ${FIXED_SECONDS} s at ${RATE}/s: the webhook's collector pauses, its event-loop delay (timers run late by this much; 1 ms resolution, so an idle loop reads about 1.1), and how late the generator itself started requests against its schedule.
-
-| webhook run as | path | GC pauses | GC total ms | GC max ms | loop delay p99 ms | loop delay max ms | generator lag p99 ms |
-| --- | --- | --- | --- | --- | --- | --- | --- |
-${stalls.join("\n")}
-
-| webhook run as | RSS idle with cache (MiB) | RSS after load | peak RSS | 1-min load average before → after |
-| --- | --- | --- | --- | --- |
-${rss.join("\n")}
-`,
-    );
+    writeFileSync(path.join(dir, "webhook.md"), summary(out.machine, runs));
   } finally {
+    for (const s of servers) s.stop();
     await session.stop();
     rmSync(compiled, { recursive: true, force: true });
   }
+}
+
+function summary(machineInfo: Record<string, unknown>, runs: Run[]): string {
+  const m = machineInfo as {
+    cpuModel: string;
+    cpus: number;
+    node: string;
+    virtualMachine: boolean;
+    date: string;
+  };
+  const paths = ["validate", "mutate"] as const;
+  const at = (r: Run, k: string) => (r.results[k] as Run["results"][string]).atRate;
+  const rows = runs.flatMap((r) =>
+    paths.map((k) => {
+      const x = r.results[k] as Run["results"][string];
+      const a = x.atRate;
+      const h = a.server.histogram;
+      return `| ${r.label} | /${k} | ${x.throughputPerSecond} | ${a.achieved.toFixed(0)} | ${a.p50.toFixed(3)} | ${a.p99.toFixed(3)} (${a.p99OfEachRepetition.map((x) => x.toFixed(2)).join(", ")}) | ${a.p99VsBaseline ? `**${a.p99VsBaseline.toFixed(2)}x** (${(a.p99VsBaselineEachRepetition ?? []).map((x) => x.toFixed(2)).join(", ")})` : "1"} | ${a.p999.toFixed(3)} | ${a.max.toFixed(1)} | ${a.server.p50.toFixed(3)} | ${a.server.p99.toFixed(3)} | ${h ? `${(100 * h.shareWithin1ms).toFixed(2)}% (p99 ≤ ${h.p99BucketMs} ms)` : "-"} |`;
+    }),
+  );
+  const stalls = runs.flatMap((r) =>
+    paths.map((k) => {
+      const a = at(r, k);
+      const g = a.server.gc;
+      return `| ${r.label} | /${k} | ${g.pauses} | ${g.totalMs.toFixed(0)} | ${g.maxMs.toFixed(1)} | ${a.server.loopDelayP99Ms.toFixed(2)} | ${a.server.loopDelayMaxMs.toFixed(1)} | ${a.generatorLagP99.toFixed(2)} |`;
+    }),
+  );
+  const rss = runs.map(
+    (r) =>
+      `| ${r.label} | ${r.rssMiB.idleWithCache.toFixed(0)} | ${r.rssMiB.afterLoad.toFixed(0)} | ${r.rssMiB.peak.toFixed(0)} | ${r.loadAverage.before[0]?.toFixed(2)} → ${r.loadAverage.after[0]?.toFixed(2)} |`,
+  );
+  return `## webhook: /validate and /mutate over HTTPS keep-alive, ${PVCS} PVCs cached
+
+${m.date}; ${m.cpus} × ${m.cpuModel}${m.virtualMachine ? " (a virtual machine)" : ""}, Node ${m.node}; every server ${runs[0]?.pinned ? "with all its threads pinned to CPU 0, the load generator to CPU 1" : "not pinned"}${runs[0]?.niced ? `, all at nice ${NICE} (the machine is shared with other work: see the load average below)` : ""}${NODE_FLAGS.length > 0 ? `; webhook Node flags: ${NODE_FLAGS.join(" ")}` : ""}; webhook environment: ${Object.entries(
+    WEBHOOK_ENV,
+  )
+    .map(([k, v]) => `${k}=${v}`)
+    .join(
+      " ",
+    )}. The load generator is bench/loadgen (Go, as the kube-apiserver is): open loop at a fixed rate, a request every ${(1000 / RATE).toFixed(2)} ms whatever the answers, client latency from handing the request to the transport to the last byte of the answer; server latency is first byte read to last byte written inside the process. The fixed-rate phase runs ${REPEATS} times for ${FIXED_SECONDS} s per server, the servers taking turns; the figures are those of the run with the median client p99, and every run's p99 is in brackets, in the order run. "vs baseline" is that median p99 over the bare server's (in brackets: each repetition over the baseline's repetition next to it). "/metrics" is the webhook's own histogram \`vol_webhook_request_duration_seconds\` over the measured phase: the share answered within 1 ms, and the bucket that holds the 99th percentile. Targets: client p99 within 1.2x the baseline's at ${RATE} requests/s on one core; /mutate's server-side p99 under 1 ms; RSS under 150 MiB.
+
+| server | path | saturated req/s | achieved req/s at ${RATE}/s | client p50 ms | client p99 ms (each run) | vs baseline | client p99.9 ms | client max ms | server p50 ms | server p99 ms | /metrics within 1 ms |
+| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |
+${rows.join("\n")}
+
+Where the time outside the handler goes, during the same ${FIXED_SECONDS} s at ${RATE}/s: the process's collector pauses, its event-loop delay (timers run late by this much; 1 ms resolution, so an idle loop reads about 1.1), and how late the generator itself started requests against its schedule.
+
+| server | path | GC pauses | GC total ms | GC max ms | loop delay p99 ms | loop delay max ms | generator lag p99 ms |
+| --- | --- | --- | --- | --- | --- | --- | --- |
+${stalls.join("\n")}
+
+| server | RSS idle with cache (MiB) | RSS after load | peak RSS | 1-min load average before → after |
+| --- | --- | --- | --- | --- |
+${rss.join("\n")}
+`;
 }
 
 if (process.argv[2] === "--serve") {

@@ -117,7 +117,7 @@ async function waitBound(ctx: Ctx, claim: string): Promise<void> {
   await waitUntil(`claim ${claim} to be Bound`, async () => (await phase(ctx, claim)) === "Bound", 120_000);
 }
 
-const claimYaml = (name: string, opts: { size?: string; block?: boolean } = {}) =>
+export const claimYaml = (name: string, opts: { size?: string; block?: boolean } = {}) =>
   JSON.stringify({
     apiVersion: "v1",
     kind: "PersistentVolumeClaim",

@@ -1,4 +1,4 @@
-// --wait: polls the created object until it is ready (a snapshot readyToUse, a claim Bound),
+// --wait: polls the created object until it is ready (every 100 ms at first, see pollDelayMs) (a snapshot readyToUse, a claim Bound),
 // showing each state change. On a terminal a spinner line is redrawn in place (colour unless
 // NO_COLOR); otherwise one plain line per state change. On timeout, failure or Ctrl-C it stops
 // with the reason from the object's status and its recent events.
@@ -103,12 +103,24 @@ export interface WaitSpec {
   timeoutMs: number;
   signal: AbortSignal;
   sink: Sink;
+  /** A fixed interval between reads (tests); default pollDelayMs. */
   intervalMs?: number;
+}
+
+/**
+ * How long to wait before the next read, `elapsedMs` into the wait: 100 ms for the first 10 s
+ * (a snapshot or restore is usually ready within a second or two, and a 500 ms poll added a
+ * quarter of a second on average to each, see bench/results/e2e.md), then 500 ms. Ten small GETs
+ * a second for a few seconds are nothing to an API server.
+ */
+export function pollDelayMs(elapsedMs: number): number {
+  return elapsedMs < 10_000 ? 100 : 500;
 }
 
 export async function waitFor(w: WaitSpec): Promise<void> {
   const rep = reporter(w.sink, w.label);
-  const deadline = Date.now() + w.timeoutMs;
+  const started = Date.now();
+  const deadline = started + w.timeoutMs;
   let last = "";
   let state: State | undefined;
   try {
@@ -120,7 +132,8 @@ export async function waitFor(w: WaitSpec): Promise<void> {
       }
       if (state.done) return;
       if (state.failed || Date.now() >= deadline) break;
-      await sleep(Math.min(w.intervalMs ?? 500, Math.max(0, deadline - Date.now())), w.signal);
+      const next = w.intervalMs ?? pollDelayMs(Date.now() - started);
+      await sleep(Math.min(next, Math.max(0, deadline - Date.now())), w.signal);
     }
   } catch (err) {
     if (!w.signal.aborted) throw err;

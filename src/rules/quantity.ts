@@ -25,6 +25,18 @@ export function parseQuantity(q: string | number | undefined | null): bigint | u
     return BigInt(Math.ceil(q));
   }
   if (typeof q !== "string" || q.length > 64) return undefined;
+  if (PARSED.has(q)) return PARSED.get(q);
+  const bytes = parseText(q);
+  // Bounded: the webhook parses the same few sizes on every request, but must not grow without end.
+  if (PARSED.size >= 1024) PARSED.clear();
+  PARSED.set(q, bytes);
+  return bytes;
+}
+
+/** Parsed quantities by their text (bigints are immutable, so answers can be shared). */
+const PARSED = new Map<string, bigint | undefined>();
+
+function parseText(q: string): bigint | undefined {
   const m = QUANTITY.exec(q.trim());
   if (!m) return undefined;
   const [, sign, num = "", suffix = "", exp] = m;

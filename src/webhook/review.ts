@@ -142,12 +142,33 @@ const GROUP_SNAPSHOT_SHAPE: Record<string, Shape> = {
 const isObject = (v: unknown): v is Record<string, unknown> =>
   typeof v === "object" && v !== null && !Array.isArray(v);
 
-function checkShape(obj: unknown, shape: Record<string, Shape>, where: string): void {
+const WHAT: Record<Shape, string> = {
+  string: "a string",
+  object: "an object",
+  strings: "a map of strings",
+  number: "a number",
+  boolean: "a boolean",
+  objects: "a list of objects",
+};
+
+/** A shape with its paths split once, not on every request. */
+type CompiledShape = { path: string; parts: string[]; want: Shape }[];
+
+const compile = (shape: Record<string, Shape>): CompiledShape =>
+  Object.entries(shape).map(([path, want]) => ({ path, parts: path.split("."), want }));
+
+function isStrings(v: Record<string, unknown>): boolean {
+  for (const k in v) if (typeof v[k] !== "string") return false;
+  return true;
+}
+
+function checkShape(obj: unknown, shape: CompiledShape, where: string): void {
   if (!isObject(obj)) throw new BadRequest(`${where} must be a JSON object`);
-  for (const [path, want] of Object.entries(shape)) {
+  for (const { path, parts, want } of shape) {
     let v: unknown = obj;
-    for (const part of path.split(".")) {
+    for (const part of parts) {
       v = isObject(v) ? v[part] : undefined;
+      if (v === undefined) break;
     }
     if (v === undefined || v === null) continue;
     const ok =
@@ -157,18 +178,8 @@ function checkShape(obj: unknown, shape: Record<string, Shape>, where: string): 
           ? isObject(v)
           : want === "objects"
             ? Array.isArray(v) && v.every(isObject)
-            : isObject(v) && Object.values(v).every((x) => typeof x === "string");
-    if (!ok) {
-      const what = {
-        string: "a string",
-        object: "an object",
-        strings: "a map of strings",
-        number: "a number",
-        boolean: "a boolean",
-        objects: "a list of objects",
-      };
-      throw new BadRequest(`${where}.${path} must be ${what[want]}`);
-    }
+            : isObject(v) && isStrings(v);
+    if (!ok) throw new BadRequest(`${where}.${path} must be ${WHAT[want]}`);
   }
 }
 
@@ -189,6 +200,12 @@ const SHAPES: Record<Subject["kind"], Record<string, Shape>> = {
   VolumeSnapshotContent: CONTENT_SHAPE,
   VolumeGroupSnapshotContent: CONTENT_SHAPE,
 };
+
+/** Each kind's shape with its paths split once, not on every request. */
+const CHECKS = Object.fromEntries(Object.entries(SHAPES).map(([k, v]) => [k, compile(v)])) as Record<
+  Subject["kind"],
+  CompiledShape
+>;
 
 /** Decodes an AdmissionReview body; throws BadRequest with the reason when it is not one we handle. */
 export function decodeReview(body: string | Buffer): AdmissionRequest {
@@ -234,7 +251,7 @@ export function decodeReview(body: string | Buffer): AdmissionRequest {
     }
   }
   const operation = r.operation as Operation;
-  const shape = SHAPES[handled];
+  const shape = CHECKS[handled];
   const needObject = operation === "CREATE" || operation === "UPDATE";
   if (needObject && (r.object === undefined || r.object === null)) {
     throw new BadRequest(`request.object is required for ${operation}`);

@@ -7,7 +7,7 @@ import https from "node:https";
 import type { AddressInfo } from "node:net";
 import { errorMessage, type Logger, silentLogger } from "../kube/log.ts";
 import type { Finding } from "../rules/index.ts";
-import { deadlineSignal, requestTimeoutMs } from "./deadline.ts";
+import { requestDeadline, requestTimeoutMs } from "./deadline.ts";
 import { type Handler, type Lookups, mutate, validate } from "./handlers.ts";
 import { Metrics } from "./metrics.ts";
 import { type AdmissionRequest, BadRequest, decodeReview, encodeReview } from "./review.ts";
@@ -118,7 +118,22 @@ export async function startWebhookServer(opts: ServerOptions): Promise<WebhookSe
   const admit = async (path: string, handler: Handler, req: IncomingMessage, res: ServerResponse) => {
     // The API server's clock runs from when it sent the request: so does ours.
     const timeoutMs = requestTimeoutMs(req.url);
-    const deadline = deadlineSignal(timeoutMs);
+    const deadline = requestDeadline(timeoutMs);
+    try {
+      await admitWithin(path, handler, req, res, timeoutMs, deadline.signal);
+    } finally {
+      deadline.release();
+    }
+  };
+
+  const admitWithin = async (
+    path: string,
+    handler: Handler,
+    req: IncomingMessage,
+    res: ServerResponse,
+    timeoutMs: number,
+    deadline: AbortSignal,
+  ) => {
     if (req.method !== "POST") {
       res.setHeader("allow", "POST");
       return problem(res, 405, `${path} takes POST with an AdmissionReview`);

@@ -3,6 +3,7 @@ import { OperationError } from "../../../src/plugin/errors.ts";
 import {
   claimState,
   formatEvents,
+  pollDelayMs,
   reporter,
   type State,
   snapshotState,
@@ -80,6 +81,15 @@ describe("progress", () => {
     r2.state("Pending");
     r2.end();
     expect(coloured.chunks.join("")).toContain("\x1b[2m");
+  });
+});
+
+describe("how often --wait reads", () => {
+  it("reads every 100 ms for the first 10 s (most snapshots and restores are ready within seconds), then every 500 ms", () => {
+    expect(pollDelayMs(0)).toBe(100);
+    expect(pollDelayMs(9_999)).toBe(100);
+    expect(pollDelayMs(10_000)).toBe(500);
+    expect(pollDelayMs(120_000)).toBe(500);
   });
 });
 
