@@ -18,8 +18,8 @@ describe("the shipped webhook configurations", () => {
     for (const w of all) {
       expect(w.failurePolicy).toBe("Ignore");
       // Schedules are checked on a spec change too; claims and snapshots only when created.
-      expect(w.rules?.flatMap((r) => r.operations)).toEqual(
-        w.name.startsWith("snapshotschedule.") ? ["CREATE", "UPDATE"] : ["CREATE"],
+      expect(new Set(w.rules?.flatMap((r) => r.operations))).toEqual(
+        new Set(w.name.startsWith("snapshotschedule.") ? ["CREATE", "UPDATE"] : ["CREATE"]),
       );
       // Never a subresource: status writes are not the webhook's business.
       expect(w.rules?.flatMap((r) => r.resources ?? []).some((r) => r.includes("/"))).toBe(false);
@@ -39,6 +39,7 @@ describe("the shipped webhook configurations", () => {
     expect(hooks.map((w) => w.clientConfig)).toEqual([
       { url: "https://127.0.0.1:9443/mutate", caBundle: Buffer.from("PEM").toString("base64") },
       { url: "https://127.0.0.1:9443/mutate", caBundle: Buffer.from("PEM").toString("base64") },
+      { url: "https://127.0.0.1:9443/validate", caBundle: Buffer.from("PEM").toString("base64") },
       { url: "https://127.0.0.1:9443/validate", caBundle: Buffer.from("PEM").toString("base64") },
       { url: "https://127.0.0.1:9443/validate", caBundle: Buffer.from("PEM").toString("base64") },
       { url: "https://127.0.0.1:9443/validate", caBundle: Buffer.from("PEM").toString("base64") },
