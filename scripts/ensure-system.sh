@@ -16,9 +16,6 @@ REQUIREMENTS=(
   mkfs.xfs:xfsprogs                  # XFS with reflink, the reflink backend
   xfs_quota:xfsprogs
   mkfs.ext4:e2fsprogs                # ext4, the copy backend
-  cc:gcc                             # the btrfs backend's ioctl helper (src/driver/backends/btrfs-helper.c)
-  /usr/include/stdio.h:libc6-dev     #   its headers and static C library
-  /usr/include/linux/btrfs.h:linux-libc-dev
   losetup:mount                      # loop devices
   setpriv:util-linux                 # parent-death signals of the test processes
   flock:util-linux                   # one upstream build at a time (scripts/bins.sh)
