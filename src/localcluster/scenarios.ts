@@ -94,7 +94,7 @@ export async function makeCtx(
   };
 }
 
-async function must(ctx: Ctx, cmd: string, r: Promise<Result>): Promise<Result> {
+export async function must(ctx: Ctx, cmd: string, r: Promise<Result>): Promise<Result> {
   const res = await r;
   ctx.show(cmd, res);
   expectThat(res.code === 0, `\`${cmd}\` should succeed (exit ${res.code})`, res.stderr || res.stdout);
@@ -102,7 +102,7 @@ async function must(ctx: Ctx, cmd: string, r: Promise<Result>): Promise<Result> 
 }
 
 /** `kubectl -n NAMESPACE ARGS -o json`, parsed; a failure fails the check. */
-async function jsonOf<T>(ctx: Ctx, namespace: string, args: string[]): Promise<T> {
+export async function jsonOf<T>(ctx: Ctx, namespace: string, args: string[]): Promise<T> {
   const r = await ctx.kubectlIn(namespace, [...args, "-o", "json"]);
   expectThat(r.code === 0, `kubectl ${args.join(" ")} should succeed`, r.stderr);
   return JSON.parse(r.stdout) as T;
@@ -113,7 +113,7 @@ async function phase(ctx: Ctx, claim: string): Promise<string> {
   return r.stdout.trim();
 }
 
-async function waitBound(ctx: Ctx, claim: string): Promise<void> {
+export async function waitBound(ctx: Ctx, claim: string): Promise<void> {
   await waitUntil(`claim ${claim} to be Bound`, async () => (await phase(ctx, claim)) === "Bound", 120_000);
 }
 
@@ -164,7 +164,12 @@ export function podYaml(name: string, claim: string, opts: PodOptions = {}): str
 }
 
 /** Creates a pod using `claim` and waits until it runs; returns the node it runs on. */
-async function startPod(ctx: Ctx, name: string, claim: string, opts: PodOptions = {}): Promise<string> {
+export async function startPod(
+  ctx: Ctx,
+  name: string,
+  claim: string,
+  opts: PodOptions = {},
+): Promise<string> {
   await must(
     ctx,
     `kubectl apply -f ${name}.yaml`,
@@ -183,7 +188,7 @@ async function startPod(ctx: Ctx, name: string, claim: string, opts: PodOptions 
 }
 
 /** `kubectl exec POD -- sh -c SCRIPT`, shown as typed; returns what it printed. */
-async function sh(ctx: Ctx, pod: string, script: string): Promise<string> {
+export async function sh(ctx: Ctx, pod: string, script: string): Promise<string> {
   const r = await must(
     ctx,
     `kubectl exec ${pod} -- sh -c '${script}'`,
@@ -192,7 +197,7 @@ async function sh(ctx: Ctx, pod: string, script: string): Promise<string> {
   return r.stdout;
 }
 
-async function deletePod(ctx: Ctx, name: string): Promise<void> {
+export async function deletePod(ctx: Ctx, name: string): Promise<void> {
   await must(
     ctx,
     `kubectl delete pod ${name}`,
