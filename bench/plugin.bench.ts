@@ -89,9 +89,15 @@ const cases: Case[] = [
   },
 ];
 
+/** GNU time gives the child's CPU time (user + system), steadier than wall time on a shared machine. */
+const GNU_TIME = "/usr/bin/time";
+let lastCpuMs = Number.NaN;
+
 function time(c: Case, env: NodeJS.ProcessEnv = {}, input?: string): number {
+  const withCpu = existsSync(GNU_TIME);
+  const [cmd, args] = withCpu ? [GNU_TIME, ["-f", "CPU %U %S", c.cmd, ...c.args]] : [c.cmd, c.args];
   const t0 = performance.now();
-  const r = spawnSync(c.cmd, c.args, {
+  const r = spawnSync(cmd, args, {
     stdio: [input === undefined ? "ignore" : "pipe", "ignore", "pipe"],
     input,
     env: { ...process.env, NO_COLOR: "1", ...env },
@@ -99,6 +105,8 @@ function time(c: Case, env: NodeJS.ProcessEnv = {}, input?: string): number {
   const ms = performance.now() - t0;
   if (r.status !== c.expectCode)
     throw new Error(`${c.name} exited ${r.status}, expected ${c.expectCode}: ${r.stderr}`);
+  const cpu = /CPU ([\d.]+) ([\d.]+)\s*$/.exec(String(r.stderr));
+  lastCpuMs = cpu ? (Number(cpu[1]) + Number(cpu[2])) * 1000 : Number.NaN;
   return ms;
 }
 
@@ -126,6 +134,9 @@ interface Pair {
   pairs: number;
   kubectlMedianMs: number;
   oursMedianMs: number;
+  /** CPU time (user + system, 10 ms resolution), medians. */
+  kubectlCpuMs: number;
+  oursCpuMs: number;
   /** oursMedianMs / kubectlMedianMs */
   ratio: number;
   /** The median of each pair's ratio. */
@@ -143,13 +154,19 @@ function paired(
 ): Pair {
   const k: number[] = [];
   const o: number[] = [];
+  const kCpu: number[] = [];
+  const oCpu: number[] = [];
   for (let i = -3; i < PAIRS; i++) {
     const c = make(i + 3);
     const a = time(c.kubectl, env, c.input);
+    const aCpu = lastCpuMs;
     const b = time(c.ours, env);
+    const bCpu = lastCpuMs;
     if (i < 0) continue; // warm-up: page cache, kubectl's discovery cache
     k.push(a);
     o.push(b);
+    kCpu.push(aCpu);
+    oCpu.push(bCpu);
   }
   const ratio = median(o) / median(k);
   const shown = (c: Case) => [path.basename(c.cmd), ...c.args].join(" ");
@@ -161,13 +178,15 @@ function paired(
     pairs: PAIRS,
     kubectlMedianMs: round(median(k)),
     oursMedianMs: round(median(o)),
+    kubectlCpuMs: round(median(kCpu)),
+    oursCpuMs: round(median(oCpu)),
     ratio: Math.round(ratio * 100) / 100,
     pairRatioMedian: Math.round(median(o.map((x, i) => x / (k[i] as number))) * 100) / 100,
     target,
     met: ratio <= target,
   };
   console.log(
-    `${comparison}: kubectl ${row.kubectlMedianMs} ms, ours ${row.oursMedianMs} ms: ${row.ratio}x (per pair ${row.pairRatioMedian}x; target ${target}x)`,
+    `${comparison}: kubectl ${row.kubectlMedianMs} ms, ours ${row.oursMedianMs} ms: ${row.ratio}x (per pair ${row.pairRatioMedian}x; target ${target}x); CPU ${row.kubectlCpuMs} / ${row.oursCpuMs} ms`,
   );
   return row;
 }
@@ -332,11 +351,11 @@ writeFileSync(
     "",
     `Against a real kube-apiserver (etcd + kube-apiserver ${(m.pinned as Record<string, string>).KUBERNETES_VERSION ?? ""}, snapshot CRDs; 30 claims and 15 snapshots in 3 namespaces): ${PAIRS} pairs after 3 warm-up pairs, kubectl then ours in each pair; the ratio is of the medians. Ours is \`dist/kubectl-vol\`, the executable \`kubectl vol\` runs.`,
     "",
-    "| comparison | kubectl | ours | kubectl median ms | ours median ms | ratio | per-pair ratio (median) | target |",
-    "| --- | --- | --- | ---: | ---: | ---: | ---: | --- |",
+    "| comparison | kubectl | ours | kubectl median ms | ours median ms | ratio | per-pair ratio (median) | target | CPU ms, kubectl / ours |",
+    "| --- | --- | --- | ---: | ---: | ---: | ---: | --- | ---: |",
     ...pairs.map(
       (p) =>
-        `| ${p.comparison} | \`${p.kubectl}\` | \`${p.ours}\` | ${p.kubectlMedianMs} | ${p.oursMedianMs} | ${p.ratio}x | ${p.pairRatioMedian}x | ≤ ${p.target}x: **${p.met ? "met" : "missed"}** |`,
+        `| ${p.comparison} | \`${p.kubectl}\` | \`${p.ours}\` | ${p.kubectlMedianMs} | ${p.oursMedianMs} | ${p.ratio}x | ${p.pairRatioMedian}x | ≤ ${p.target}x: **${p.met ? "met" : "missed"}** | ${p.kubectlCpuMs} / ${p.oursCpuMs} |`,
     ),
     "",
     `Start-up: ${RUNS} runs each after 3 warm-up runs. Target: \`dist/kubectl-vol --help\` median under ${TARGET_MS} ms — **${ok ? "met" : "missed"}** (${help.medianMs} ms).`,

@@ -1,6 +1,12 @@
 // Pure helpers for the values the plugin reads and prints: Go-style durations (kubectl's
 // --timeout, --request-timeout), ages, default object names. Quantities are the rules' (src/rules).
 
+/**
+ * Orders names (and kinds) by code unit, as kubectl sorts them. For Kubernetes names the order
+ * is localeCompare's, without its ICU collator, whose first use costs a process 25-150 ms.
+ */
+export const byText = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+
 const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
 
 /**

@@ -20,7 +20,7 @@ import {
   type VolumeSnapshot,
   type VolumeSnapshotContent,
 } from "../rules/index.ts";
-import { derivedName, timestampSuffix } from "./format.ts";
+import { byText, derivedName, timestampSuffix } from "./format.ts";
 import {
   type ClaimTemplate,
   commands,
@@ -178,9 +178,7 @@ export function findWorkloads(namespace: string, claim: string, pods: V1Pod[], o
     found.pods.push(podName);
     byKey.set(key, found);
   }
-  const workloads = [...byKey.values()].sort(
-    (a, b) => a.kind.localeCompare(b.kind) || a.name.localeCompare(b.name),
-  );
+  const workloads = [...byKey.values()].sort((a, b) => byText(a.kind, b.kind) || byText(a.name, b.name));
   for (const w of workloads) w.pods.sort();
   return { workloads, refusals };
 }

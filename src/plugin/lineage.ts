@@ -5,6 +5,7 @@ import type { V1PersistentVolumeClaim } from "@kubernetes/client-node";
 import { ancestorsOf, LINEAGE, type LineageRef, parentOf } from "../rules/index.ts";
 import { SCHEDULE_LABEL } from "../rules/schedule/names.ts";
 import type { VolumeGroupSnapshot, VolumeSnapshot } from "../rules/types.ts";
+import { byText } from "./format.ts";
 
 export type SourceKind = LineageRef["kind"];
 export type Ref = LineageRef;
@@ -123,5 +124,5 @@ const kindOrder = (i: Item) => (i.kind === "VolumeSnapshot" ? 0 : 1);
 export function byCreation(a: Item, b: Item): number {
   const ta = new Date(a.obj.metadata?.creationTimestamp ?? 0).getTime();
   const tb = new Date(b.obj.metadata?.creationTimestamp ?? 0).getTime();
-  return ta - tb || itemName(a).localeCompare(itemName(b));
+  return ta - tb || byText(itemName(a), itemName(b));
 }

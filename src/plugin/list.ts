@@ -1,5 +1,6 @@
 // kubectl vol list [PVC] [-A]: claims and snapshots with their lineage, like `kubectl get`.
 import { OperationError, UsageError } from "./errors.ts";
+import { byText } from "./format.ts";
 import { groupColumns } from "./groups.ts";
 import { inventory, itemColumns, itemLabel, namespaceColumn } from "./inventory.ts";
 import { byCreation, flatten, type Item, itemNamespace, lineageTree, withMissingLinks } from "./lineage.ts";
@@ -70,7 +71,7 @@ export const list: Verb<ListOptions> = {
       // Through a deleted link too; the link itself is not an object to print.
       items = flatten(lineageTree(root, withMissingLinks(items))).filter((i) => !i.deleted);
     } else {
-      items.sort((a, b) => itemNamespace(a).localeCompare(itemNamespace(b)) || byCreation(a, b));
+      items.sort((a, b) => byText(itemNamespace(a), itemNamespace(b)) || byCreation(a, b));
     }
     ctx.out.write(renderList(items, o, ns, ctx.now, ctx.err));
   },

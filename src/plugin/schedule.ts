@@ -17,7 +17,7 @@ import {
   selectorString,
 } from "../rules/schedule/spec.ts";
 import { OperationError, UsageError } from "./errors.ts";
-import { formatAge, invalidName } from "./format.ts";
+import { byText, formatAge, invalidName } from "./format.ts";
 import { type Item, scheduleOf } from "./lineage.ts";
 import { loadCore } from "./load-core.ts";
 import { enforce } from "./preflight.ts";
@@ -376,8 +376,8 @@ export const schedule: Verb<ScheduleOptions> = {
       const items = await store.list(o.allNamespaces ? undefined : cluster.namespace);
       items.sort(
         (a, b) =>
-          (a.metadata.namespace ?? "").localeCompare(b.metadata.namespace ?? "") ||
-          a.metadata.name.localeCompare(b.metadata.name),
+          byText(a.metadata.namespace ?? "", b.metadata.namespace ?? "") ||
+          byText(a.metadata.name, b.metadata.name),
       );
       if (o.output === "json") return void ctx.out.write(toJson(asList(items)));
       if (o.output === "yaml") return void ctx.out.write(toYaml(asList(items)));

@@ -101,6 +101,8 @@ export const snapshot: Verb<SnapshotOptions> = {
     if (o.selector) return runGroup({ ...o, selector: o.selector }, ctx);
     const cluster = await ctx.cluster();
     const ns = cluster.namespace;
+    // Asked now, beside the claim (memoised: read below; a failure surfaces there, in order).
+    cluster.lookup.volumeSnapshotClasses().catch(() => undefined);
     const pvc = await cluster.lookup.pvc(ns, o.source);
     if (!pvc) throw new OperationError(`PVC "${o.source}" not found in namespace "${ns}"`);
     // Before choosing a class: a volume no CSI driver holds has no class that could help.
