@@ -324,7 +324,7 @@ export function writerPod(
  * Every system container's log, saved under the temporary folder (kept after the cluster is
  * gone for a closer look; not committed: large), and the driver's RPCs and the error lines in them.
  */
-export async function collectLogs(cluster: Cluster, bench: string) {
+export async function collectLogs(cluster: Cluster, bench: string, sinceMs = 0) {
   const dir = path.join(
     os.tmpdir(),
     `kubectl-vol-bench-${bench}-logs-${new Date().toISOString().replace(/[:.]/g, "")}`,
@@ -332,7 +332,13 @@ export async function collectLogs(cluster: Cluster, bench: string) {
   mkdirSync(dir, { recursive: true });
   const logs = await saveLogs(cluster, dir);
   const rpcs = [...logs].filter(([k]) => k.endsWith("/vol-csi")).flatMap(([, t]) => driverRpcs(t));
-  const errors = [...logs].flatMap(([k, t]) => errorLines(t, true).map((l) => `${k}: ${l.slice(0, 400)}`));
+  // Only what was logged since `sinceMs` (kubectl's timestamp leads each line): not the start-up.
+  const after = (l: string) => !(Date.parse(l.slice(0, l.indexOf(" "))) < sinceMs);
+  const errors = [...logs].flatMap(([k, t]) =>
+    errorLines(t, true)
+      .filter(after)
+      .map((l) => `${k}: ${l.slice(0, 400)}`),
+  );
   const aborted = [...logs].reduce((n, [, t]) => n + (t.match(/Aborted|ABORTED/g)?.length ?? 0), 0);
   return { dir, rpcs, errors, aborted };
 }

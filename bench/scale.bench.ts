@@ -18,6 +18,7 @@ import { claimYaml } from "../src/localcluster/scenarios.ts";
 import {
   benchCluster,
   collectLogs,
+  contentOf,
   now,
   pidsOf,
   Timeline,
@@ -127,6 +128,18 @@ async function main(): Promise<void> {
       log,
     );
     const snapTimes = names.map((c) => ((ready(c) as number) - s0) / 1000);
+    // When each stage ended, s from the first POST: which component the 100 wait on.
+    const at = (t: number | undefined) => ((t ?? Number.NaN) - s0) / 1000;
+    const snapStages = {
+      "snapshot created (POST answered)": names.map((c) => at(tl?.first("vs", `${c}-snap`))),
+      "content created (snapshot-controller)": names.map((c) =>
+        at(tl?.first("vsc", contentOf(tl, NS, `${c}-snap`) ?? "")),
+      ),
+      "content ready (csi-snapshotter, our RPC)": names.map((c) =>
+        at(tl?.first("vsc", contentOf(tl, NS, `${c}-snap`) ?? "", (o) => o.status?.readyToUse === true)),
+      ),
+      "snapshot ready (snapshot-controller)": snapTimes,
+    };
 
     log(`restoring ${CLAIMS} snapshots at once`);
     const r0 = now();
@@ -154,6 +167,14 @@ async function main(): Promise<void> {
       log,
     );
     const restoreTimes = names.map((c) => ((bound(c) as number) - r0) / 1000);
+    const atR = (t: number | undefined) => ((t ?? Number.NaN) - r0) / 1000;
+    const restoreStages = {
+      "claim created (POST answered, both webhooks)": names.map((c) => atR(tl?.first("pvc", `${c}-restore`))),
+      "volume created (csi-provisioner, our RPC)": names.map((c) =>
+        atR(tl?.first("pv", volumeOf(tl, NS, `${c}-restore`) ?? "")),
+      ),
+      "claim Bound (PV controller)": restoreTimes,
+    };
     await sleepMs(1500);
     sampler.stop();
     const load1 = os.loadavg();
@@ -169,7 +190,7 @@ async function main(): Promise<void> {
     const annotated = names.filter(
       (c) => tl?.last("pvc", `${c}-restore`)?.metadata.annotations?.["volume.kubernetes.io/selected-node"],
     ).length;
-    const { dir: logDir, rpcs, errors, aborted } = await collectLogs(cluster, "scale");
+    const { dir: logDir, rpcs, errors, aborted } = await collectLogs(cluster, "scale", s0);
     const rpcOf = (m: string) => rpcs.filter((r) => r.method === m);
     const codes = (m: string) =>
       Object.fromEntries(
@@ -221,6 +242,7 @@ async function main(): Promise<void> {
         ),
         createVolumeCodes: codes("CreateVolume"),
       },
+      stagesEndedAt: { snapshots: spread(snapStages), restores: spread(restoreStages) },
       checksums: {
         compared: names.length,
         filesPerVolume: Object.keys(sources.get(names[0] as string) ?? {}).length,
@@ -247,6 +269,16 @@ async function main(): Promise<void> {
     await tl?.stop();
     await cluster.stop();
   }
+}
+
+/** Median and last of each stage's end times. */
+function spread(stages: Record<string, number[]>) {
+  return Object.fromEntries(
+    Object.entries(stages).map(([k, v]) => [
+      k,
+      { median: median(v), last: Math.max(...v.filter((x) => !Number.isNaN(x))) },
+    ]),
+  );
 }
 
 function sleepMs(ms: number): Promise<void> {
@@ -285,6 +317,12 @@ ${machineLine(o.machine)}; 1-min load average ${o.loadAverage.before[0].toFixed(
 | ${CLAIMS} snapshots | ${o.snapshots.totalSeconds.toFixed(1)} s (${o.snapshots.readyCount} ready) | ${o.snapshots.medianSeconds.toFixed(1)} s | ${o.snapshots.p90Seconds.toFixed(1)} s | ${o.snapshots.slowest} | ${o.snapshots.createSnapshotRpcMsMedian} ms | ${JSON.stringify(o.snapshots.createSnapshotCodes)} |
 | ${CLAIMS} restores | ${o.restores.totalSeconds.toFixed(1)} s (${o.restores.boundCount} Bound; ${o.restores.withSelectedNodeFromWebhook} placed by the webhook) | ${o.restores.medianSeconds.toFixed(1)} s | ${o.restores.p90Seconds.toFixed(1)} s | ${o.restores.slowest} | ${o.restores.createVolumeRpcMsMedian} ms | ${JSON.stringify(o.restores.createVolumeCodes)} |
 
+When each stage was done, s from the first POST (median, last):
+
+| stage | median | last |
+| --- | --- | --- |
+${[...Object.entries(o.stagesEndedAt.snapshots), ...Object.entries(o.stagesEndedAt.restores)].map(([k, v]) => `| ${k} | ${(v as { median: number }).median.toFixed(1)} | ${(v as { last: number }).last.toFixed(1)} |`).join("\n")}
+
 The ${CLAIMS} POSTs took ${o.snapshots.postsSeconds.toFixed(2)} s (snapshots) and ${o.restores.postsSeconds.toFixed(2)} s (restores, through both webhooks); ${o.failedPosts.length} failed.
 
 Checksums: ${o.checksums.compared} restored volumes against their sources, ${o.checksums.filesPerVolume} files each (sha256 of each file, read on the host from the nodes' data folders): ${o.checksums.mismatches.length === 0 ? "all equal" : `**${o.checksums.mismatches.length} differ**: ${o.checksums.mismatches.join(", ")}`}.
@@ -294,7 +332,7 @@ Checksums: ${o.checksums.compared} restored volumes against their sources, ${o.c
 | driver (vol-csi) | ${u(o.driver)} |
 | webhook (vol-webhook) | ${u(o.webhook)} |
 
-Logs (every system container): ${o.errorCount} error lines beyond ABORTED retries; ABORTED mentioned ${o.abortedMentionsInLogs} times.${o.errorsInLogs.length ? `\n\n\`\`\`\n${o.errorsInLogs.join("\n")}\n\`\`\`` : ""}
+Logs (every system container, from the first POST on): ${o.errorCount} error lines beyond ABORTED retries; ABORTED mentioned ${o.abortedMentionsInLogs} times.${o.errorsInLogs.length ? `\n\n\`\`\`\n${o.errorsInLogs.join("\n")}\n\`\`\`` : ""}
 `;
 }
 

@@ -22,7 +22,8 @@ import { machine, median, percentile } from "./machine.ts";
 
 const PVCS = 10_000;
 const NAMESPACES = 100;
-const RATE = 2_000;
+/** The fixed rate (the target's 2,000/s; BENCH_RATE for a machine too busy to sustain it even bare). */
+const RATE = Number(process.env.BENCH_RATE ?? 2_000);
 const FIXED_SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const SATURATION_SECONDS = 5;
 const REPEATS = Number(process.env.BENCH_REPEATS ?? 3);
@@ -321,8 +322,9 @@ function load(loadgen: string, args: string[], pinned: boolean, measuring = () =
     child.once("exit", (code) => {
       if (code !== 0) return reject(new Error(`loadgen ${args.join(" ")} exited with ${code}`));
       const r = JSON.parse(out.slice(out.indexOf("{"))) as LoadResult;
+      // Failures (timeouts of a server that cannot keep up) are reported with the figures, not thrown.
       if (r.errors > 0)
-        return reject(new Error(`loadgen: ${r.errors} requests failed, first: ${r.firstError}`));
+        console.error(`loadgen: ${r.errors} of ${r.sent} requests failed, first: ${r.firstError}`);
       resolve(r);
     });
   });
@@ -402,6 +404,8 @@ interface AtRate {
   /** Client p99 of every repetition, in the order run; the figures are those of the median one. */
   p99OfEachRepetition: number[];
   achieved: number;
+  /** Requests that failed (the generator's timeout) in the reported run. */
+  errors: number;
   p50: number;
   p99: number;
   p999: number;
@@ -538,6 +542,7 @@ async function measure(servers: Server[], caFile: string, loadgen: string, dir: 
           repetitions: rs.length,
           p99OfEachRepetition: rs.map((r) => r.fixed.p99Ms),
           achieved: fixed.achievedPerSecond,
+          errors: fixed.errors,
           p50: fixed.p50Ms,
           p99: fixed.p99Ms,
           p999: fixed.p999Ms,
@@ -641,7 +646,7 @@ function summary(machineInfo: Record<string, unknown>, runs: Run[]): string {
       const x = r.results[k] as Run["results"][string];
       const a = x.atRate;
       const h = a.server.histogram;
-      return `| ${r.label} | /${k} | ${x.throughputPerSecond} | ${a.achieved.toFixed(0)} | ${a.p50.toFixed(3)} | ${a.p99.toFixed(3)} (${a.p99OfEachRepetition.map((x) => x.toFixed(2)).join(", ")}) | ${a.p99VsBaseline ? `**${a.p99VsBaseline.toFixed(2)}x** (${(a.p99VsBaselineEachRepetition ?? []).map((x) => x.toFixed(2)).join(", ")})` : "1"} | ${a.p999.toFixed(3)} | ${a.max.toFixed(1)} | ${a.server.p50.toFixed(3)} | ${a.server.p99.toFixed(3)} | ${h ? `${(100 * h.shareWithin1ms).toFixed(2)}% (p99 ≤ ${h.p99BucketMs} ms)` : "-"} |`;
+      return `| ${r.label} | /${k} | ${x.throughputPerSecond} | ${a.achieved.toFixed(0)}${a.errors ? ` (${a.errors} failed)` : ""} | ${a.p50.toFixed(3)} | ${a.p99.toFixed(3)} (${a.p99OfEachRepetition.map((x) => x.toFixed(2)).join(", ")}) | ${a.p99VsBaseline ? `**${a.p99VsBaseline.toFixed(2)}x** (${(a.p99VsBaselineEachRepetition ?? []).map((x) => x.toFixed(2)).join(", ")})` : "1"} | ${a.p999.toFixed(3)} | ${a.max.toFixed(1)} | ${a.server.p50.toFixed(3)} | ${a.server.p99.toFixed(3)} | ${h ? `${(100 * h.shareWithin1ms).toFixed(2)}% (p99 ≤ ${h.p99BucketMs} ms)` : "-"} |`;
     }),
   );
   const stalls = runs.flatMap((r) =>

@@ -1,5 +1,11 @@
 import { describe, expect, it } from "vitest";
-import { budgetMs, parseGoDuration, requestTimeoutMs, within } from "../../../src/webhook/deadline.ts";
+import {
+  budgetMs,
+  parseGoDuration,
+  requestDeadline,
+  requestTimeoutMs,
+  within,
+} from "../../../src/webhook/deadline.ts";
 
 describe("the request's deadline", () => {
   it("reads Go durations as the API server writes them", () => {
@@ -30,5 +36,17 @@ describe("the request's deadline", () => {
     expect(await within(never, AbortSignal.timeout(20))).toBeUndefined();
     expect(await within(Promise.resolve(7), AbortSignal.timeout(1000))).toBe(7);
     await expect(within(Promise.reject(new Error("x")), AbortSignal.timeout(1000))).rejects.toThrow("x");
+  });
+
+  it("aborts a request's signal when its budget is spent, and at once when the request is answered", async () => {
+    const late = requestDeadline(150); // budget 50 ms
+    expect(late.signal.aborted).toBe(false);
+    await new Promise((r) => setTimeout(r, 120));
+    expect(late.signal.aborted).toBe(true);
+    expect((late.signal.reason as DOMException).name).toBe("TimeoutError");
+    const answered = requestDeadline(10_000);
+    answered.release();
+    expect(answered.signal.aborted).toBe(true);
+    expect((answered.signal.reason as Error).message).toBe("the request was answered");
   });
 });
