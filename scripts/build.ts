@@ -37,6 +37,7 @@ import { build, type Plugin } from "esbuild";
 import { CSI_PROTO, cacheDir, REGISTRATION_PROTO } from "../src/driver/proto.ts";
 import { BUNDLE_DIR, bundleFile, cacheFile } from "../src/exe/bundles.ts";
 import { EXECUTABLE, linkNames, PARTS } from "../src/exe/names.ts";
+import { VERSION } from "../src/kube/version.ts";
 import { CORE_BUNDLE } from "../src/plugin/load-core.bundled.ts";
 
 export const root = path.resolve(import.meta.dirname, "..");
@@ -75,6 +76,7 @@ const common = {
     "import.meta.url": "__import_meta_url",
     "import.meta.dirname": "__dirname",
     "import.meta.main": "__import_meta_main",
+    __KUBECTL_VOL_VERSION__: JSON.stringify(VERSION),
   },
   banner: {
     js: 'var __import_meta_url=require("node:url").pathToFileURL(__filename).href,__import_meta_main=require.main===module;',
@@ -163,8 +165,7 @@ function krew(dist: string): void {
   const archive = path.join(out, `kubectl-vol_linux_${arch}.tar.gz`);
   execFileSync("tar", ["-czf", archive, "-C", dist, EXECUTABLE]);
   const sha256 = createHash("sha256").update(readFileSync(archive)).digest("hex");
-  const version = (JSON.parse(readFileSync(path.join(root, "package.json"), "utf8")) as { version: string })
-    .version;
+  const version = VERSION;
   const template = readFileSync(path.join(root, "manifests/krew/vol.yaml"), "utf8");
   writeFileSync(
     path.join(out, "krew-vol.yaml"),

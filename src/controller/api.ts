@@ -4,8 +4,8 @@
 import type { V1PersistentVolume, V1PersistentVolumeClaim, V1StorageClass } from "@kubernetes/client-node";
 import type { Connection } from "../kube/connection.ts";
 import { ApiError, callJson, getJson } from "../kube/rest.ts";
-import type { VolumeSnapshot, VolumeSnapshotClass } from "../rules/types.ts";
-import { SCHEDULE_LABEL } from "./names.ts";
+import { scheduleStore } from "../kube/schedules.ts";
+import { SCHEDULE_LABEL } from "../rules/schedule/names.ts";
 import {
   type LabelSelector,
   SCHEDULE_GROUP,
@@ -14,7 +14,8 @@ import {
   type ScheduleStatus,
   type SnapshotSchedule,
   selectorString,
-} from "./spec.ts";
+} from "../rules/schedule/spec.ts";
+import type { VolumeSnapshot, VolumeSnapshotClass } from "../rules/types.ts";
 
 const SNAPSHOTS = "/apis/snapshot.storage.k8s.io/v1";
 const SCHEDULES = `/apis/${SCHEDULE_GROUP}/${SCHEDULE_VERSION}`;
@@ -51,33 +52,6 @@ export function sendJson<T>(
     contentType: o.contentType,
     deadlineMs: o.timeoutMs ?? 10_000,
   });
-}
-
-/** SnapshotSchedules themselves, for the controller and the plugin's `schedule` verb. */
-export interface ScheduleStore {
-  /** Whether the API server serves vol.kubectl.io/v1alpha1 (the CRD is installed). */
-  served(): Promise<boolean>;
-  /** `namespace` undefined: every namespace. */
-  list(namespace: string | undefined): Promise<SnapshotSchedule[]>;
-  read(namespace: string, name: string): Promise<SnapshotSchedule | undefined>;
-  /** Creates it, or replaces it when it carries a resourceVersion. */
-  write(namespace: string, body: SnapshotSchedule, dryRun: boolean): Promise<SnapshotSchedule>;
-}
-
-export function scheduleStore(conn: Connection, timeoutMs = 10_000): ScheduleStore {
-  const base = (ns: string | undefined) =>
-    `${SCHEDULES}${ns === undefined ? "" : `/namespaces/${enc(ns)}`}/${SCHEDULE_PLURAL}`;
-  const dry = (d: boolean) => (d ? "?dryRun=All" : "");
-  return {
-    served: async () => (await getJson(conn, SCHEDULES, timeoutMs)) !== undefined,
-    list: async (ns) =>
-      (await getJson<{ items: SnapshotSchedule[] }>(conn, base(ns), timeoutMs))?.items ?? [],
-    read: (ns, name) => getJson<SnapshotSchedule>(conn, `${base(ns)}/${enc(name)}`, timeoutMs),
-    write: (ns, body, dryRun) =>
-      body.metadata.resourceVersion
-        ? sendJson(conn, "PUT", `${base(ns)}/${enc(body.metadata.name)}${dry(dryRun)}`, body, { timeoutMs })
-        : sendJson(conn, "POST", `${base(ns)}${dry(dryRun)}`, body, { timeoutMs }),
-  };
 }
 
 export function restApi(conn: Connection): ControllerApi {

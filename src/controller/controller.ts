@@ -5,11 +5,11 @@
 import type { Connection } from "../kube/connection.ts";
 import { errorMessage, type Logger } from "../kube/log.ts";
 import { watchStream } from "../kube/rest.ts";
+import { SCHEDULE_LABEL } from "../rules/schedule/names.ts";
+import { SCHEDULE_GROUP, SCHEDULE_PLURAL, SCHEDULE_VERSION, type SpecRules } from "../rules/schedule/spec.ts";
 import type { ControllerApi } from "./api.ts";
 import type { ControllerMetrics } from "./metrics.ts";
-import { SCHEDULE_LABEL } from "./names.ts";
 import { reconcileSchedule } from "./reconcile.ts";
-import { SCHEDULE_GROUP, SCHEDULE_PLURAL, SCHEDULE_VERSION, type SpecRules } from "./spec.ts";
 
 export interface LoopOptions {
   api: ControllerApi;

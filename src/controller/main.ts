@@ -7,12 +7,12 @@ import { parseArgs } from "node:util";
 import { type Connection, connect } from "../kube/connection.ts";
 import { createLogger, errorMessage, isLevel } from "../kube/log.ts";
 import { getJson } from "../kube/rest.ts";
+import { parseScheduleDuration } from "../rules/schedule/spec.ts";
 import { restApi } from "./api.ts";
 import { runLoop } from "./controller.ts";
 import { LeaderElector } from "./lease.ts";
 import { ControllerMetrics } from "./metrics.ts";
 import { startHttpServer } from "./server.ts";
-import { parseScheduleDuration } from "./spec.ts";
 
 const USAGE = `Usage: vol-controller [options]
 

@@ -6,12 +6,9 @@
 import type { V1PersistentVolumeClaim } from "@kubernetes/client-node";
 import type { Logger } from "../kube/log.ts";
 import { chooseSnapshotClass, volumeDriver } from "../rules/index.ts";
-import type { Lookup, VolumeSnapshot } from "../rules/types.ts";
-import type { ControllerApi } from "./api.ts";
-import type { ControllerMetrics } from "./metrics.ts";
-import { buildScheduledSnapshot, SCHEDULE_LABEL, SLOT_ANNOTATION } from "./names.ts";
-import { isReady, retention } from "./retention.ts";
-import { dueSlot, timing } from "./slots.ts";
+import { buildScheduledSnapshot, SCHEDULE_LABEL, SLOT_ANNOTATION } from "../rules/schedule/names.ts";
+import { isReady, retention } from "../rules/schedule/retention.ts";
+import { dueSlot, timing } from "../rules/schedule/slots.ts";
 import {
   type Condition,
   type Result,
@@ -19,7 +16,10 @@ import {
   type SnapshotSchedule,
   type SpecRules,
   specProblems,
-} from "./spec.ts";
+} from "../rules/schedule/spec.ts";
+import type { Lookup, VolumeSnapshot } from "../rules/types.ts";
+import type { ControllerApi } from "./api.ts";
+import type { ControllerMetrics } from "./metrics.ts";
 
 export interface ReconcileContext {
   api: ControllerApi;

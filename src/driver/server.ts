@@ -3,10 +3,11 @@
 // with the kubelet (when given a registration directory), serves /healthz, /readyz and /metrics
 // (when given an address), and shuts down cleanly: deregister, stop accepting, finish in-flight
 // calls, remove the sockets.
-import { mkdir, readFile, realpath, stat } from "node:fs/promises";
+import { mkdir, realpath, stat } from "node:fs/promises";
 import path from "node:path";
 import * as grpc from "@grpc/grpc-js";
 import type { Logger } from "../kube/log.ts";
+import { VERSION } from "../kube/version.ts";
 import type { Backend, Exec } from "./backends/backend.ts";
 import { detectBackend } from "./backends/index.ts";
 import { controllerService } from "./controller.ts";
@@ -76,23 +77,6 @@ export function socketPathOf(endpoint: string): string {
   return m[1];
 }
 
-async function packageVersion(log: Logger): Promise<string> {
-  for (const p of [
-    path.join(import.meta.dirname, "../../package.json"),
-    path.join(import.meta.dirname, "package.json"),
-  ]) {
-    try {
-      const v = (JSON.parse(await readFile(p, "utf8")) as { version?: string }).version;
-      if (v) return v;
-    } catch (err) {
-      // Absent here: try the next place; anything else is worth a line.
-      if ((err as NodeJS.ErrnoException).code !== "ENOENT")
-        log.warn("could not read the package version", { file: p, error: (err as Error).message });
-    }
-  }
-  return "0.0.0";
-}
-
 export async function startDriver(cfg: DriverConfig, deps: DriverDeps): Promise<RunningDriver> {
   const { log } = deps;
   const exec = deps.exec ?? defaultExec;
@@ -130,7 +114,7 @@ export async function startDriver(cfg: DriverConfig, deps: DriverDeps): Promise<
   const engine = await Engine.open({ backend, log, mounter });
   const locks = new KeyedLocks();
   let ready = false;
-  const version = await packageVersion(log);
+  const version = VERSION;
   const identity = { driverName: cfg.driverName, version, dataDir: root, ready: () => ready };
   const common = { engine, locks, mounter, nodeId: cfg.nodeId, topologyKey: TOPOLOGY_KEY };
   const inFlight = new InFlight();

@@ -2,7 +2,7 @@
 // completion around them) stay free of the Kubernetes client library, which is loaded only
 // when a verb talks to the API server (core.ts implements this).
 import type { V1PersistentVolumeClaim } from "@kubernetes/client-node";
-import type { ScheduleStore } from "../controller/api.ts";
+import type { ScheduleStore } from "../kube/schedules.ts";
 import type { Lookup, VolumeGroupSnapshot, VolumeSnapshot } from "../rules/types.ts";
 
 /** kubectl's global flags, as parsed. */

@@ -4,12 +4,12 @@
 // failure turned into one sentence that says what was being done, to which object, and why.
 // Requests go over node:https (src/kube/rest.ts), which, unlike fetch, reaches a server on any port.
 import type { V1PersistentVolumeClaim } from "@kubernetes/client-node";
-import { scheduleStore } from "../controller/api.ts";
 import { connect as connectTo } from "../kube/connection.ts";
 import { loadKubeconfig } from "../kube/kubeconfig.ts";
 import { apiLookup, type Get, MissingApiError, resourceReader } from "../kube/lookup.ts";
 import { listPath, RESOURCES } from "../kube/resources.ts";
 import { ApiError, type CallOptions, callJson, RequestTimeoutError } from "../kube/rest.ts";
+import { scheduleStore } from "../kube/schedules.ts";
 import type { VolumeGroupSnapshot, VolumeSnapshot } from "../rules/types.ts";
 import type { ApiAnswer, Cluster, Core, EventLine, GlobalFlags, HttpMethod } from "./cluster.ts";
 

@@ -2,8 +2,8 @@
 // spec.dataSource(Ref) / spec.source), and the tree of what was made from a claim, with a
 // deleted link in the middle shown as such (from the ancestors its descendants recorded). Pure.
 import type { V1PersistentVolumeClaim } from "@kubernetes/client-node";
-import { SCHEDULE_LABEL } from "../controller/names.ts";
 import { ancestorsOf, LINEAGE, type LineageRef, parentOf } from "../rules/index.ts";
+import { SCHEDULE_LABEL } from "../rules/schedule/names.ts";
 import type { VolumeGroupSnapshot, VolumeSnapshot } from "../rules/types.ts";
 
 export type SourceKind = LineageRef["kind"];

@@ -3,9 +3,9 @@
 // --list shows the schedules with their last and next run. The object is built by a pure
 // function (buildSchedule); the pre-flight warns about a selector that matches nothing and
 // refuses a class of another driver, as the webhook does.
-import type { ScheduleStore } from "../controller/api.ts";
-import { checkSchedule } from "../controller/check.ts";
-import { CronError, checkTimeZone, parseCron } from "../controller/cron.ts";
+import type { ScheduleStore } from "../kube/schedules.ts";
+import { checkSchedule } from "../rules/schedule/check.ts";
+import { CronError, checkTimeZone, parseCron } from "../rules/schedule/cron.ts";
 import {
   type LabelSelector,
   parseScheduleDuration,
@@ -15,7 +15,7 @@ import {
   type ScheduleSpec,
   type SnapshotSchedule,
   selectorString,
-} from "../controller/spec.ts";
+} from "../rules/schedule/spec.ts";
 import { OperationError, UsageError } from "./errors.ts";
 import { formatAge, invalidName } from "./format.ts";
 import { type Item, scheduleOf } from "./lineage.ts";
@@ -404,7 +404,7 @@ export const schedule: Verb<ScheduleOptions> = {
         throw new UsageError(`creating SnapshotSchedule "${name}" needs --keep or --max-age (or both)`, VERB);
     }
     const obj = buildSchedule(ns, name, c, existing);
-    // The webhook's checks (src/controller/check.ts): denials stop here, warnings are printed.
+    // The webhook's checks (src/rules/schedule/check.ts): denials stop here, warnings are printed.
     const decision = await checkSchedule(obj, cluster.lookup, () => cluster.listClaims(ns));
     for (const w of enforce(decision)) ctx.err.write(`Warning: ${w}\n`);
     const verb = existing ? "configured" : "created";

@@ -79,6 +79,10 @@
 //     objects read (inplace-* rules); IN_PLACE (its annotations), snapshotClaimName/Uid,
 //     claimUids, restoredSize.
 //
+// SnapshotSchedule rules live in ./schedule/ (imported by file, not from here): spec.ts (the
+// resource and its spec checks), cron.ts, slots.ts, names.ts, retention.ts, and check.ts
+// (checkSchedule, the admission checks the plugin and the webhook both run).
+//
 // Messages are one sentence naming the object and the fix, e.g.
 //   PVC "db" in namespace "shop" is Pending, not Bound: a clone needs a Bound source
 export { checkClaim, droppedDataSource, readSources, type Sources, sourcePermitted } from "./claim.ts";

@@ -3,7 +3,7 @@
 // and snapshots with the tools the image carries, and stops cleanly on SIGTERM; the webhook and
 // the plugin answer in it too, as names (links) of the one executable the image holds.
 import { execFile } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import path from "node:path";
 import { promisify } from "node:util";
@@ -66,6 +66,9 @@ describe("the container image", () => {
     try {
       const info = await csi.call("Identity", "GetPluginInfo");
       expect(info.name).toBe("vol.kubectl.io");
+      // The bundle has no package.json beside it: the build wrote the version in.
+      const pkg = JSON.parse(readFileSync(path.join(repoRoot, "package.json"), "utf8"));
+      expect(info.vendor_version).toBe(pkg.version);
       const vol = await csi.call("Controller", "CreateVolume", {
         name: "pvc-image-1",
         capacity_range: { required_bytes: String(64 << 20) },

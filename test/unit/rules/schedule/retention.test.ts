@@ -5,9 +5,13 @@ import {
   SCHEDULE_LABEL,
   SLOT_ANNOTATION,
   snapshotName,
-} from "../../../src/controller/names.ts";
-import { retention, type Snap } from "../../../src/controller/retention.ts";
-import { PRODUCTION_RULES, parseScheduleDuration, specProblems } from "../../../src/controller/spec.ts";
+} from "../../../../src/rules/schedule/names.ts";
+import { retention, type Snap } from "../../../../src/rules/schedule/retention.ts";
+import {
+  PRODUCTION_RULES,
+  parseScheduleDuration,
+  specProblems,
+} from "../../../../src/rules/schedule/spec.ts";
 
 const H = 3_600_000;
 const NOW = Date.parse("2026-12-01T12:00:00Z");

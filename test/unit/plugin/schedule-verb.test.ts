@@ -1,9 +1,9 @@
 // The schedule verb without a cluster: flags → options, the pure builder, the --list table, and
 // the selector both the verb and the controller read.
 import { describe, expect, it } from "vitest";
-import { matchesSelector, selectorString } from "../../../src/controller/spec.ts";
 import { main } from "../../../src/plugin/cli.ts";
 import { buildSchedule, parseSelector, renderSchedules, schedule } from "../../../src/plugin/schedule.ts";
+import { matchesSelector, selectorString } from "../../../src/rules/schedule/spec.ts";
 
 describe("label selectors", () => {
   it("parses kubectl's -l forms and prints them back", () => {

@@ -1,9 +1,9 @@
 // The admission checks of a SnapshotSchedule (plugin pre-flight and webhook), over plain objects.
 import type { V1PersistentVolumeClaim } from "@kubernetes/client-node";
 import { describe, expect, it } from "vitest";
-import { checkSchedule } from "../../../src/controller/check.ts";
-import type { ScheduleSpec } from "../../../src/controller/spec.ts";
-import { memoryLookup } from "../../../src/rules/index.ts";
+import { memoryLookup } from "../../../../src/rules/index.ts";
+import { checkSchedule } from "../../../../src/rules/schedule/check.ts";
+import type { ScheduleSpec } from "../../../../src/rules/schedule/spec.ts";
 
 const pvc = (name: string, labels: Record<string, string> = {}): V1PersistentVolumeClaim => ({
   metadata: { name, namespace: "shop", labels },

@@ -1,10 +1,10 @@
 // The SnapshotSchedule resource (vol.kubectl.io/v1alpha1): its shape, its durations, and the
 // checks of a spec that the CRD's schema cannot express. Pure; shared by the controller, the
 // plugin's `schedule` verb and the webhook.
-import type { LabelSelector } from "../rules/selector.ts";
+import type { LabelSelector } from "../selector.ts";
 import { CronError, checkTimeZone, parseCron } from "./cron.ts";
 
-export { type LabelSelector, matchesSelector, selectorString } from "../rules/selector.ts";
+export { type LabelSelector, matchesSelector, selectorString } from "../selector.ts";
 
 export const SCHEDULE_GROUP = "vol.kubectl.io";
 export const SCHEDULE_VERSION = "v1alpha1";

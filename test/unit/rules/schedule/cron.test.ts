@@ -1,6 +1,12 @@
 import { describe, expect, it } from "vitest";
-import { CronError, cronNext, cronPrevious, parseCron, wallToInstant } from "../../../src/controller/cron.ts";
-import { dueSlot, timing } from "../../../src/controller/slots.ts";
+import {
+  CronError,
+  cronNext,
+  cronPrevious,
+  parseCron,
+  wallToInstant,
+} from "../../../../src/rules/schedule/cron.ts";
+import { dueSlot, timing } from "../../../../src/rules/schedule/slots.ts";
 
 const t = (iso: string) => Date.parse(iso);
 const iso = (ms: number | undefined) => (ms === undefined ? undefined : new Date(ms).toISOString());

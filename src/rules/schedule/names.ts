@@ -2,8 +2,8 @@
 // the claim and the slot, so a retry, a restarted controller or a second replica that takes the
 // same slot finds the snapshot already there instead of making another.
 import { createHash } from "node:crypto";
-import { lineageAnnotations, SNAPSHOT_API_GROUP } from "../rules/index.ts";
-import type { VolumeSnapshot } from "../rules/types.ts";
+import { lineageAnnotations, SNAPSHOT_API_GROUP } from "../index.ts";
+import type { VolumeSnapshot } from "../types.ts";
 
 /** The label naming the schedule that made a snapshot; retention only touches snapshots with it. */
 export const SCHEDULE_LABEL = "vol.kubectl.io/schedule";

@@ -7,8 +7,8 @@
 //                            claim's driver has no class to choose (deny)
 //   schedule-short-period    every < 1m: only a controller with a shorter --min-interval takes it (warn)
 import type { V1PersistentVolumeClaim } from "@kubernetes/client-node";
-import { chooseSnapshotClass, volumeDriver } from "../rules/index.ts";
-import type { Decision, Finding, Lookup } from "../rules/types.ts";
+import { chooseSnapshotClass, volumeDriver } from "../index.ts";
+import type { Decision, Finding, Lookup } from "../types.ts";
 import {
   matchesSelector,
   PRODUCTION_RULES,
