@@ -66,8 +66,7 @@ export interface Cluster {
       | "volumesnapshots"
       | "namespaces"
       | "storageclasses"
-      | "volumesnapshotclasses"
-      | "volumegroupsnapshots",
+      | "volumesnapshotclasses",
   ): Promise<string[]>;
 }
 

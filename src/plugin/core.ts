@@ -237,8 +237,6 @@ async function connect(flags: GlobalFlags, signal: AbortSignal): Promise<Cluster
             return names(await reader.all<Named>("volumeSnapshots", namespace, true));
           case "volumesnapshotclasses":
             return names(await rawLookup.volumeSnapshotClasses());
-          case "volumegroupsnapshots":
-            return names(await reader.all<Named>("volumeGroupSnapshots", namespace, false));
         }
       },
     ),

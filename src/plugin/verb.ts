@@ -14,7 +14,6 @@ export type Completes =
   | "namespaces"
   | "storageclasses"
   | "volumesnapshotclasses"
-  | "volumegroupsnapshots"
   | "contexts"
   | readonly string[];
 

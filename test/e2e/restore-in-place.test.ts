@@ -8,11 +8,12 @@
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { repoRoot } from "../../src/localcluster/assets.ts";
-import { type Cluster, startCluster } from "../../src/localcluster/cluster.ts";
+import type { Cluster } from "../../src/localcluster/cluster.ts";
 import { BUSYBOX_IMAGE } from "../../src/localcluster/images/images.ts";
-import { type Ctx, makeCtx } from "../../src/localcluster/scenarios.ts";
+import type { Ctx } from "../../src/localcluster/scenarios.ts";
 import { waitUntil } from "../../src/localcluster/session.ts";
 import { type Result, runCommand } from "../integration/plugin-binary.ts";
+import { clusterWithNamespace } from "./start.ts";
 
 const NS = "inplace";
 let cluster: Cluster;
@@ -127,14 +128,7 @@ function safetyOf(r: Result): string {
 }
 
 beforeAll(async () => {
-  cluster = await startCluster({ nodes: 2, log: (l) => transcript.push(l) });
-  ctx = await makeCtx(
-    cluster,
-    NS,
-    (l) => transcript.push(l),
-    (cmd, r) => transcript.push(`$ ${cmd}\n${r.stdout}${r.stderr}`),
-  );
-  await cluster.kubectl(["create", "namespace", NS]);
+  ({ cluster, ctx } = await clusterWithNamespace(NS, 2, transcript));
 }, 900_000);
 
 afterAll(async () => {

@@ -11,6 +11,7 @@ import { repoRoot } from "../../src/localcluster/assets.ts";
 import { type ControlPlane, startControlPlane } from "../../src/localcluster/control-plane.ts";
 import { serviceNames } from "../../src/webhook/bootstrap.ts";
 import { issueServing } from "../../src/webhook/selfsigned.ts";
+import { clientKubeconfig } from "./webhook-process.ts";
 
 const run = promisify(execFile);
 const YEAR = 365 * 24 * 3600 * 1000;
@@ -33,18 +34,7 @@ beforeAll(async () => {
     cn: "system:serviceaccount:vol-system:vol-webhook",
     client: true,
   });
-  podKubeconfig = cp.session.path("pod.kubeconfig");
-  await writeFile(
-    podKubeconfig,
-    JSON.stringify({
-      apiVersion: "v1",
-      kind: "Config",
-      clusters: [{ name: "c", cluster: { server: cp.server, "certificate-authority": cp.ca.cert } }],
-      users: [{ name: "sa", user: { "client-certificate": client.cert, "client-key": client.key } }],
-      contexts: [{ name: "c", context: { cluster: "c", user: "sa" } }],
-      "current-context": "c",
-    }),
-  );
+  podKubeconfig = await clientKubeconfig(cp, cp.session.path("pod.kubeconfig"), { name: "sa", ...client });
 });
 afterAll(async () => {
   await cp?.stop();

@@ -9,8 +9,6 @@
 // file installs minimal CRDs of the same group, version and kind (schema-less) to show the rules
 // that read them turning on when they appear.
 
-import { writeFile } from "node:fs/promises";
-import https from "node:https";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import {
@@ -18,26 +16,19 @@ import {
   CoreV1Api,
   CustomObjectsApi,
   KubeConfig,
-  RbacAuthorizationV1Api,
   StorageV1Api,
   type V1PersistentVolumeClaim,
 } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connect } from "../../src/kube/connection.ts";
 import { repoRoot } from "../../src/localcluster/assets.ts";
-import { createCA } from "../../src/localcluster/certs.ts";
 import { type ControlPlane, startControlPlane } from "../../src/localcluster/control-plane.ts";
-import { freePort, type Proc, Session, waitUntil } from "../../src/localcluster/session.ts";
+import { type Proc, Session, waitUntil } from "../../src/localcluster/session.ts";
 import { LINEAGE } from "../../src/rules/index.ts";
 import { KubeCache } from "../../src/webhook/cache.ts";
-import {
-  pointedAt,
-  type ShippedConfigurations,
-  shippedConfigurations,
-  WEBHOOK_NODE_FLAGS,
-  webhookClusterRole,
-} from "../../src/webhook/config.ts";
+import { pointedAt, type ShippedConfigurations, shippedConfigurations } from "../../src/webhook/config.ts";
 import { runCommand } from "./plugin-binary.ts";
+import { httpsGet as httpsGetWith, kubectlResult, startWebhook } from "./webhook-process.ts";
 
 const DRIVER = "vol.csi.kubectl.io";
 const OTHER = "other.csi.example.com";
@@ -272,32 +263,9 @@ async function updateClaim(name: string, change: (c: V1PersistentVolumeClaim) =>
   }
 }
 
-async function kubectl(
-  args: string[],
-  input?: string,
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await cp.kubectl(args, input);
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code?: number; stdout?: string; stderr?: string };
-    return { code: typeof e.code === "number" ? e.code : 1, stdout: e.stdout ?? "", stderr: e.stderr ?? "" };
-  }
-}
+const kubectl = (args: string[], input?: string) => kubectlResult(cp, args, input);
 
-function httpsGet(url: string): Promise<{ code: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    https
-      .get(url, { ca: caPem, timeout: 3000 }, (res) => {
-        let body = "";
-        res.on("data", (d: Buffer) => {
-          body += d.toString();
-        });
-        res.on("end", () => resolve({ code: res.statusCode ?? 0, body }));
-      })
-      .on("error", reject);
-  });
-}
+const httpsGet = (url: string) => httpsGetWith(url, caPem);
 
 /**
  * Registers the shipped configurations, pointed at the test's webhook. They ship with
@@ -356,53 +324,8 @@ beforeAll(async () => {
   admission = kc.makeApiClient(AdmissionregistrationV1Api);
 
   session = await Session.create("kubectl-vol-webhook");
-  const ca = await createCA(session.dir, "vol-webhook test CA");
-  const serving = await ca.issue("webhook", { cn: "vol-webhook", sans: ["IP:127.0.0.1"] });
-  caPem = await ca.pem();
-  const port = await freePort();
-  webhookUrl = `https://127.0.0.1:${port}`;
   // The webhook runs as its own user with only webhookClusterRole(): RBAC proves that role is enough.
-  const rbac = kc.makeApiClient(RbacAuthorizationV1Api);
-  const role = webhookClusterRole();
-  await rbac.createClusterRole({ body: role });
-  await rbac.createClusterRoleBinding({
-    body: {
-      metadata: { name: "vol-webhook" },
-      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: role.metadata!.name! },
-      subjects: [{ apiGroup: "rbac.authorization.k8s.io", kind: "User", name: "vol-webhook" }],
-    },
-  });
-  const client = await cp.ca.issue("vol-webhook-client", { cn: "vol-webhook", client: true });
-  const webhookKubeconfig = session.path("webhook.kubeconfig");
-  await writeFile(
-    webhookKubeconfig,
-    JSON.stringify({
-      apiVersion: "v1",
-      kind: "Config",
-      clusters: [{ name: "c", cluster: { server: cp.server, "certificate-authority": cp.ca.cert } }],
-      users: [{ name: "vol-webhook", user: { "client-certificate": client.cert, "client-key": client.key } }],
-      contexts: [{ name: "c", context: { cluster: "c", user: "vol-webhook" } }],
-      "current-context": "c",
-    }),
-  );
-  webhook = session.start("vol-webhook", process.execPath, [
-    ...WEBHOOK_NODE_FLAGS,
-    path.join(repoRoot, "cmd/vol-webhook/main.ts"),
-    `--tls-cert-file=${serving.cert}`,
-    `--tls-private-key-file=${serving.key}`,
-    "--bind-address=127.0.0.1",
-    `--port=${port}`,
-    `--kubeconfig=${webhookKubeconfig}`,
-  ]);
-  await waitUntil(
-    "vol-webhook /readyz",
-    async () => {
-      if (!webhook.running) throw new Error(`vol-webhook exited:\n${webhook.logTail()}`);
-      return (await httpsGet(`${webhookUrl}/readyz`)).code === 200;
-    },
-    60_000,
-    () => webhook.logTail(),
-  );
+  ({ proc: webhook, url: webhookUrl, caPem } = await startWebhook(cp, session));
 
   for (const ns of ["shop", "dev"]) await core.createNamespace({ body: { metadata: { name: ns } } });
   const sc = (name: string, provisioner: string, isDefault: boolean) =>

@@ -1,0 +1,108 @@
+// `kubectl vol snapshot -l` and `kubectl vol restore vgs/NAME` on real nodes (kubelets with
+// containerd, the system from manifests/ with group snapshots on): busybox pods write to two
+// claims of one application; one group snapshot of both is taken and waited for with its
+// members; the pods write on; the group is restored into two new claims; pods reading them see
+// the data of the snapshot's instant. (Each refusal, without pods:
+// test/integration/groups.test.ts.)
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { repoRoot } from "../../src/localcluster/assets.ts";
+import type { Cluster } from "../../src/localcluster/cluster.ts";
+import { type Ctx, podYaml, type Result } from "../../src/localcluster/scenarios.ts";
+import { clusterWithNamespace } from "./start.ts";
+
+const NS = "groups";
+let cluster: Cluster;
+let ctx: Ctx;
+const transcript: string[] = [];
+
+async function must(r: Promise<Result>, what: string): Promise<Result> {
+  const res = await r;
+  expect(res.code, `${what}\n${res.stderr}\n--- transcript ---\n${transcript.slice(-30).join("\n")}`).toBe(0);
+  return res;
+}
+
+/** A pod mounting `claim` at /data (on `node` when given), Ready; the node it runs on. */
+async function pod(name: string, claim: string, node?: string): Promise<string> {
+  await must(ctx.kubectl(["apply", "-f", "-"], podYaml(name, claim, node ? { node } : {})), `pod ${name}`);
+  await must(
+    ctx.kubectl(["wait", "--for=condition=Ready", `pod/${name}`, "--timeout=120s"]),
+    `pod ${name} Ready`,
+  );
+  return (await ctx.kubectl(["get", "pod", name, "-o", "jsonpath={.spec.nodeName}"])).stdout.trim();
+}
+
+const sh = async (podName: string, script: string) =>
+  (await must(ctx.kubectl(["exec", podName, "--", "sh", "-c", script]), `exec ${podName}: ${script}`)).stdout;
+
+const claim = (name: string) =>
+  JSON.stringify({
+    apiVersion: "v1",
+    kind: "PersistentVolumeClaim",
+    metadata: { name, labels: { app: "db" } },
+    spec: {
+      accessModes: ["ReadWriteOnce"],
+      storageClassName: "vol-local",
+      resources: { requests: { storage: "1Gi" } },
+    },
+  });
+
+// Until the manifests ship a VolumeGroupSnapshotClass (the driver's GroupController and the
+// sidecars' feature gates come with it), no group snapshot can become ready on the cluster.
+const shipped = readFileSync(path.join(repoRoot, "manifests/base/classes.yaml"), "utf8").includes(
+  "kind: VolumeGroupSnapshotClass",
+);
+
+(shipped ? describe.sequential : describe.skip)("group snapshots on real nodes", () => {
+  beforeAll(async () => {
+    ({ cluster, ctx } = await clusterWithNamespace(NS, 1, transcript));
+  }, 600_000);
+
+  afterAll(async () => {
+    await cluster?.stop();
+  }, 240_000);
+
+  it("snapshot -l --wait, restore vgs/NAME --wait, and pods read the restored data", async () => {
+    for (const c of ["data", "wal"]) await must(ctx.kubectl(["apply", "-f", "-"], claim(c)), `claim ${c}`);
+    const node = await pod("db-data", "data");
+    await pod("db-wal", "wal", node);
+    await sh("db-data", "echo data-1 > /data/f && sync");
+    await sh("db-wal", "echo wal-1 > /data/f && sync");
+
+    const snap = await must(
+      ctx.vol(["snapshot", "-l", "app=db", "--name", "db-group", "--wait"]),
+      "snapshot -l",
+    );
+    expect(snap.stdout).toBe("volumegroupsnapshot.groupsnapshot.storage.k8s.io/db-group created\n");
+    expect(snap.stderr).toMatch(
+      /volumegroupsnapshot\/db-group: ready to use: 2 members \(pvc\/data ready.*pvc\/wal ready/,
+    );
+
+    await sh("db-data", "echo data-2 >> /data/f && sync");
+    await sh("db-wal", "echo wal-2 >> /data/f && sync");
+
+    const restore = await must(ctx.vol(["restore", "vgs/db-group", "--wait"]), "restore vgs/db-group");
+    expect(restore.stdout).toBe(
+      "persistentvolumeclaim/data-db-group created\npersistentvolumeclaim/wal-db-group created\n",
+    );
+    expect(restore.stderr).toMatch(/pvc\/data-db-group: Bound to /);
+    expect(restore.stderr).toMatch(/pvc\/wal-db-group: Bound to /);
+
+    expect(await pod("read-data", "data-db-group")).toBe(node);
+    await pod("read-wal", "wal-db-group");
+    expect(await sh("read-data", "cat /data/f")).toBe("data-1\n");
+    expect(await sh("read-wal", "cat /data/f")).toBe("wal-1\n");
+    expect(await sh("db-data", "cat /data/f")).toBe("data-1\ndata-2\n");
+
+    const tree = await must(ctx.vol(["tree", "vgs/db-group"]), "tree vgs/db-group");
+    const names = tree.stdout.split("\n").map((l) => l.split(/\s{3,}/)[0]);
+    expect(names.slice(1, 6)).toEqual([
+      "volumegroupsnapshot/db-group",
+      expect.stringMatching(/^├─volumesnapshot\/\S+$/),
+      "│ └─pvc/data-db-group",
+      expect.stringMatching(/^└─volumesnapshot\/\S+$/),
+      "  └─pvc/wal-db-group",
+    ]);
+  }, 420_000);
+});
