@@ -28,7 +28,7 @@ const WATCHES = [
 ];
 
 /** Keeps a watch open until `signal` aborts, calling `kick` on every event. */
-async function keepWatching(
+export async function keepWatching(
   conn: Connection,
   path: string,
   kick: () => void,

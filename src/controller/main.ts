@@ -12,6 +12,7 @@ import { runLoop } from "./controller.ts";
 import { controllerOptions } from "./flags.ts";
 import { LeaderElector } from "./lease.ts";
 import { ControllerMetrics } from "./metrics.ts";
+import { runNodeClassLoop } from "./node-classes.ts";
 import { startHttpServer } from "./server.ts";
 
 export async function main(argv: string[], io?: Output): Promise<number> {
@@ -87,6 +88,7 @@ export async function main(argv: string[], io?: Output): Promise<number> {
   const lead = async (signal: AbortSignal) => {
     metrics.leader = true;
     try {
+      const classes = runNodeClassLoop({ conn, log, resyncMs }, signal);
       await runLoop(
         {
           api: restApi(conn),
@@ -101,6 +103,7 @@ export async function main(argv: string[], io?: Output): Promise<number> {
         },
         signal,
       );
+      await classes;
     } finally {
       metrics.leader = false;
     }

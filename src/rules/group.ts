@@ -4,6 +4,7 @@
 // node; a VolumeGroupSnapshotClass exists for that driver. Pure: reads only through the Lookup.
 import type { V1PersistentVolume, V1PersistentVolumeClaim } from "@kubernetes/client-node";
 import { SELECTED_NODE } from "./defaults.ts";
+import { isNodeCopy } from "./node-classes.ts";
 import { type LabelSelector, matchesSelector, selectorString } from "./selector.ts";
 import { chooseClass } from "./snapshot.ts";
 import { decide, GROUP_SNAPSHOT_API_GROUP, isDeleting, volumeDriver } from "./source.ts";
@@ -78,7 +79,8 @@ export function chooseGroupSnapshotClass(
     "VolumeGroupSnapshotClass",
     DEFAULT_GROUP_SNAPSHOT_CLASS_ANNOTATION,
     driver,
-    classes,
+    // vol-controller's per-node copies are not for users to choose (node-classes.ts).
+    classes.filter((c) => !isNodeCopy(c)),
     named,
   );
 }

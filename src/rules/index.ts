@@ -115,6 +115,15 @@ export {
   type SnapshotContentLike,
 } from "./managed-by.ts";
 export { memoryLookup, type Objects } from "./memory-lookup.ts";
+export {
+  COPY_OF,
+  contentClassFor,
+  desiredNodeClasses,
+  isNodeCopy,
+  type NodeClassPlan,
+  nodeClassName,
+  planNodeClasses,
+} from "./node-classes.ts";
 export { compareQuantities, formatBytes, parseQuantity } from "./quantity.ts";
 export { type LabelSelector, matchesSelector, selectorString } from "./selector.ts";
 export {

@@ -16,7 +16,12 @@ export const NODE_KEYS = ["topology.vol.kubectl.io/node", "kubernetes.io/hostnam
 /** A VolumeSnapshotContent or a VolumeGroupSnapshotContent, as far as the label needs. */
 export interface SnapshotContentLike {
   metadata?: { name?: string; labels?: Record<string, string> };
-  spec?: { driver?: string; source?: { volumeHandle?: string; volumeHandles?: string[] } };
+  spec?: {
+    driver?: string;
+    source?: { volumeHandle?: string; volumeHandles?: string[] };
+    /** A VolumeGroupSnapshotContent's class. */
+    volumeGroupSnapshotClassName?: string;
+  };
 }
 
 /** The node a PersistentVolume's node affinity pins it to (one value of a node key), if any. */

@@ -58,7 +58,7 @@ export interface VolumeSnapshotContent {
 }
 
 export interface VolumeSnapshotClass {
-  metadata: { name: string; annotations?: Record<string, string> };
+  metadata: { name: string; annotations?: Record<string, string>; labels?: Record<string, string> };
   driver: string;
   deletionPolicy: "Delete" | "Retain";
   parameters?: Record<string, string>;

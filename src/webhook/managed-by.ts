@@ -1,10 +1,16 @@
 // The mutating handler for snapshot contents of a node-local driver: fills in the
 // snapshot.storage.kubernetes.io/managed-by label that snapshot-controller leaves out of group
 // snapshot contents (see src/rules/managed-by.ts), so the csi-snapshotter of the members' node
-// acts on them. A content that has the label, or whose node cannot be derived, is admitted as it
+// acts on them; a group's content is pointed at its node's copy of its class. A content that has the label, or whose node cannot be derived, is admitted as it
 // is (with a warning saying why no label was set).
 import fastJsonPatch from "fast-json-patch";
-import { managedByFor, NODE_KEYS, SNAPSHOT_MANAGED_BY, type SnapshotContentLike } from "../rules/index.ts";
+import {
+  contentClassFor,
+  managedByFor,
+  NODE_KEYS,
+  SNAPSHOT_MANAGED_BY,
+  type SnapshotContentLike,
+} from "../rules/index.ts";
 import { within } from "./deadline.ts";
 import type { Handler } from "./handlers.ts";
 
@@ -26,6 +32,13 @@ export const labelContent: Handler = async (req, lookups, deadline) => {
   const labelled = structuredClone(content);
   labelled.metadata ??= {};
   labelled.metadata.labels = { ...labelled.metadata.labels, [SNAPSHOT_MANAGED_BY]: got.node };
+  // A group's content names its class, which that node's csi-snapshotter must be able to list:
+  // its node's copy (kept by vol-controller, see src/rules/node-classes.ts).
+  if (req.subject.kind === "VolumeGroupSnapshotContent" && labelled.spec?.volumeGroupSnapshotClassName) {
+    const classes = await lookups.cached.volumeGroupSnapshotClasses?.().catch(() => undefined);
+    const copy = contentClassFor(labelled.spec.volumeGroupSnapshotClassName, got.node, classes);
+    if (copy) labelled.spec.volumeGroupSnapshotClassName = copy;
+  }
   const patch = fastJsonPatch.compare(content as object, labelled as object);
   return { response: { allowed: true, patch, warnings }, findings: got.findings };
 };

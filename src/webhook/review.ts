@@ -86,6 +86,7 @@ const CONTENT_SHAPE: Record<string, Shape> = {
   "spec.driver": "string",
   "spec.source": "object",
   "spec.source.volumeHandle": "string",
+  "spec.volumeGroupSnapshotClassName": "string",
 };
 
 const SNAPSHOT_SHAPE: Record<string, Shape> = {

@@ -101,18 +101,24 @@ describe.sequential("group snapshots on real nodes", () => {
     timeout: 900_000,
   }, async () => {
     try {
-      // csi-snapshotter v8.6.0 with --node-deployment reads VolumeGroupSnapshotClasses through
-      // the same managed-by label filter as the contents: a class per node, labelled for it
-      // (README, "Group snapshots in Kubernetes").
+      // The shipped default class serves: each node's csi-snapshotter lists only the classes
+      // labelled for its node, so vol-controller keeps a copy per node and the webhook points
+      // each group's content at its node's copy (src/rules/node-classes.ts).
       const node = cluster.nodes[0]?.name as string;
-      const nodeClass = `vol-group-snapshots-${node}`;
-      await apply(nodeClass, {
-        apiVersion: "groupsnapshot.storage.k8s.io/v1",
-        kind: "VolumeGroupSnapshotClass",
-        metadata: { name: nodeClass, labels: { "snapshot.storage.kubernetes.io/managed-by": node } },
-        driver: "vol.kubectl.io",
-        deletionPolicy: "Delete",
-      });
+      await waitUntil(
+        "vol-controller's copy of the default class for the node",
+        async () => {
+          const r = await ctx.kubectl([
+            "get",
+            "volumegroupsnapshotclass",
+            `vol-group-snapshots.${node}`,
+            "-o",
+            "name",
+          ]);
+          return r.code === 0;
+        },
+        60_000,
+      );
       for (const c of ["data-a", "data-b"]) await apply(c, claimYaml(c, { app: "db" }));
       await runPod("writer", "data-a", "data-b", WRITER);
       await waitUntil("the writer to write", async () => (await lastOf("writer", "/b/seq")) > 20, 60_000);
@@ -124,7 +130,6 @@ describe.sequential("group snapshots on real nodes", () => {
           kind: "VolumeGroupSnapshot",
           metadata: { name: group },
           spec: {
-            volumeGroupSnapshotClassName: nodeClass,
             source: { selector: { matchLabels: { app: "db" } } },
           },
         });

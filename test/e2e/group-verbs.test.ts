@@ -1,13 +1,4 @@
-// `kubectl vol snapshot -l` and `kubectl vol restore vgs/NAME` on real nodes (kubelets with
-// containerd, the system from manifests/ with group snapshots on): busybox pods write to two
-// claims of one application; one group snapshot of both is taken and waited for with its
-// members; the pods write on; the group is restored into two new claims; pods reading them see
-// the data of the snapshot's instant. (Each refusal, without pods:
-// test/integration/groups.test.ts.)
-import { readFileSync } from "node:fs";
-import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { repoRoot } from "../../src/localcluster/assets.ts";
 import type { Cluster } from "../../src/localcluster/cluster.ts";
 import { type Ctx, podYaml, type Result } from "../../src/localcluster/scenarios.ts";
 import { clusterWithNamespace } from "./start.ts";
@@ -48,13 +39,7 @@ const claim = (name: string) =>
     },
   });
 
-// Until the manifests ship a VolumeGroupSnapshotClass (the driver's GroupController and the
-// sidecars' feature gates come with it), no group snapshot can become ready on the cluster.
-const shipped = readFileSync(path.join(repoRoot, "manifests/base/classes.yaml"), "utf8").includes(
-  "kind: VolumeGroupSnapshotClass",
-);
-
-(shipped ? describe.sequential : describe.skip)("group snapshots on real nodes", () => {
+describe.sequential("group snapshots on real nodes", () => {
   beforeAll(async () => {
     ({ cluster, ctx } = await clusterWithNamespace(NS, 1, transcript));
   }, 600_000);
