@@ -29,6 +29,7 @@ describe("list -A", () => {
         claim("ab", "z", "2026-01-01T00:00:00Z"),
       ],
       listSnapshots: async () => [],
+      listGroupSnapshots: async () => [],
     } as unknown as Cluster;
     const out: string[] = [];
     const sink = { write: (s: string) => out.push(s) };
