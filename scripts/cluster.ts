@@ -30,6 +30,8 @@ interface State {
   /** A folder holding the `kubectl-vol` plugin, to put on PATH. */
   bin: string;
   nodes: string[];
+  /** The nodes' ids (their cgroups and bridges are named after them). */
+  nodeIds: string[];
   readySeconds: number;
 }
 
@@ -135,6 +137,7 @@ async function serve(argv: string[]): Promise<number> {
     server: cp.server,
     bin,
     nodes: sys.nodes.map((n) => n.name),
+    nodeIds: sys.nodes.map((n) => n.id),
     readySeconds: sys.readySeconds,
   };
   writeFileSync(`${stateFile}.tmp`, JSON.stringify(state));

@@ -348,19 +348,29 @@ export async function readSysctls(): Promise<Record<string, string>> {
 /**
  * What a stopped cluster would have left behind on this machine: processes, mounts and loop
  * devices under its folder, its cgroups and bridges, sysctls not put back. Empty after a clean
- * stop; `sessionDir` is the stopped cluster's folder, `before` the sysctls read before it started.
+ * stop; `sessionDir` is the stopped cluster's folder, `before` the sysctls read before it started,
+ * `nodeIds` its nodes' ids (RealNode.id).
  */
-export async function hostLeftovers(sessionDir: string, before: Record<string, string>): Promise<string[]> {
+export async function hostLeftovers(
+  sessionDir: string,
+  before: Record<string, string>,
+  nodeIds?: readonly string[],
+): Promise<string[]> {
+  // With the stopped cluster's node ids, only its own cgroups and bridge count (another cluster
+  // may be running on this machine meanwhile); without them, any of ours does.
+  const mine = (name: string, prefix: string) =>
+    !nodeIds || nodeIds.some((id) => name === `${prefix}${id}` || name.startsWith(`${prefix}${id}-`));
   const found = await leftoversUnder(sessionDir);
   const ps = await run("ps", ["-eo", "pid,args"]);
   for (const line of ps.stdout.split("\n"))
     if (line.includes(sessionDir)) found.push(`process: ${line.trim()}`);
   const cg = await run("bash", ["-c", "ls -d /sys/fs/cgroup/*/kubectl-vol-* 2>/dev/null || true"]);
-  for (const d of cg.stdout.split("\n").filter(Boolean)) found.push(`cgroup: ${d}`);
+  for (const d of cg.stdout.split("\n").filter(Boolean))
+    if (mine(path.basename(d), "kubectl-vol-")) found.push(`cgroup: ${d}`);
   const links = await run("ip", ["-o", "link", "show"]);
   for (const l of links.stdout.split("\n")) {
     const m = l.match(/^\d+: (kvol[^:@]*)/);
-    if (m) found.push(`bridge: ${m[1]}`);
+    if (m?.[1] && mine(m[1], "kvol")) found.push(`bridge: ${m[1]}`);
   }
   // Another cluster on this machine keeps the kubelets' sysctls until it stops too.
   if (!existsSync("/run/kubectl-vol-host/users") || readdirSync("/run/kubectl-vol-host/users").length === 0) {

@@ -50,6 +50,8 @@ export interface NodeSpec {
 
 export interface RealNode {
   readonly name: string;
+  /** Names its cgroups (`kubectl-vol-<id>`, `-runtime`) and its CNI bridge (`kvol<id>`). */
+  readonly id: string;
   readonly ip: string;
   readonly dir: string;
   readonly dataDir: string;
@@ -329,6 +331,7 @@ syncFrequency: 10s
   let kubelet: Proc | undefined;
   const node: RealNode = {
     name,
+    id: spec.id,
     ip: spec.ip,
     dir,
     dataDir: spec.dataDir,

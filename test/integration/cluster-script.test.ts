@@ -52,7 +52,11 @@ describe("cluster:up and cluster:down", () => {
 
     const again = await run(process.execPath, [script, "up"], { env });
     expect(again.stdout.trimEnd().split("\n").at(-1)).toBe(kubeconfig);
-    const state = JSON.parse((await run("cat", [path.join(dir, "state.json")])).stdout) as { pid: number };
+    const state = JSON.parse((await run("cat", [path.join(dir, "state.json")])).stdout) as {
+      pid: number;
+      nodeIds: string[];
+    };
+    expect(state.nodeIds).toHaveLength(1);
 
     const down = await run(process.execPath, [script, "down"], { env, timeout: 300_000 });
     expect(down.stdout).toMatch(/cluster stopped/);
@@ -61,6 +65,6 @@ describe("cluster:up and cluster:down", () => {
     expect(readdirSync(dir).filter((f) => f.startsWith("kubectl-vol-cp-"))).toEqual([]);
     const after = await run("pgrep", ["-f", path.dirname(kubeconfig)]).catch((e: { code: number }) => e);
     expect(after).toMatchObject({ code: 1 });
-    expect(await hostLeftovers(path.dirname(kubeconfig), before)).toEqual([]);
+    expect(await hostLeftovers(path.dirname(kubeconfig), before, state.nodeIds)).toEqual([]);
   }, 1_500_000);
 });
