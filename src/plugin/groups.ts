@@ -68,7 +68,10 @@ export function groupState(group: VolumeGroupSnapshot | undefined, members: Volu
   if (!group) return { done: false, failed: true, text: "deleted" };
   if (group.metadata.deletionTimestamp) return { done: false, failed: true, text: "being deleted" };
   const each = members.map(memberText).join(", ");
-  if (group.status?.readyToUse === true) {
+  const ready = members.filter((m) => m.status?.readyToUse).length;
+  // Done when every member can be restored from, not only when the group says it is ready
+  // (snapshot-controller may mark the group before the last member's status is written).
+  if (group.status?.readyToUse === true && members.length > 0 && ready === members.length) {
     return { done: true, text: `ready to use: ${members.length} members (${each})` };
   }
   if (group.status?.error?.message) return { done: false, text: `not ready: ${group.status.error.message}` };
@@ -80,7 +83,6 @@ export function groupState(group: VolumeGroupSnapshot | undefined, members: Volu
         : "not ready: waiting for the snapshot controller",
     };
   }
-  const ready = members.filter((m) => m.status?.readyToUse).length;
   return { done: false, text: `not ready: ${ready} of ${members.length} members ready (${each})` };
 }
 

@@ -116,6 +116,14 @@ describe("members and --wait", () => {
     });
     expect(groupState(undefined, [])).toMatchObject({ failed: true, text: "deleted" });
   });
+
+  it("is not done while a member of a ready group has no ready status yet (it could not be restored)", () => {
+    // snapshot-controller may write the group's readyToUse before the last member's status.
+    expect(groupState(group, [member("data", true), member("wal", false)])).toEqual({
+      done: false,
+      text: "not ready: 1 of 2 members ready (pvc/data ready (1Gi), pvc/wal being cut)",
+    });
+  });
 });
 
 describe("kubectl vol restore vgs/NAME", () => {
