@@ -1,6 +1,6 @@
 // What the controller reads and writes, over the shared plain-JSON client (src/kube/rest.ts):
-// schedules and their status, claims, VolumeSnapshots (create, delete with a uid precondition)
-// and the few objects the rules read to choose a snapshot class.
+// schedules and their status, claims, VolumeSnapshots and VolumeGroupSnapshots (create, delete
+// with a uid precondition) and the few objects the rules read to choose a class.
 import type { V1PersistentVolume, V1PersistentVolumeClaim, V1StorageClass } from "@kubernetes/client-node";
 import type { Connection } from "../kube/connection.ts";
 import { ApiError, callJson, getJson } from "../kube/rest.ts";
@@ -15,9 +15,15 @@ import {
   type SnapshotSchedule,
   selectorString,
 } from "../rules/schedule/spec.ts";
-import type { VolumeSnapshot, VolumeSnapshotClass } from "../rules/types.ts";
+import type {
+  VolumeGroupSnapshot,
+  VolumeGroupSnapshotClass,
+  VolumeSnapshot,
+  VolumeSnapshotClass,
+} from "../rules/types.ts";
 
 const SNAPSHOTS = "/apis/snapshot.storage.k8s.io/v1";
+const GROUPS = "/apis/groupsnapshot.storage.k8s.io/v1";
 const SCHEDULES = `/apis/${SCHEDULE_GROUP}/${SCHEDULE_VERSION}`;
 const enc = encodeURIComponent;
 
@@ -35,6 +41,17 @@ export interface ControllerApi {
   createSnapshot(body: VolumeSnapshot): Promise<VolumeSnapshot | undefined>;
   /** Deletes that very object (uid precondition); a missing one or another uid is no error. */
   deleteSnapshot(namespace: string, name: string, uid: string | undefined): Promise<void>;
+  /** Every VolumeSnapshot of a namespace (a group's members carry no schedule label). */
+  listSnapshots(namespace: string): Promise<VolumeSnapshot[]>;
+  /** Every VolumeGroupSnapshotClass; `undefined` when the group snapshot API is not installed. */
+  groupSnapshotClasses(): Promise<VolumeGroupSnapshotClass[] | undefined>;
+  /** The group snapshots a schedule labelled ([] without the group snapshot API). */
+  listScheduleGroups(namespace: string, schedule: string): Promise<VolumeGroupSnapshot[]>;
+  readGroupSnapshot(namespace: string, name: string): Promise<VolumeGroupSnapshot | undefined>;
+  /** Creates it; `undefined` when an object of that name exists already. */
+  createGroupSnapshot(body: VolumeGroupSnapshot): Promise<VolumeGroupSnapshot | undefined>;
+  /** Deletes that very group (uid precondition), and so its members; a missing one is no error. */
+  deleteGroupSnapshot(namespace: string, name: string, uid: string | undefined): Promise<void>;
   patchStatus(namespace: string, name: string, status: ScheduleStatus): Promise<void>;
 }
 
@@ -57,12 +74,34 @@ export function sendJson<T>(
 export function restApi(conn: Connection): ControllerApi {
   const items = async <T>(path: string): Promise<T[]> =>
     (await getJson<{ items: T[] }>(conn, path))?.items ?? [];
+  const byLabel = (schedule: string) => `labelSelector=${enc(`${SCHEDULE_LABEL}=${schedule}`)}`;
+  const snapshots = (ns: string) => `${SNAPSHOTS}/namespaces/${enc(ns)}/volumesnapshots`;
+  const groups = (ns: string) => `${GROUPS}/namespaces/${enc(ns)}/volumegroupsnapshots`;
+  /** POSTs `body`; `undefined` when its name is taken (409). */
+  const create = async <T>(path: string, body: T): Promise<T | undefined> => {
+    try {
+      return await sendJson<T>(conn, "POST", path, body);
+    } catch (err) {
+      if (err instanceof ApiError && err.code === 409) return undefined;
+      throw err;
+    }
+  };
+  /** DELETEs that very object; gone already (404) or another uid (409) is no error. */
+  const remove = async (path: string, uid: string | undefined): Promise<void> => {
+    try {
+      await sendJson(conn, "DELETE", path, {
+        apiVersion: "v1",
+        kind: "DeleteOptions",
+        ...(uid ? { preconditions: { uid } } : {}),
+      });
+    } catch (err) {
+      if (err instanceof ApiError && (err.code === 404 || err.code === 409)) return;
+      throw err;
+    }
+  };
   return {
     listSchedules: () => scheduleStore(conn).list(undefined),
-    listScheduleSnapshots: (ns, schedule) =>
-      items<VolumeSnapshot>(
-        `${SNAPSHOTS}/namespaces/${enc(ns)}/volumesnapshots?labelSelector=${enc(`${SCHEDULE_LABEL}=${schedule}`)}`,
-      ),
+    listScheduleSnapshots: (ns, schedule) => items<VolumeSnapshot>(`${snapshots(ns)}?${byLabel(schedule)}`),
     readClaim: (ns, name) =>
       getJson<V1PersistentVolumeClaim>(
         conn,
@@ -76,34 +115,17 @@ export function restApi(conn: Connection): ControllerApi {
     storageClass: (name) =>
       getJson<V1StorageClass>(conn, `/apis/storage.k8s.io/v1/storageclasses/${enc(name)}`),
     snapshotClasses: () => items<VolumeSnapshotClass>(`${SNAPSHOTS}/volumesnapshotclasses`),
-    readSnapshot: (ns, name) =>
-      getJson<VolumeSnapshot>(conn, `${SNAPSHOTS}/namespaces/${enc(ns)}/volumesnapshots/${enc(name)}`),
-    async createSnapshot(body) {
-      const ns = body.metadata.namespace ?? "";
-      try {
-        return await sendJson<VolumeSnapshot>(
-          conn,
-          "POST",
-          `${SNAPSHOTS}/namespaces/${enc(ns)}/volumesnapshots`,
-          body,
-        );
-      } catch (err) {
-        if (err instanceof ApiError && err.code === 409) return undefined;
-        throw err;
-      }
-    },
-    async deleteSnapshot(ns, name, uid) {
-      try {
-        await sendJson(conn, "DELETE", `${SNAPSHOTS}/namespaces/${enc(ns)}/volumesnapshots/${enc(name)}`, {
-          apiVersion: "v1",
-          kind: "DeleteOptions",
-          ...(uid ? { preconditions: { uid } } : {}),
-        });
-      } catch (err) {
-        if (err instanceof ApiError && (err.code === 404 || err.code === 409)) return;
-        throw err;
-      }
-    },
+    readSnapshot: (ns, name) => getJson<VolumeSnapshot>(conn, `${snapshots(ns)}/${enc(name)}`),
+    createSnapshot: (body) => create(snapshots(body.metadata.namespace ?? ""), body),
+    deleteSnapshot: (ns, name, uid) => remove(`${snapshots(ns)}/${enc(name)}`, uid),
+    listSnapshots: (ns) => items<VolumeSnapshot>(snapshots(ns)),
+    groupSnapshotClasses: async () =>
+      (await getJson<{ items: VolumeGroupSnapshotClass[] }>(conn, `${GROUPS}/volumegroupsnapshotclasses`))
+        ?.items,
+    listScheduleGroups: (ns, schedule) => items<VolumeGroupSnapshot>(`${groups(ns)}?${byLabel(schedule)}`),
+    readGroupSnapshot: (ns, name) => getJson<VolumeGroupSnapshot>(conn, `${groups(ns)}/${enc(name)}`),
+    createGroupSnapshot: (body) => create(groups(body.metadata.namespace ?? ""), body),
+    deleteGroupSnapshot: (ns, name, uid) => remove(`${groups(ns)}/${enc(name)}`, uid),
     async patchStatus(ns, name, status) {
       await sendJson(
         conn,

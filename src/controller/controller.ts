@@ -5,6 +5,7 @@
 import type { Connection } from "../kube/connection.ts";
 import { errorMessage, type Logger } from "../kube/log.ts";
 import { watchStream } from "../kube/rest.ts";
+import { sleep } from "../kube/sleep.ts";
 import { SCHEDULE_LABEL } from "../rules/schedule/names.ts";
 import { SCHEDULE_GROUP, SCHEDULE_PLURAL, SCHEDULE_VERSION, type SpecRules } from "../rules/schedule/spec.ts";
 import type { ControllerApi } from "./api.ts";
@@ -25,6 +26,8 @@ export interface LoopOptions {
 const WATCHES = [
   `/apis/${SCHEDULE_GROUP}/${SCHEDULE_VERSION}/${SCHEDULE_PLURAL}?watch=1&allowWatchBookmarks=false`,
   `/apis/snapshot.storage.k8s.io/v1/volumesnapshots?watch=1&labelSelector=${encodeURIComponent(SCHEDULE_LABEL)}`,
+  // A group schedule's snapshots (absent without the group snapshot API: retried, backing off).
+  `/apis/groupsnapshot.storage.k8s.io/v1/volumegroupsnapshots?watch=1&labelSelector=${encodeURIComponent(SCHEDULE_LABEL)}`,
 ];
 
 /** Keeps a watch open until `signal` aborts, calling `kick` on every event. */
@@ -35,12 +38,15 @@ export async function keepWatching(
   signal: AbortSignal,
   log: Logger,
 ): Promise<void> {
+  let delay = 1000;
   while (!signal.aborted) {
     try {
       await watchStream(conn, path, () => kick(), signal, 120_000);
+      delay = 1000;
     } catch (err) {
       if (!signal.aborted) log.debug("watch ended, reopening", { path, error: errorMessage(err) });
-      await new Promise((r) => setTimeout(r, 1000));
+      await sleep(delay, signal);
+      delay = Math.min(30_000, delay * 2);
     }
   }
 }

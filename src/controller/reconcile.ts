@@ -5,9 +5,14 @@
 // delete names the uid it decided on.
 import type { V1PersistentVolumeClaim } from "@kubernetes/client-node";
 import type { Logger } from "../kube/log.ts";
-import { chooseSnapshotClass, volumeDriver } from "../rules/index.ts";
-import { buildScheduledSnapshot, SCHEDULE_LABEL, SLOT_ANNOTATION } from "../rules/schedule/names.ts";
-import { isReady, retention } from "../rules/schedule/retention.ts";
+import { chooseSnapshotClass, groupFacts, groupMembers, volumeDriver } from "../rules/index.ts";
+import {
+  buildScheduledGroupSnapshot,
+  buildScheduledSnapshot,
+  SCHEDULE_LABEL,
+  SLOT_ANNOTATION,
+} from "../rules/schedule/names.ts";
+import { groupRetention, isReady, type Retention, retention } from "../rules/schedule/retention.ts";
 import { dueSlot, timing } from "../rules/schedule/slots.ts";
 import {
   type Condition,
@@ -17,7 +22,7 @@ import {
   type SpecRules,
   specProblems,
 } from "../rules/schedule/spec.ts";
-import type { Lookup, VolumeSnapshot } from "../rules/types.ts";
+import type { Lookup } from "../rules/types.ts";
 import type { ControllerApi } from "./api.ts";
 import type { ControllerMetrics } from "./metrics.ts";
 
@@ -41,8 +46,16 @@ interface RunReport {
   claims: number;
 }
 
-function rulesLookup(api: ControllerApi): Pick<Lookup, "storageClass" | "persistentVolume"> {
-  return { storageClass: (n) => api.storageClass(n), persistentVolume: (n) => api.persistentVolume(n) };
+/** The part of the rules' Lookup the controller serves (all the class and group rules read). */
+function rulesLookup(
+  api: ControllerApi,
+): Pick<Lookup, "storageClass" | "persistentVolume" | "pvcs" | "volumeGroupSnapshotClasses"> {
+  return {
+    storageClass: (n) => api.storageClass(n),
+    persistentVolume: (n) => api.persistentVolume(n),
+    pvcs: (ns) => api.listClaims(ns, {}),
+    volumeGroupSnapshotClasses: () => api.groupSnapshotClasses(),
+  };
 }
 
 /** The class for a snapshot of `pvc`: spec.snapshotClassName, else the driver's default, else its only. */
@@ -129,10 +142,116 @@ async function run(ctx: ReconcileContext, s: SnapshotSchedule, slot: number): Pr
   return { failures, claims: claims.length };
 }
 
+/**
+ * Takes `slot` of a group schedule: one VolumeGroupSnapshot of every claim the selector matches,
+ * after the group rules (one driver, one node, Bound members, a class); a rule that refuses is
+ * the run's failure, and nothing is made.
+ */
+async function runGroup(ctx: ReconcileContext, s: SnapshotSchedule, slot: number): Promise<RunReport> {
+  const ns = s.metadata.namespace ?? "";
+  const selector = s.spec.selector ?? {};
+  const what = `the group snapshot of SnapshotSchedule "${s.metadata.name}"`;
+  const facts = await groupFacts(
+    ns,
+    selector,
+    s.spec.groupSnapshotClassName,
+    rulesLookup(ctx.api) as Lookup,
+    what,
+  );
+  const denied = facts.findings.filter((f) => f.severity === "deny").map((f) => f.message);
+  if (denied.length > 0 || !facts.choice?.ok) {
+    return { failures: denied.length ? denied : [`${what}: no VolumeGroupSnapshotClass`], claims: 0 };
+  }
+  const body = buildScheduledGroupSnapshot({
+    schedule: s,
+    selector,
+    slot,
+    className: facts.choice.class.metadata.name,
+  });
+  const failures: string[] = [];
+  if (await ctx.api.createGroupSnapshot(body)) {
+    ctx.metrics.snapshotCreated();
+    ctx.log.info("group snapshot created", {
+      schedule: `${ns}/${s.metadata.name}`,
+      groupSnapshot: body.metadata.name,
+      claims: facts.members.map((m) => m.metadata?.name),
+      slot: new Date(slot).toISOString(),
+    });
+  } else {
+    const existing = await ctx.api.readGroupSnapshot(ns, body.metadata.name);
+    if (existing && existing.metadata.labels?.[SCHEDULE_LABEL] !== s.metadata.name) {
+      failures.push(
+        `VolumeGroupSnapshot "${body.metadata.name}" exists and was not made by this schedule: rename or delete it`,
+      );
+    }
+  }
+  return { failures, claims: facts.members.length };
+}
+
+/** What a slot made, as the result reads it: a snapshot, or a group snapshot with its members. */
+interface Taken {
+  kind: "VolumeSnapshot" | "VolumeGroupSnapshot";
+  name: string;
+  slot?: string;
+  error?: string;
+  ready: boolean;
+}
+
+/** What a schedule has made, what retention says of it, and how to delete one of them. */
+interface Made {
+  taken: Taken[];
+  retention: Retention;
+  remove(name: string): Promise<void>;
+}
+
+async function madeByClaims(ctx: ReconcileContext, s: SnapshotSchedule): Promise<Made> {
+  const ns = s.metadata.namespace ?? "";
+  const snaps = await ctx.api.listScheduleSnapshots(ns, s.metadata.name);
+  const uid = new Map(snaps.map((x) => [x.metadata.name, x.metadata.uid]));
+  return {
+    taken: snaps.map((x) => ({
+      kind: "VolumeSnapshot",
+      name: x.metadata.name,
+      slot: x.metadata.annotations?.[SLOT_ANNOTATION],
+      error: x.status?.error?.message,
+      ready: isReady(x),
+    })),
+    retention: retention(s, snaps, ctx.now),
+    remove: (name) => ctx.api.deleteSnapshot(ns, name, uid.get(name)),
+  };
+}
+
+async function madeByGroups(ctx: ReconcileContext, s: SnapshotSchedule): Promise<Made> {
+  const ns = s.metadata.namespace ?? "";
+  const groups = await ctx.api.listScheduleGroups(ns, s.metadata.name);
+  const snaps = groups.length ? await ctx.api.listSnapshots(ns) : [];
+  const members = new Map(groups.map((g) => [g.metadata.name, groupMembers(g, snaps)]));
+  const uid = new Map(groups.map((g) => [g.metadata.name, g.metadata.uid]));
+  return {
+    taken: groups.map((g) => {
+      const m = members.get(g.metadata.name) ?? [];
+      const failed = m.find((x) => x.status?.error?.message);
+      return {
+        kind: "VolumeGroupSnapshot",
+        name: g.metadata.name,
+        slot: g.metadata.annotations?.[SLOT_ANNOTATION],
+        error:
+          g.status?.error?.message ??
+          (failed
+            ? `member VolumeSnapshot "${failed.metadata.name}": ${failed.status?.error?.message}`
+            : undefined),
+        ready: isReady(g) && m.length > 0 && m.every(isReady),
+      };
+    }),
+    retention: groupRetention(s, groups, (g) => members.get(g.metadata.name) ?? [], ctx.now),
+    remove: (name) => ctx.api.deleteGroupSnapshot(ns, name, uid.get(name)),
+  };
+}
+
 /** The result of the last run, read from its snapshots. */
 function resultOf(
   lastRun: number | undefined,
-  snaps: VolumeSnapshot[],
+  made: Taken[],
   runFailures: string[] | undefined,
   previous: ScheduleStatus | undefined,
 ): { result: Result; reason: string; message: string } {
@@ -143,7 +262,7 @@ function resultOf(
   if (runFailures === undefined && previous?.reason === "RunFailed" && previous.lastRunTime === slotIso) {
     return { result: "Failed", reason: "RunFailed", message: previous.message ?? "" };
   }
-  const mine = snaps.filter((x) => x.metadata.annotations?.[SLOT_ANNOTATION] === slotIso);
+  const mine = made.filter((x) => x.slot === slotIso);
   if (mine.length === 0) {
     return {
       result: "Failed",
@@ -151,28 +270,27 @@ function resultOf(
       message: `no snapshot of the slot ${slotIso} exists`,
     };
   }
-  const failed = mine.filter((x) => x.status?.error?.message);
+  const failed = mine.filter((x) => x.error);
   if (failed.length > 0) {
     return {
       result: "Failed",
       reason: "SnapshotFailed",
-      message: failed
-        .map((x) => `VolumeSnapshot "${x.metadata.name}": ${x.status?.error?.message}`)
-        .join("; "),
+      message: failed.map((x) => `${x.kind} "${x.name}": ${x.error}`).join("; "),
     };
   }
-  const waiting = mine.filter((x) => !isReady(x));
+  const waiting = mine.filter((x) => !x.ready);
   if (waiting.length > 0) {
     return {
       result: "Running",
       reason: "SnapshotNotReady",
-      message: `waiting for ${waiting.map((x) => `"${x.metadata.name}"`).join(", ")} to be ready to use`,
+      message: `waiting for ${waiting.map((x) => `"${x.name}"`).join(", ")} to be ready to use`,
     };
   }
+  const what = mine[0]?.kind === "VolumeGroupSnapshot" ? "group snapshot" : "snapshot";
   return {
     result: "Succeeded",
     reason: "SnapshotsReady",
-    message: `${mine.length} snapshot${mine.length === 1 ? "" : "s"} ready to use`,
+    message: `${mine.length} ${what}${mine.length === 1 ? "" : "s"} ready to use`,
   };
 }
 
@@ -237,20 +355,22 @@ export async function reconcileSchedule(ctx: ReconcileContext, s: SnapshotSchedu
   let report: RunReport | undefined;
   let ranSlot = lastRun;
   if (due.slot !== undefined) {
-    report = await run(ctx, s, due.slot);
+    report = await (s.spec.group ? runGroup : run)(ctx, s, due.slot);
     ranSlot = due.slot;
     ctx.metrics.run(report.failures.length ? "failed" : "taken");
   }
 
-  const snaps = await ctx.api.listScheduleSnapshots(ns, s.metadata.name);
-  const r = retention(s, snaps, ctx.now);
-  const byName = new Map(snaps.map((x) => [x.metadata.name, x]));
+  const made = await (s.spec.group ? madeByGroups : madeByClaims)(ctx, s);
+  const r = made.retention;
   for (const name of r.delete) {
-    await ctx.api.deleteSnapshot(ns, name, byName.get(name)?.metadata.uid);
+    await made.remove(name);
     ctx.metrics.snapshotDeleted();
-    ctx.log.info("snapshot pruned", { schedule: `${ns}/${s.metadata.name}`, snapshot: name });
+    ctx.log.info(s.spec.group ? "group snapshot pruned" : "snapshot pruned", {
+      schedule: `${ns}/${s.metadata.name}`,
+      [s.spec.group ? "groupSnapshot" : "snapshot"]: name,
+    });
   }
-  const res = resultOf(ranSlot, snaps, report?.failures, prev);
+  const res = resultOf(ranSlot, made.taken, report?.failures, prev);
   const status: ScheduleStatus = {
     ...base,
     lastRunTime: ranSlot === undefined ? undefined : new Date(ranSlot).toISOString(),

@@ -145,7 +145,13 @@ export async function startSystem(opts: SystemOptions = {}): Promise<System> {
       session.start(
         `csi-snapshotter-${name}`,
         bins["csi-snapshotter"],
-        [...common, "--node-deployment=true", "--leader-election=false", "--extra-create-metadata=true"],
+        [
+          ...common,
+          "--node-deployment=true",
+          "--leader-election=false",
+          "--extra-create-metadata=true",
+          "--feature-gates=CSIVolumeGroupSnapshot=true",
+        ],
         { env },
       );
       session.start(
@@ -155,11 +161,12 @@ export async function startSystem(opts: SystemOptions = {}): Promise<System> {
         { env },
       );
     }
-    log("starting the snapshot-controller (distributed snapshotting)");
+    log("starting the snapshot-controller (distributed snapshotting, group snapshots)");
     session.start("snapshot-controller", bins["snapshot-controller"], [
       `--kubeconfig=${kubeconfig}`,
       "--leader-election=false",
       "--enable-distributed-snapshotting=true",
+      "--feature-gates=CSIVolumeGroupSnapshot=true",
       "--v=3",
     ]);
 

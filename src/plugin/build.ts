@@ -3,13 +3,8 @@
 // user chose and what the rules do not derive (access modes); the rules' defaultClaim then
 // fills size, class, volume mode and lineage exactly as the mutating webhook would.
 import type { V1PersistentVolumeClaim } from "@kubernetes/client-node";
-import {
-  GROUP_SNAPSHOT_API_GROUP,
-  type LabelSelector,
-  lineageAnnotations,
-  SNAPSHOT_API_GROUP,
-} from "../rules/index.ts";
-import type { VolumeGroupSnapshot, VolumeSnapshot } from "../rules/types.ts";
+import { lineageAnnotations, SNAPSHOT_API_GROUP } from "../rules/index.ts";
+import type { VolumeSnapshot } from "../rules/types.ts";
 
 export function buildSnapshot(a: {
   namespace: string;
@@ -30,21 +25,6 @@ export function buildSnapshot(a: {
       ),
     },
     spec: { volumeSnapshotClassName: a.className, source: { persistentVolumeClaimName: pvc } },
-  };
-}
-
-/** A group snapshot of the claims `selector` matches, with the class chosen for their driver. */
-export function buildGroupSnapshot(a: {
-  namespace: string;
-  name: string;
-  selector: LabelSelector;
-  className: string;
-}): VolumeGroupSnapshot {
-  return {
-    apiVersion: `${GROUP_SNAPSHOT_API_GROUP}/v1`,
-    kind: "VolumeGroupSnapshot",
-    metadata: { name: a.name, namespace: a.namespace },
-    spec: { volumeGroupSnapshotClassName: a.className, source: { selector: a.selector } },
   };
 }
 

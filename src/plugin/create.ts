@@ -1,12 +1,12 @@
 // What snapshot, clone and restore share: their options, and once their object is built, the
 // pre-flight rules, the create (or dry run), kubectl's output, and --wait.
 import type { V1PersistentVolumeClaim } from "@kubernetes/client-node";
-import { checkClaim, checkGroupSnapshot, checkSnapshot } from "../rules/index.ts";
+import { checkClaim, checkGroupSnapshot, checkSnapshot, groupMembers } from "../rules/index.ts";
 import type { Finding, VolumeGroupSnapshot, VolumeSnapshot } from "../rules/types.ts";
 import type { Cluster } from "./cluster.ts";
 import { UsageError } from "./errors.ts";
 import { invalidName } from "./format.ts";
-import { groupMembers, groupState } from "./groups.ts";
+import { groupState } from "./groups.ts";
 import { enforce } from "./preflight.ts";
 import { type OutputFormat, parseOutput, printCreated, shortName } from "./printers.ts";
 import {

@@ -1,7 +1,7 @@
-// Group snapshots as the plugin sees them: which VolumeSnapshots are a group's members
-// (snapshot-controller makes one per claim, owned by the group), the group's default name, its
-// state while --wait shows progress, and its place in list and tree. Pure.
-import type { LabelSelector } from "../rules/index.ts";
+// Group snapshots as the plugin sees them: the group's default name, its state while --wait
+// shows progress, and its place in list and tree (its members are found by the rules'
+// groupMembers). Pure.
+import { groupMembers, groupReady, type LabelSelector, memberClaim, memberOf } from "../rules/index.ts";
 import type { VolumeGroupSnapshot, VolumeSnapshot } from "../rules/types.ts";
 import { RESTORED_FROM_GROUP } from "./build.ts";
 import { derivedName } from "./format.ts";
@@ -17,33 +17,6 @@ export const GROUP_ARG_NAMES = [
   "volumegroupsnapshot.groupsnapshot.storage.k8s.io",
   "volumegroupsnapshots.groupsnapshot.storage.k8s.io",
 ];
-
-/** The group a VolumeSnapshot is a member of (its owner, else its status), if any. */
-export function memberOf(snap: VolumeSnapshot): { name: string; uid?: string } | undefined {
-  const owner = (snap.metadata.ownerReferences ?? []).find((o) => o.kind === "VolumeGroupSnapshot" && o.name);
-  if (owner?.name) return { name: owner.name, uid: owner.uid };
-  const name = snap.status?.volumeGroupSnapshotName;
-  return name ? { name } : undefined;
-}
-
-/** The members of `group` among `snapshots` (one namespace), by the claim each was taken of. */
-export function groupMembers(group: VolumeGroupSnapshot, snapshots: VolumeSnapshot[]): VolumeSnapshot[] {
-  const uid = group.metadata.uid;
-  return snapshots
-    .filter((s) => {
-      const m = memberOf(s);
-      return m && (uid && m.uid ? m.uid === uid : m.name === group.metadata.name);
-    })
-    .sort(
-      (a, b) =>
-        memberClaim(a).localeCompare(memberClaim(b)) || a.metadata.name.localeCompare(b.metadata.name),
-    );
-}
-
-/** The claim a member was taken of ("" when snapshot-controller found no claim for its volume). */
-export function memberClaim(s: VolumeSnapshot): string {
-  return s.spec?.source?.persistentVolumeClaimName ?? "";
-}
 
 /** The default name of a group snapshot of `selector`: its label values (else "group") and the time. */
 export function groupName(selector: LabelSelector, stamp: string): string {
@@ -69,9 +42,7 @@ export function groupState(group: VolumeGroupSnapshot | undefined, members: Volu
   if (group.metadata.deletionTimestamp) return { done: false, failed: true, text: "being deleted" };
   const each = members.map(memberText).join(", ");
   const ready = members.filter((m) => m.status?.readyToUse).length;
-  // Done when every member can be restored from, not only when the group says it is ready
-  // (snapshot-controller may mark the group before the last member's status is written).
-  if (group.status?.readyToUse === true && members.length > 0 && ready === members.length) {
+  if (groupReady(group, members)) {
     return { done: true, text: `ready to use: ${members.length} members (${each})` };
   }
   if (group.status?.error?.message) return { done: false, text: `not ready: ${group.status.error.message}` };

@@ -40,9 +40,11 @@ export function itemSource(item: Item): Ref | undefined {
   return item.kind === "PersistentVolumeClaim" ? claimSource(item.obj) : snapshotSource(item.obj);
 }
 
-/** The SnapshotSchedule that made a snapshot (its label), if one did. */
+/** The SnapshotSchedule that made a snapshot or a group snapshot (its label), if one did. */
 export function scheduleOf(item: Item): string | undefined {
-  return item.kind === "VolumeSnapshot" ? item.obj.metadata.labels?.[SCHEDULE_LABEL] || undefined : undefined;
+  return item.kind === "VolumeSnapshot" || item.kind === "VolumeGroupSnapshot"
+    ? item.obj.metadata.labels?.[SCHEDULE_LABEL] || undefined
+    : undefined;
 }
 
 export interface TreeNode {

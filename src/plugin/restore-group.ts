@@ -3,14 +3,14 @@
 // usual defaults (the rules' defaultClaim). All or nothing: every claim passes the pre-flight
 // before any is created, and when a create fails the claims this run made are deleted again.
 import type { V1PersistentVolumeClaim } from "@kubernetes/client-node";
-import { checkClaim, defaultClaim, groupSnapshotName } from "../rules/index.ts";
+import { checkClaim, defaultClaim, groupMembers, groupSnapshotName, memberClaim } from "../rules/index.ts";
 import type { Finding, VolumeGroupSnapshot, VolumeSnapshot } from "../rules/types.ts";
 import { buildRestore } from "./build.ts";
 import type { ClaimOptions } from "./clone.ts";
 import type { Cluster } from "./cluster.ts";
 import { OperationError, UsageError } from "./errors.ts";
 import { derivedName, invalidName } from "./format.ts";
-import { GROUP_ARG_NAMES, groupMembers, memberClaim } from "./groups.ts";
+import { GROUP_ARG_NAMES } from "./groups.ts";
 import { enforce, requireStorageClass } from "./preflight.ts";
 import { printCreated, shortName } from "./printers.ts";
 import { type Args, type RunContext, stringArg } from "./verb.ts";

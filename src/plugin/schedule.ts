@@ -1,5 +1,6 @@
-// kubectl vol schedule CLAIM|-l SELECTOR --every 1h --keep 24: creates or updates a
-// SnapshotSchedule (vol.kubectl.io/v1alpha1) that vol-controller runs; --suspend / --resume;
+// kubectl vol schedule CLAIM|-l SELECTOR [--group] --every 1h --keep 24: creates or updates a
+// SnapshotSchedule (vol.kubectl.io/v1alpha1) that vol-controller runs (--group: one
+// VolumeGroupSnapshot of the selected claims per slot); --suspend / --resume;
 // --list shows the schedules with their last and next run. The object is built by a pure
 // function (buildSchedule); the pre-flight warns about a selector that matches nothing and
 // refuses a class of another driver, as the webhook does.
@@ -138,7 +139,11 @@ export function buildSchedule(
       };
   const spec: ScheduleSpec = base.spec;
   // A target or a timing replaces the other kind (and a period has no time zone).
-  if (changes.claim !== undefined) delete spec.selector;
+  if (changes.claim !== undefined) {
+    delete spec.selector;
+    delete spec.group;
+    delete spec.groupSnapshotClassName;
+  }
   if (changes.selector !== undefined) delete spec.claim;
   if (changes.every !== undefined) {
     delete spec.cron;
@@ -169,7 +174,8 @@ export function scheduleColumns<R>(get: (r: R) => Item, rows: R[]): Column<R>[] 
 function target(s: SnapshotSchedule): string {
   if (s.spec.claim) return `pvc/${s.spec.claim}`;
   const sel = selectorString(s.spec.selector ?? {});
-  return sel ? `-l ${sel}` : "(every claim)";
+  const claims = sel ? `-l ${sel}` : "(every claim)";
+  return s.spec.group ? `group ${claims}` : claims;
 }
 
 function when(s: SnapshotSchedule): string {
@@ -216,7 +222,7 @@ export const schedule: Verb<ScheduleOptions> = {
   name: VERB,
   summary: "Take snapshots of claims on a schedule, keeping the newest",
   usage:
-    "kubectl vol schedule CLAIM|-l SELECTOR --every D|--cron EXPR [--time-zone Z] [--keep N] [--max-age D] [--name N] [--class C] [--suspend|--resume] | --list [options]",
+    "kubectl vol schedule CLAIM|-l SELECTOR [--group] --every D|--cron EXPR [--time-zone Z] [--keep N] [--max-age D] [--name N] [--class C] [--suspend|--resume] | --list [options]",
   positional: {
     name: "claim",
     describe: "the claim to snapshot",
@@ -228,6 +234,12 @@ export const schedule: Verb<ScheduleOptions> = {
       alias: "l",
       type: "string",
       describe: "Snapshot every claim matching this label selector (each its own snapshots); needs --name",
+    },
+    group: {
+      type: "boolean",
+      default: false,
+      describe:
+        "With -l: take the matched claims together, one VolumeGroupSnapshot (one point in time) per slot; --keep then counts groups",
     },
     every: {
       type: "string",
@@ -250,7 +262,7 @@ export const schedule: Verb<ScheduleOptions> = {
     class: {
       type: "string",
       describe:
-        "VolumeSnapshotClass to use (default: the default class of each claim's CSI driver, else its only class)",
+        "VolumeSnapshotClass to use (default: the default class of each claim's CSI driver, else its only class); with --group, the VolumeGroupSnapshotClass",
       completes: "volumesnapshotclasses",
     },
     suspend: {
@@ -282,6 +294,10 @@ export const schedule: Verb<ScheduleOptions> = {
       "kubectl vol schedule -l backup=nightly --name nightly --cron '0 3 * * *' --time-zone Europe/Berlin --keep 7",
       "Snapshot every claim labelled backup=nightly at 03:00 Berlin time, a week of them each",
     ],
+    [
+      "kubectl vol schedule -l app=shop --group --name shop --every 1h --keep 24",
+      "One group snapshot of every claim labelled app=shop each hour (crash-consistent across them), keeping 24",
+    ],
     ["kubectl vol schedule db-data --suspend", "Pause the schedule db-data"],
     ["kubectl vol schedule --list", "The schedules of the namespace with LAST, NEXT, KEPT and RESULT"],
   ],
@@ -296,9 +312,9 @@ export const schedule: Verb<ScheduleOptions> = {
       const extra = ["selector", "every", "cron", "time-zone", "keep", "max-age", "name", "class"].filter(
         (k) => stringArg(args, k) !== undefined,
       );
-      if (claim || extra.length || args.suspend === true || args.resume === true)
+      if (claim || extra.length || args.suspend === true || args.resume === true || args.group === true)
         throw new UsageError(
-          `--list takes no claim and no other flag than -A and -o (got ${claim ? "a claim" : `--${extra[0] ?? "suspend"}`})`,
+          `--list takes no claim and no other flag than -A and -o (got ${claim ? "a claim" : `--${extra[0] ?? (args.group === true ? "group" : "suspend")}`})`,
           VERB,
         );
       return { list, allNamespaces, named: false, changes: {}, output, dryRun };
@@ -306,6 +322,12 @@ export const schedule: Verb<ScheduleOptions> = {
     if (allNamespaces) throw new UsageError("--all-namespaces goes with --list only", VERB);
     if (claim && selectorText !== undefined)
       throw new UsageError("give a CLAIM or -l SELECTOR, not both", VERB);
+    const group = args.group === true;
+    if (group && selectorText === undefined)
+      throw new UsageError(
+        "--group takes the claims of -l SELECTOR as one group snapshot: give -l SELECTOR and --name",
+        VERB,
+      );
     const name = stringArg(args, "name") ?? claim;
     if (selectorText !== undefined && stringArg(args, "name") === undefined)
       throw new UsageError("a schedule for -l SELECTOR needs --name", VERB);
@@ -357,6 +379,7 @@ export const schedule: Verb<ScheduleOptions> = {
       changes: {
         claim: claim || undefined,
         selector: selectorText !== undefined ? parseSelector(selectorText) : undefined,
+        group: group || undefined,
         every,
         cron,
         timeZone,
@@ -392,7 +415,13 @@ export const schedule: Verb<ScheduleOptions> = {
     const existing = await store.read(ns, name);
     // On an existing schedule a lone CLAIM names the schedule (`schedule db --suspend`); with
     // --name it is the new target.
-    const c = existing && !o.named ? { ...o.changes, claim: undefined } : o.changes;
+    const c = existing && !o.named ? { ...o.changes, claim: undefined } : { ...o.changes };
+    // --class of a group schedule names its VolumeGroupSnapshotClass.
+    const grouped = c.group ?? (c.claim === undefined && existing?.spec.group === true);
+    if (grouped && c.snapshotClassName !== undefined) {
+      c.groupSnapshotClassName = c.snapshotClassName;
+      delete c.snapshotClassName;
+    }
     if (!existing) {
       if (c.claim === undefined && c.selector === undefined)
         throw new OperationError(

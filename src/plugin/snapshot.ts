@@ -3,13 +3,14 @@
 // (one point in time for all of them), after the group rules (src/rules/group.ts).
 
 import {
+  buildGroupSnapshot,
   groupFacts,
   groupSnapshotName,
   type LabelSelector,
   nonCsiSourceFinding,
   volumeDriver,
 } from "../rules/index.ts";
-import { buildGroupSnapshot, buildSnapshot } from "./build.ts";
+import { buildSnapshot } from "./build.ts";
 import { type CreateOptions, createAndReport, createOptions } from "./create.ts";
 import { OperationError, UsageError } from "./errors.ts";
 import { derivedName, timestampSuffix } from "./format.ts";

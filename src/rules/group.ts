@@ -16,6 +16,7 @@ import type {
   Operation,
   VolumeGroupSnapshot,
   VolumeGroupSnapshotClass,
+  VolumeSnapshot,
 } from "./types.ts";
 import { nonCsiSourceFinding } from "./volume.ts";
 
@@ -215,6 +216,72 @@ export async function groupFacts(
   const choice = chooseGroupSnapshotClass(driver, classes, className);
   const findings = choice.ok ? [] : [deny("group-class", `${what}: ${choice.message}`)];
   return { members, driver, node, choice, findings };
+}
+
+/** The group a VolumeSnapshot is a member of (its owner, else its status), if any. */
+export function memberOf(snap: VolumeSnapshot): { name: string; uid?: string } | undefined {
+  const owner = (snap.metadata.ownerReferences ?? []).find((o) => o.kind === "VolumeGroupSnapshot" && o.name);
+  if (owner?.name) return { name: owner.name, uid: owner.uid };
+  const name = snap.status?.volumeGroupSnapshotName;
+  return name ? { name } : undefined;
+}
+
+/** The members of `group` among `snapshots` (one namespace), by the claim each was taken of. */
+export function groupMembers(group: VolumeGroupSnapshot, snapshots: VolumeSnapshot[]): VolumeSnapshot[] {
+  const uid = group.metadata.uid;
+  return snapshots
+    .filter((s) => {
+      const m = memberOf(s);
+      return m && (uid && m.uid ? m.uid === uid : m.name === group.metadata.name);
+    })
+    .sort(
+      (a, b) =>
+        memberClaim(a).localeCompare(memberClaim(b)) || a.metadata.name.localeCompare(b.metadata.name),
+    );
+}
+
+/** The claim a member was taken of ("" when snapshot-controller found no claim for its volume). */
+export function memberClaim(s: VolumeSnapshot): string {
+  return s.spec?.source?.persistentVolumeClaimName ?? "";
+}
+
+/**
+ * Whether a group snapshot can be restored from: the group is ready without an error and so is
+ * every member (snapshot-controller may mark the group before the last member's status is
+ * written, so the group's own flag is not enough).
+ */
+export function groupReady(group: VolumeGroupSnapshot, members: VolumeSnapshot[]): boolean {
+  return (
+    group.status?.readyToUse === true &&
+    !group.status.error?.message &&
+    members.length > 0 &&
+    members.every((m) => m.status?.readyToUse === true && !m.status.error?.message)
+  );
+}
+
+/**
+ * A group snapshot of the claims `selector` matches, with the class chosen for their driver
+ * (the plugin's `snapshot -l` and a group SnapshotSchedule's slots).
+ */
+export function buildGroupSnapshot(a: {
+  namespace: string;
+  name: string;
+  selector: LabelSelector;
+  className: string;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+}): VolumeGroupSnapshot {
+  return {
+    apiVersion: `${GROUP_SNAPSHOT_API_GROUP}/v1`,
+    kind: "VolumeGroupSnapshot",
+    metadata: {
+      name: a.name,
+      namespace: a.namespace,
+      ...(a.labels ? { labels: a.labels } : {}),
+      ...(a.annotations ? { annotations: a.annotations } : {}),
+    },
+    spec: { volumeGroupSnapshotClassName: a.className, source: { selector: a.selector } },
+  };
 }
 
 /** Names grouped by a key, keys in first-seen order, names sorted. */

@@ -88,13 +88,18 @@
 export { checkClaim, droppedDataSource, readSources, type Sources, sourcePermitted } from "./claim.ts";
 export { type DefaultOptions, defaultClaim, SELECTED_NODE, SNAPSHOT_MANAGED_BY } from "./defaults.ts";
 export {
+  buildGroupSnapshot,
   checkGroupSnapshot,
   chooseGroupSnapshotClass,
   claimNode,
   DEFAULT_GROUP_SNAPSHOT_CLASS_ANNOTATION,
   type GroupFacts,
   groupFacts,
+  groupMembers,
+  groupReady,
   groupSnapshotName,
+  memberClaim,
+  memberOf,
   NODE_LOCAL_DRIVERS,
 } from "./group.ts";
 export {

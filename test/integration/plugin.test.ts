@@ -293,12 +293,12 @@ describe("reaching the API server as kubectl does", () => {
     ];
     await writeFile(kc, JSON.stringify(cfg));
     // The API server knows the plugin's token: the service account, which may not list claims
-    // or snapshots (whichever answer comes first is the one reported).
+    // or snapshots or group snapshots (whichever answer comes first is the one reported).
     const r = await vol(["list", "-n", NS, "--kubeconfig", kc]);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(
       new RegExp(
-        `^error: listing (PersistentVolumeClaims|VolumeSnapshots) in namespace "${NS}": forbidden: .* User "system:serviceaccount:${NS}:vol-exec" cannot list`,
+        `^error: listing (PersistentVolumeClaims|VolumeSnapshots|VolumeGroupSnapshots) in namespace "${NS}": forbidden: .* User "system:serviceaccount:${NS}:vol-exec" cannot list`,
       ),
     );
   });

@@ -1,8 +1,9 @@
 // SnapshotSchedules end to end on the real system (src/localcluster/system.ts): etcd,
-// kube-apiserver, kube-controller-manager, the upstream snapshot-controller and csi-snapshotter,
-// our driver on loop-mounted btrfs — and vol-controller as real processes, each with the
-// ServiceAccount token and the RBAC of manifests/base/controller.yaml (so the least-privilege
-// rules are what these tests run with). Periods are seconds here (--min-interval=1s).
+// kube-apiserver, kube-controller-manager, the upstream snapshot-controller and csi-snapshotter
+// (group snapshots on), our driver on loop-mounted btrfs, our admission webhook — and
+// vol-controller as real processes, each with the ServiceAccount token and the RBAC of
+// manifests/base/controller.yaml (so the least-privilege rules are what these tests run with).
+// Periods are seconds here (--min-interval=1s).
 import { execFile } from "node:child_process";
 import { writeFile } from "node:fs/promises";
 import http from "node:http";
@@ -51,11 +52,13 @@ async function apply(obj: object): Promise<void> {
   await sys.kubectl(["apply", "-f", "-"], JSON.stringify(obj));
 }
 
-/** The snapshots a schedule labelled, not being deleted, oldest slot first. */
-async function snapsOf(schedule: string): Promise<Snap[]> {
+/** What a schedule labelled (snapshots, or group snapshots), not being deleted, oldest slot first. */
+async function labelledBy<
+  T extends { metadata: { deletionTimestamp?: string; annotations?: Record<string, string> } },
+>(resource: "volumesnapshots" | "volumegroupsnapshots", schedule: string): Promise<T[]> {
   const { stdout } = await sys.kubectl([
     "get",
-    "volumesnapshots",
+    resource,
     "-n",
     NS,
     "-l",
@@ -63,11 +66,14 @@ async function snapsOf(schedule: string): Promise<Snap[]> {
     "-o",
     "json",
   ]);
-  return ((JSON.parse(stdout) as { items: Snap[] }).items ?? [])
+  return ((JSON.parse(stdout) as { items: T[] }).items ?? [])
     .filter((s) => !s.metadata.deletionTimestamp)
     .sort((a, b) => slotOf(a) - slotOf(b));
 }
-const slotOf = (s: Snap) => Date.parse(s.metadata.annotations?.["vol.kubectl.io/schedule-slot"] ?? "");
+const snapsOf = (schedule: string) => labelledBy<Snap>("volumesnapshots", schedule);
+const groupsOf = (schedule: string) => labelledBy<Group>("volumegroupsnapshots", schedule);
+const slotOf = (s: { metadata: { annotations?: Record<string, string> } }) =>
+  Date.parse(s.metadata.annotations?.["vol.kubectl.io/schedule-slot"] ?? "");
 const ready = (s: Snap) => s.status?.readyToUse === true;
 
 async function scheduleStatus(name: string): Promise<Schedule["status"]> {
@@ -76,14 +82,14 @@ async function scheduleStatus(name: string): Promise<Schedule["status"]> {
 }
 
 /** A bound claim on `node` (the scheduler's selected-node annotation, set as it would). */
-async function boundClaim(name: string, node: string): Promise<void> {
+async function boundClaim(name: string, node: string, app: string): Promise<void> {
   await apply({
     apiVersion: "v1",
     kind: "PersistentVolumeClaim",
     metadata: {
       name,
       namespace: NS,
-      labels: { backup: "yes" },
+      labels: { backup: "yes", app },
       annotations: { "volume.kubernetes.io/selected-node": node },
     },
     spec: {
@@ -194,7 +200,7 @@ const period = (seconds: number) => seconds * 1000;
 const stamps = (list: Snap[]) => list.map((s) => new Date(slotOf(s)).toISOString().slice(11, 19));
 
 beforeAll(async () => {
-  sys = await startSystem({ fs: "btrfs", webhook: false });
+  sys = await startSystem({ fs: "btrfs" });
   await sys.kubectl(["apply", "-f", path.join(repoRoot, "manifests/base/snapshotschedule-crd.yaml")]);
   await sys.kubectl(["create", "namespace", "vol-system"]);
   await sys.kubectl(["create", "namespace", NS]);
@@ -235,9 +241,9 @@ current-context: c
 `,
   );
   await Promise.all([
-    boundClaim("db", "node-a"),
-    boundClaim("logs", "node-a"),
-    boundClaim("frail", "node-b"),
+    boundClaim("db", "node-a", "shop"),
+    boundClaim("logs", "node-a", "shop"),
+    boundClaim("frail", "node-b", "frail"),
   ]);
 }, 400_000);
 
@@ -288,6 +294,30 @@ describe.sequential("snapshot schedules", () => {
       every: "1h",
       keep: 3,
       suspend: true,
+    });
+    // A group schedule is checked by the group snapshot rules: claims on two nodes cannot be one
+    // group snapshot of a node-local driver — refused by the plugin and, as applied, the webhook.
+    const wide = await vol([
+      "schedule",
+      "-l",
+      "backup=yes",
+      "--group",
+      "--name",
+      "wide",
+      "--every",
+      "1h",
+      "--keep",
+      "3",
+    ]);
+    expect(wide.code).toBe(1);
+    expect(wide.stderr).toMatch(
+      /the group snapshot of SnapshotSchedule "wide" spans nodes \(PVCs "db", "logs" on node "node-a" and "frail" on node "node-b"/,
+    );
+    await expect(
+      schedule("wide", { selector: { matchLabels: { backup: "yes" } }, group: true, every: "1h", keep: 3 }),
+    ).rejects.toMatchObject({ stderr: expect.stringMatching(/denied the request: .*spans nodes/) });
+    await expect(schedule("both", { claim: "db", group: true, every: "1h", keep: 1 })).rejects.toMatchObject({
+      stderr: expect.stringMatching(/group takes the claims of selector as one group snapshot/),
     });
     // The CRD's own CEL rules refuse a schedule with both a claim and a selector.
     await expect(schedule("both", { claim: "db", selector: {}, every: "1h", keep: 1 })).rejects.toMatchObject(
@@ -480,7 +510,127 @@ describe.sequential("snapshot schedules", () => {
     expect(st?.result).toMatch(/Failed|Running/);
     await sys.kubectl(["delete", "snapshotschedule", "frail", "-n", NS]);
   }, 120_000);
+
+  it("a group schedule takes one VolumeGroupSnapshot of the selected claims per slot, prunes whole groups to keep, and keeps the newest ready group when later ones fail", async () => {
+    const every = 5;
+    const made = await vol([
+      "schedule",
+      "-l",
+      "app=shop",
+      "--group",
+      "--name",
+      "shop",
+      "--every",
+      `${every}s`,
+      "--keep",
+      "2",
+    ]);
+    expect(made, made.stderr).toMatchObject({
+      code: 0,
+      stdout: "snapshotschedule.vol.kubectl.io/shop created\n",
+    });
+    await waitUntil(
+      "four slots of the group schedule, pruned to 2 ready groups",
+      async () => {
+        const groups = await groupsOf("shop");
+        for (const g of groups) groupSlots.add(slotOf(g));
+        const members = await membersBy();
+        return (
+          groupSlots.size >= 4 &&
+          groups.filter((g) => groupReady(g, members)).length === 2 &&
+          groups.length <= 3
+        );
+      },
+      90_000,
+      () => leader.proc.logTail(),
+      500,
+    );
+    const slots = [...groupSlots].sort((a, b) => a - b);
+    for (let i = 1; i < slots.length; i++) expect(slots[i]! - slots[i - 1]!).toBe(period(every));
+    // Each group holds db and logs, each member a VolumeSnapshot owned by the group.
+    const members = await membersBy();
+    const groups = await groupsOf("shop");
+    for (const g of groups.filter((x) => groupReady(x, members))) {
+      expect(
+        (members.get(g.metadata.name) ?? []).map((m) => m.spec.source.persistentVolumeClaimName).sort(),
+      ).toEqual(["db", "logs"]);
+    }
+    // Pruned groups went with their members: only the members of groups still there remain.
+    await waitUntil(
+      "the members of pruned groups gone",
+      async () => {
+        const alive = new Set((await groupsOf("shop")).map((g) => g.metadata.name));
+        return [...(await membersBy()).keys()].every((g) => alive.has(g) || !g.startsWith("shop-"));
+      },
+      30_000,
+    );
+    const st = await scheduleStatus("shop");
+    const readyNames = (await groupsOf("shop"))
+      .filter((g) => groupReady(g, members))
+      .map((g) => g.metadata.name)
+      .reverse();
+    expect(st?.keptCount).toBe(2);
+    expect(st?.kept?.length).toBe(2);
+    expect(readyNames).toEqual(expect.arrayContaining(st?.kept ?? []));
+    // list, tree and schedule --list show what the schedule made.
+    const listed = await vol(["list"]);
+    expect(listed.stdout).toMatch(new RegExp(`volumegroupsnapshot/${st?.kept?.[0]}\\s.*\\sshop\\n`));
+    const sched = await vol(["schedule", "--list"]);
+    expect(sched.stdout).toMatch(/\nshop\s+group -l app=shop\s+every 5s\s+2\s/);
+
+    // node-a's driver goes away: every later group fails or never becomes ready.
+    const node = sys.nodes.find((n) => n.name === "node-a")!;
+    await node.driver.stop();
+    const stoppedAt = Date.now();
+    await waitUntil(
+      "four slots after the driver stopped",
+      async () =>
+        Date.parse((await scheduleStatus("shop"))?.lastRunTime ?? "") >= stoppedAt + 3 * period(every),
+      60_000,
+      () => leader.proc.logTail(),
+    );
+    await sleep(1000);
+    const after = await groupsOf("shop");
+    const afterMembers = await membersBy();
+    const good = after.filter((g) => groupReady(g, afterMembers));
+    const failing = after.filter((g) => !groupReady(g, afterMembers));
+    expect(good.length, `ready: ${good.map((g) => g.metadata.name)}`).toBe(2);
+    for (const g of good) expect(slotOf(g)).toBeLessThan(stoppedAt + 1000);
+    const last = await scheduleStatus("shop");
+    expect(last?.kept).toEqual([good[1]!.metadata.name, good[0]!.metadata.name]);
+    expect(failing.length, `not ready: ${failing.map((g) => g.metadata.name)}`).toBeGreaterThanOrEqual(1);
+    expect(failing.length).toBeLessThanOrEqual(2);
+    for (const f of failing) expect(slotOf(f)).toBeGreaterThan(slotOf(good[1]!));
+    expect(last?.result).toMatch(/Failed|Running/);
+    await sys.kubectl(["delete", "snapshotschedule", "shop", "-n", NS]);
+  }, 240_000);
 });
+
+interface Group {
+  metadata: { name: string; deletionTimestamp?: string; annotations?: Record<string, string> };
+  status?: { readyToUse?: boolean; error?: { message?: string } };
+}
+interface Member extends Snap {
+  metadata: Snap["metadata"] & { ownerReferences?: { kind: string; name: string }[] };
+}
+const groupSlots = new Set<number>();
+
+/** The namespace's member snapshots by the group that owns them. */
+async function membersBy(): Promise<Map<string, Member[]>> {
+  const { stdout } = await sys.kubectl(["get", "volumesnapshots", "-n", NS, "-o", "json"]);
+  const out = new Map<string, Member[]>();
+  for (const m of (JSON.parse(stdout) as { items: Member[] }).items) {
+    const owner = m.metadata.ownerReferences?.find((o) => o.kind === "VolumeGroupSnapshot")?.name;
+    if (owner && !m.metadata.deletionTimestamp) out.set(owner, [...(out.get(owner) ?? []), m]);
+  }
+  return out;
+}
+
+/** Ready to restore from: the group and each of its (two) members. */
+function groupReady(g: Group, members: Map<string, Member[]>): boolean {
+  const m = members.get(g.metadata.name) ?? [];
+  return g.status?.readyToUse === true && m.length === 2 && m.every(ready);
+}
 
 /** Every slot a schedule has taken so far, remembered across pruning, with when it was created. */
 const seen = new Map<string, Set<number>>();

@@ -7,9 +7,12 @@
 //   schedule-class           the class is missing or of another driver than a claim's, or a
 //                            claim's driver has no class to choose (deny)
 //   schedule-short-period    every < 1m: only a controller with a shorter --min-interval takes it (warn)
+// A group schedule (spec.group) is checked by the group snapshot rules (src/rules/group.ts) over
+// its selector: no claim matched yet, or a member not Bound yet, is a warning (runs fail until
+// then); members of two drivers or two nodes, or no VolumeGroupSnapshotClass, are denied.
 import { isDeepStrictEqual } from "node:util";
 import type { V1PersistentVolumeClaim } from "@kubernetes/client-node";
-import { chooseSnapshotClass, volumeDriver } from "../index.ts";
+import { chooseSnapshotClass, groupFacts, volumeDriver } from "../index.ts";
 import type { Decision, Finding, Lookup, Operation } from "../types.ts";
 import {
   matchesSelector,
@@ -39,6 +42,10 @@ export async function checkSchedule(
       `spec.every "${s.spec.every}" is below one minute: vol-controller takes it only when run with a shorter --min-interval`,
     );
   }
+  if (s.spec.group) {
+    await checkGroup(s, lookup, findings);
+    return { allowed: !findings.some((f) => f.severity === "deny"), findings };
+  }
   let claims: V1PersistentVolumeClaim[];
   if (s.spec.claim) {
     const pvc = await lookup.pvc(ns, s.spec.claim);
@@ -52,10 +59,7 @@ export async function checkSchedule(
     const sel = s.spec.selector ?? {};
     claims = (await claimsOfNamespace()).filter((p) => matchesSelector(p.metadata?.labels ?? {}, sel));
     if (claims.length === 0) {
-      warn(
-        "schedule-selector-empty",
-        `the selector "${selectorString(sel)}" matches no PVC in namespace "${ns}" yet: runs fail until a claim carries those labels`,
-      );
+      warn("schedule-selector-empty", selectorEmpty(selectorString(sel), ns));
     }
   }
   const classes = await lookup.volumeSnapshotClasses();
@@ -77,6 +81,33 @@ export async function checkSchedule(
     );
   for (const m of messages) deny("schedule-class", m);
   return { allowed: !findings.some((f) => f.severity === "deny"), findings };
+}
+
+const selectorEmpty = (sel: string, ns: string) =>
+  `the selector "${sel}" matches no PVC in namespace "${ns}" yet: runs fail until a claim carries those labels`;
+
+/** The group rules over a group schedule's selector, as warnings and denials of the schedule. */
+async function checkGroup(s: SnapshotSchedule, lookup: Lookup, findings: Finding[]): Promise<void> {
+  const ns = s.metadata.namespace ?? "";
+  const sel = s.spec.selector ?? {};
+  const facts = await groupFacts(
+    ns,
+    sel,
+    s.spec.groupSnapshotClassName,
+    lookup,
+    `the group snapshot of SnapshotSchedule "${s.metadata.name}"`,
+  );
+  for (const f of facts.findings) {
+    if (f.rule === "group-selector" && f.severity === "deny")
+      findings.push({
+        rule: "schedule-selector-empty",
+        severity: "warn",
+        message: selectorEmpty(selectorString(sel), ns),
+      });
+    else if (f.rule === "group-member-bound")
+      findings.push({ ...f, severity: "warn", message: `${f.message} (until then its runs fail)` });
+    else findings.push({ ...f, rule: f.rule === "group-class" ? "schedule-class" : f.rule });
+  }
 }
 
 /**

@@ -2,8 +2,9 @@
 // the claim and the slot, so a retry, a restarted controller or a second replica that takes the
 // same slot finds the snapshot already there instead of making another.
 import { createHash } from "node:crypto";
-import { lineageAnnotations, SNAPSHOT_API_GROUP } from "../index.ts";
-import type { VolumeSnapshot } from "../types.ts";
+import { buildGroupSnapshot, lineageAnnotations, SNAPSHOT_API_GROUP } from "../index.ts";
+import type { LabelSelector } from "../selector.ts";
+import type { VolumeGroupSnapshot, VolumeSnapshot } from "../types.ts";
 
 /** The label naming the schedule that made a snapshot; retention only touches snapshots with it. */
 export const SCHEDULE_LABEL = "vol.kubectl.io/schedule";
@@ -21,8 +22,8 @@ export function slotStamp(slot: number): string {
 }
 
 /**
- * `<schedule>-<stamp>` for a schedule of one claim, `<schedule>-<claim>-<stamp>` for a selector
- * (each claim its own snapshot). Too long for an object name: the middle is cut and a hash of
+ * `<schedule>-<stamp>` for a schedule of one claim (or a group schedule's group snapshot),
+ * `<schedule>-<claim>-<stamp>` for a selector (each claim its own snapshot). Too long for an object name: the middle is cut and a hash of
  * what was cut keeps names apart.
  */
 export function snapshotName(schedule: string, claim: string | undefined, slot: number): string {
@@ -61,4 +62,24 @@ export function buildScheduledSnapshot(a: SnapshotFor): VolumeSnapshot {
     },
     spec: { volumeSnapshotClassName: a.className, source: { persistentVolumeClaimName: claim } },
   };
+}
+
+/**
+ * The VolumeGroupSnapshot of a group schedule for one slot: one point in time for every claim
+ * `selector` matches (snapshot-controller makes a member VolumeSnapshot per claim, owned by it).
+ */
+export function buildScheduledGroupSnapshot(a: {
+  schedule: { metadata: { name: string; namespace?: string } };
+  selector: LabelSelector;
+  slot: number;
+  className: string;
+}): VolumeGroupSnapshot {
+  return buildGroupSnapshot({
+    namespace: a.schedule.metadata.namespace ?? "",
+    name: snapshotName(a.schedule.metadata.name, undefined, a.slot),
+    selector: a.selector,
+    className: a.className,
+    labels: { [SCHEDULE_LABEL]: a.schedule.metadata.name },
+    annotations: { [SLOT_ANNOTATION]: new Date(a.slot).toISOString() },
+  });
 }

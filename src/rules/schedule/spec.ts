@@ -16,15 +16,22 @@ const OPERATORS: readonly string[] = ["In", "NotIn", "Exists", "DoesNotExist"];
 export interface ScheduleSpec {
   /** One claim by name; or `selector`. */
   claim?: string;
-  /** Claims by label; each matched claim gets its own snapshots. */
+  /** Claims by label; each matched claim gets its own snapshots (or, with `group`, one group). */
   selector?: LabelSelector;
+  /**
+   * With `selector`: each slot takes one VolumeGroupSnapshot of every matched claim (one point
+   * in time for all of them), and retention counts groups.
+   */
+  group?: boolean;
+  /** With `group`: the VolumeGroupSnapshotClass (default: the driver's default, else its only class). */
+  groupSnapshotClassName?: string;
   /** A duration ("1h", "30m", "1h30m", "1d"); or `cron`. */
   every?: string;
   /** A 5-field cron expression; or `every`. */
   cron?: string;
   /** The IANA time zone of `cron` (default UTC). */
   timeZone?: string;
-  /** How many ready snapshots to keep per claim. */
+  /** How many ready snapshots to keep per claim (with `group`: ready group snapshots). */
   keep?: number;
   /** Delete ready snapshots older than this (a duration such as "7d"). */
   maxAge?: string;
@@ -111,6 +118,14 @@ export function specProblems(spec: ScheduleSpec, rules: SpecRules = PRODUCTION_R
       !OPERATORS.includes(e.operator) ||
       (e.values != null && !(Array.isArray(e.values) && e.values.every((v) => typeof v === "string"))),
   );
+  if (spec.group === true && !hasSelector)
+    out.push("spec.group takes the claims of spec.selector as one group snapshot: give spec.selector");
+  if (spec.groupSnapshotClassName != null && spec.group !== true)
+    out.push("spec.groupSnapshotClassName applies with spec.group: true only: remove it or set spec.group");
+  if (spec.group === true && spec.snapshotClassName != null)
+    out.push(
+      "spec.snapshotClassName names a VolumeSnapshotClass, which a group schedule does not use: name the VolumeGroupSnapshotClass in spec.groupSnapshotClassName",
+    );
   if (bad >= 0)
     out.push(
       `spec.selector.matchExpressions[${bad}] needs a key, an operator (In, NotIn, Exists or DoesNotExist) and values as a list of strings`,

@@ -2,13 +2,14 @@
 // the members found, the state --wait shows, and the rows of list and tree.
 import type { V1PersistentVolumeClaim } from "@kubernetes/client-node";
 import { describe, expect, it } from "vitest";
-import { buildGroupSnapshot, RESTORED_FROM_GROUP } from "../../../src/plugin/build.ts";
+import { RESTORED_FROM_GROUP } from "../../../src/plugin/build.ts";
 import { parseCommand } from "../../../src/plugin/cli.ts";
-import { groupMembers, groupName, groupState, groupTree } from "../../../src/plugin/groups.ts";
+import { groupName, groupState, groupTree } from "../../../src/plugin/groups.ts";
 import type { Item } from "../../../src/plugin/lineage.ts";
 import { renderList } from "../../../src/plugin/list.ts";
 import { groupClaims } from "../../../src/plugin/restore-group.ts";
 import { treeRows } from "../../../src/plugin/tree.ts";
+import { buildGroupSnapshot, groupMembers } from "../../../src/rules/group.ts";
 import { LINEAGE, memoryLookup } from "../../../src/rules/index.ts";
 import type { VolumeGroupSnapshot, VolumeSnapshot } from "../../../src/rules/types.ts";
 

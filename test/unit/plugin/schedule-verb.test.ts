@@ -52,9 +52,29 @@ describe("kubectl vol schedule options", () => {
     [{ claim: "db", keep: "0" }, /--keep: give a whole number of at least 1/],
     [{ claim: "db", suspend: true, resume: true }, /--suspend or --resume, not both/],
     [{ claim: "db", list: true }, /--list takes no claim/],
+    [{ list: true, group: true }, /--list takes no claim and no other flag .*--group/],
+    [
+      { claim: "db", group: true, every: "1h" },
+      /--group takes the claims of -l SELECTOR as one group snapshot/,
+    ],
     [{ claim: "x".repeat(64) }, /at most|no more than 63 characters/],
   ])("refuses %j", (args, message) => {
     expect(() => opts(args)).toThrow(message);
+  });
+  it("reads a group schedule: -l with --group, --class as given", () => {
+    expect(
+      opts({ selector: "app=shop", group: true, name: "shop", every: "1h", keep: "24", class: "g" }),
+    ).toMatchObject({
+      name: "shop",
+      changes: {
+        selector: { matchLabels: { app: "shop" } },
+        group: true,
+        every: "1h",
+        keep: 24,
+        snapshotClassName: "g",
+      },
+    });
+    expect(opts({ selector: "app=shop", name: "shop", every: "1h" }).changes.group).toBeUndefined();
   });
   it("usage errors exit 2 through the CLI", async () => {
     const err: string[] = [];
@@ -99,6 +119,30 @@ describe("buildSchedule", () => {
   });
 });
 
+describe("buildSchedule of a group schedule", () => {
+  it("sets group with the selector; a claim target drops group and its class", () => {
+    const g = buildSchedule("shop", "shop", {
+      selector: { matchLabels: { app: "shop" } },
+      group: true,
+      groupSnapshotClassName: "vol-group-snapshots",
+      every: "1h",
+      keep: 3,
+    });
+    expect(g.spec).toEqual({
+      selector: { matchLabels: { app: "shop" } },
+      group: true,
+      groupSnapshotClassName: "vol-group-snapshots",
+      every: "1h",
+      keep: 3,
+    });
+    expect(buildSchedule("shop", "shop", { claim: "db" }, g).spec).toEqual({
+      claim: "db",
+      every: "1h",
+      keep: 3,
+    });
+  });
+});
+
 describe("schedule --list", () => {
   it("shows target, timing, LAST, NEXT, KEPT and RESULT", () => {
     const now = new Date("2026-12-01T12:00:00Z");
@@ -124,6 +168,10 @@ describe("schedule --list", () => {
             suspend: true,
           },
         },
+        {
+          metadata: { name: "shop", namespace: "shop" },
+          spec: { selector: { matchLabels: { app: "shop" } }, group: true, every: "1h", keep: 3 },
+        },
       ],
       false,
       now,
@@ -134,6 +182,7 @@ describe("schedule --list", () => {
         "NAME      TARGET              SCHEDULE               KEEP     LAST     NEXT        KEPT   RESULT",
         "db        pvc/db              every 1h               24       60m      in 60m      3      Succeeded",
         "nightly   -l backup=nightly   cron 0 3 * * * (UTC)   max 7d   <none>   suspended   0      <none>",
+        "shop      group -l app=shop   every 1h               3        <none>   <none>      0      <none>",
         "",
       ].join("\n"),
     );

@@ -1,12 +1,18 @@
 import { describe, expect, it } from "vitest";
 import {
+  buildScheduledGroupSnapshot,
   buildScheduledSnapshot,
   KEEP_ANNOTATION,
   SCHEDULE_LABEL,
   SLOT_ANNOTATION,
   snapshotName,
 } from "../../../../src/rules/schedule/names.ts";
-import { retention, type Snap } from "../../../../src/rules/schedule/retention.ts";
+import {
+  type GroupSnap,
+  groupRetention,
+  retention,
+  type Snap,
+} from "../../../../src/rules/schedule/retention.ts";
 import {
   PRODUCTION_RULES,
   parseScheduleDuration,
@@ -176,5 +182,123 @@ describe("spec checks", () => {
     expect(
       specProblems({ claim: "db", every: "10s", keep: 1 }, { ...PRODUCTION_RULES, minIntervalMs: 1000 }),
     ).toEqual([]);
+  });
+});
+
+describe("group retention (a group schedule's VolumeGroupSnapshots)", () => {
+  /** A group with a member per claim; `members` overrides each member's state. */
+  function group(name: string, hoursAgo: number, state: State, members: State[] = [state, state]) {
+    const g: GroupSnap = {
+      metadata: {
+        name,
+        labels: { [SCHEDULE_LABEL]: "nightly" },
+        annotations: { [SLOT_ANNOTATION]: new Date(NOW - hoursAgo * H).toISOString() },
+      },
+      status:
+        state === "ready" ? { readyToUse: true } : state === "failed" ? { error: { message: "no" } } : {},
+    };
+    const m = members.map((st, i) => snap(`${name}-m${i}`, hoursAgo, st, { labels: {} }, ["db", "logs"][i]));
+    return { g, m };
+  }
+  function run(list: ReturnType<typeof group>[], keep?: number, maxAge?: string) {
+    const byName = new Map(list.map((x) => [x.g.metadata.name, x.m]));
+    return groupRetention(
+      sched(keep, maxAge),
+      list.map((x) => x.g),
+      (g) => byName.get(g.metadata.name) ?? [],
+      NOW,
+    );
+  }
+
+  it("keep counts ready groups, not members, and deletes older groups whole", () => {
+    const list = [
+      group("g1", 4, "ready"),
+      group("g2", 3, "ready"),
+      group("g3", 2, "ready"),
+      group("g4", 1, "ready"),
+    ];
+    expect(run(list, 2)).toEqual({ kept: ["g4", "g3"], delete: ["g1", "g2"] });
+  });
+
+  it("a group is ready only when it and every member are; later failures never push out the newest ready group", () => {
+    const list = [
+      group("g1", 5, "ready"),
+      group("g2", 4, "ready"),
+      // snapshot-controller marked the group before a member: not ready yet, not counted.
+      group("g3", 3, "ready", ["ready", "pending"]),
+      group("f4", 2, "failed"),
+      group("f5", 1, "failed"),
+    ];
+    const r = run(list, 1);
+    expect(r.kept).toEqual(["g2"]);
+    // g3 is not ready and older than nothing ready: it stays among the newest failures only
+    // while within keep; keep 1 leaves the newest not-ready one (f5).
+    expect(r.delete).toEqual(["f4", "g1", "g3"]);
+    expect(run(list, 1, "1h").kept).toEqual(["g2"]);
+  });
+
+  it("leaves alone a group annotated keep, and a group one of whose members is (deleting it would delete the member)", () => {
+    const pinned = group("g1", 4, "ready");
+    pinned.g.metadata.annotations = { ...pinned.g.metadata.annotations, [KEEP_ANNOTATION]: "true" };
+    const member = group("g2", 3, "ready");
+    member.m[1]!.metadata.annotations = { ...member.m[1]!.metadata.annotations, [KEEP_ANNOTATION]: "true" };
+    const list = [pinned, member, group("g3", 2, "ready"), group("g4", 1, "ready")];
+    expect(run(list, 1)).toEqual({ kept: ["g4"], delete: ["g3"] });
+  });
+
+  it("a claim that left the selector keeps its newest ready copy, whatever keep says", () => {
+    const old = group("g1", 3, "ready"); // db and logs
+    const later = [group("g2", 2, "ready", ["ready"]), group("g3", 1, "ready", ["ready"])]; // db only
+    expect(run([old, ...later], 1)).toEqual({ kept: ["g3", "g1"], delete: ["g2"] });
+  });
+
+  it("another schedule's groups and groups being deleted are never touched", () => {
+    const other = group("x1", 5, "ready");
+    other.g.metadata.labels = { [SCHEDULE_LABEL]: "hourly" };
+    const going = group("g0", 6, "ready");
+    going.g.metadata.deletionTimestamp = new Date(NOW).toISOString();
+    expect(run([other, going, group("g1", 2, "ready"), group("g2", 1, "ready")], 1)).toEqual({
+      kept: ["g2"],
+      delete: ["g1"],
+    });
+  });
+
+  it("the group of a slot is named by the schedule and the slot, labelled and annotated as a snapshot is", () => {
+    const slot = Date.parse("2026-12-01T03:00:00Z");
+    const g = buildScheduledGroupSnapshot({
+      schedule: { metadata: { name: "shop", namespace: "prod" } },
+      selector: { matchLabels: { app: "shop" } },
+      slot,
+      className: "vol-group-snapshots",
+    });
+    expect(g).toEqual({
+      apiVersion: "groupsnapshot.storage.k8s.io/v1",
+      kind: "VolumeGroupSnapshot",
+      metadata: {
+        name: snapshotName("shop", undefined, slot),
+        namespace: "prod",
+        labels: { [SCHEDULE_LABEL]: "shop" },
+        annotations: { [SLOT_ANNOTATION]: "2026-12-01T03:00:00.000Z" },
+      },
+      spec: {
+        volumeGroupSnapshotClassName: "vol-group-snapshots",
+        source: { selector: { matchLabels: { app: "shop" } } },
+      },
+    });
+    expect(g.metadata.name).toBe("shop-20261201-030000");
+  });
+
+  it("spec problems of a group schedule", () => {
+    const base = { every: "1h", keep: 3 };
+    expect(specProblems({ ...base, selector: {}, group: true, groupSnapshotClassName: "g" })).toEqual([]);
+    expect(specProblems({ ...base, claim: "db", group: true })).toEqual([
+      "spec.group takes the claims of spec.selector as one group snapshot: give spec.selector",
+    ]);
+    expect(specProblems({ ...base, selector: {}, groupSnapshotClassName: "g" })).toEqual([
+      "spec.groupSnapshotClassName applies with spec.group: true only: remove it or set spec.group",
+    ]);
+    expect(specProblems({ ...base, selector: {}, group: true, snapshotClassName: "s" })).toEqual([
+      "spec.snapshotClassName names a VolumeSnapshotClass, which a group schedule does not use: name the VolumeGroupSnapshotClass in spec.groupSnapshotClassName",
+    ]);
   });
 });
