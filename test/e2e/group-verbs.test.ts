@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Cluster } from "../../src/localcluster/cluster.ts";
 import { type Ctx, podYaml, type Result } from "../../src/localcluster/scenarios.ts";
+import { waitUntil } from "../../src/localcluster/session.ts";
 import { clusterWithNamespace } from "./start.ts";
 
 const NS = "groups";
@@ -90,4 +91,58 @@ describe.sequential("group snapshots on real nodes", () => {
       "  └─pvc/wal-db-group",
     ]);
   }, 420_000);
+
+  it("a group schedule on the deployed vol-controller takes one group snapshot of the claims at its slot", async () => {
+    const made = await must(
+      ctx.vol([
+        "schedule",
+        "-l",
+        "app=db",
+        "--group",
+        "--name",
+        "db-every-minute",
+        "--every",
+        "1m",
+        "--keep",
+        "1",
+      ]),
+      "schedule --group",
+    );
+    expect(made.stdout).toBe("snapshotschedule.vol.kubectl.io/db-every-minute created\n");
+    // The first slot is the next whole minute; the group and both members are then ready.
+    let status: { result?: string; kept?: string[]; message?: string } = {};
+    await waitUntil(
+      "the first slot of db-every-minute Succeeded",
+      async () => {
+        const r = await ctx.kubectl([
+          "get",
+          "snapshotschedule",
+          "db-every-minute",
+          "-o",
+          "jsonpath={.status}",
+        ]);
+        status = r.stdout ? JSON.parse(r.stdout) : {};
+        return status.result === "Succeeded";
+      },
+      150_000,
+      () => JSON.stringify(status),
+      1000,
+    );
+    expect(status.kept).toEqual([expect.stringMatching(/^db-every-minute-\d{8}-\d{4}00$/)]);
+    expect(status.message).toBe("1 group snapshot ready to use");
+    const group = status.kept![0]!;
+    const tree = await must(ctx.vol(["tree", `vgs/${group}`]), `tree vgs/${group}`);
+    expect(tree.stdout).toMatch(new RegExp(`volumegroupsnapshot/${group}\\s.*\\sdb-every-minute\\n`));
+    const members = await must(
+      ctx.kubectl([
+        "get",
+        "volumesnapshots",
+        "-o",
+        `jsonpath={range .items[?(@.metadata.ownerReferences[0].name=="${group}")]}{.spec.source.persistentVolumeClaimName}={.status.readyToUse}{"\\n"}{end}`,
+      ]),
+      "members",
+    );
+    expect(members.stdout.trim().split("\n").sort()).toEqual(["data=true", "wal=true"]);
+    await must(ctx.kubectl(["delete", "snapshotschedule", "db-every-minute"]), "delete the schedule");
+  }, 240_000);
 });
