@@ -1,14 +1,13 @@
 // The leader's loop: a pass reconciles every SnapshotSchedule; a pass runs when a schedule or a
-// scheduled snapshot changes (watches), when the earliest slot or follow-up falls due (a
-// timer), and at least every resync period. Each pass reads the world afresh, so a missed
-// event costs only time, never a slot.
+// scheduled snapshot or group snapshot changes (watches), when the earliest slot or follow-up
+// falls due (a timer), and at least every resync period (src/controller/loop.ts). Each pass
+// reads the world afresh, so a missed event costs only time, never a slot.
 import type { Connection } from "../kube/connection.ts";
 import { errorMessage, type Logger } from "../kube/log.ts";
-import { watchStream } from "../kube/rest.ts";
-import { sleep } from "../kube/sleep.ts";
 import { SCHEDULE_LABEL } from "../rules/schedule/names.ts";
 import { SCHEDULE_GROUP, SCHEDULE_PLURAL, SCHEDULE_VERSION, type SpecRules } from "../rules/schedule/spec.ts";
 import type { ControllerApi } from "./api.ts";
+import { runPasses } from "./loop.ts";
 import type { ControllerMetrics } from "./metrics.ts";
 import { reconcileSchedule } from "./reconcile.ts";
 
@@ -30,40 +29,10 @@ const WATCHES = [
   `/apis/groupsnapshot.storage.k8s.io/v1/volumegroupsnapshots?watch=1&labelSelector=${encodeURIComponent(SCHEDULE_LABEL)}`,
 ];
 
-/** Keeps a watch open until `signal` aborts, calling `kick` on every event. */
-export async function keepWatching(
-  conn: Connection,
-  path: string,
-  kick: () => void,
-  signal: AbortSignal,
-  log: Logger,
-): Promise<void> {
-  let delay = 1000;
-  while (!signal.aborted) {
-    try {
-      await watchStream(conn, path, () => kick(), signal, 120_000);
-      delay = 1000;
-    } catch (err) {
-      if (!signal.aborted) log.debug("watch ended, reopening", { path, error: errorMessage(err) });
-      await sleep(delay, signal);
-      delay = Math.min(30_000, delay * 2);
-    }
-  }
-}
-
 /** Runs passes until `signal` aborts (leadership lost or the process stopping). */
 export async function runLoop(o: LoopOptions, signal: AbortSignal): Promise<void> {
-  let wake: (() => void) | undefined;
-  let kicked = false;
-  const kick = () => {
-    kicked = true;
-    wake?.();
-  };
-  const watches = WATCHES.map((p) => keepWatching(o.conn, p, kick, signal, o.log));
-  signal.addEventListener("abort", kick, { once: true });
   const backoff = new Map<string, number>();
-  while (!signal.aborted) {
-    kicked = false;
+  await runPasses({ conn: o.conn, log: o.log, watches: WATCHES }, signal, async () => {
     const started = Date.now();
     let wakeAt = started + o.resyncMs;
     try {
@@ -98,22 +67,6 @@ export async function runLoop(o: LoopOptions, signal: AbortSignal): Promise<void
     }
     o.metrics.pass((Date.now() - started) / 1000);
     o.onPass?.(Date.now());
-    if (signal.aborted) break;
-    if (kicked) {
-      // Events arrived during the pass: another pass, after a moment to let them settle.
-      await new Promise((r) => setTimeout(r, 100));
-      continue;
-    }
-    await new Promise<void>((resolve) => {
-      const t = setTimeout(resolve, Math.max(0, wakeAt - Date.now()));
-      wake = () => {
-        clearTimeout(t);
-        resolve();
-      };
-    });
-    wake = undefined;
-    // Let a burst of events settle into one pass.
-    if (kicked && !signal.aborted) await new Promise((r) => setTimeout(r, 100));
-  }
-  await Promise.all(watches);
+    return wakeAt;
+  });
 }

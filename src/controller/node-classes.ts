@@ -7,7 +7,7 @@ import { errorMessage, type Logger } from "../kube/log.ts";
 import { ApiError, getJson } from "../kube/rest.ts";
 import { desiredNodeClasses, planNodeClasses, type VolumeGroupSnapshotClass } from "../rules/index.ts";
 import { sendJson } from "./api.ts";
-import { keepWatching } from "./controller.ts";
+import { runPasses } from "./loop.ts";
 
 const CLASSES = "/apis/groupsnapshot.storage.k8s.io/v1/volumegroupsnapshotclasses";
 const CSINODES = "/apis/storage.k8s.io/v1/csinodes";
@@ -58,38 +58,16 @@ export async function runNodeClassLoop(
   o: { conn: Connection; log: Logger; resyncMs: number },
   signal: AbortSignal,
 ): Promise<void> {
-  let wake: (() => void) | undefined;
-  let kicked = false;
-  const kick = () => {
-    kicked = true;
-    wake?.();
-  };
-  const watches = [`${CLASSES}?watch=1`, `${CSINODES}?watch=1`].map((p) =>
-    keepWatching(o.conn, p, kick, signal, o.log),
-  );
-  signal.addEventListener("abort", kick, { once: true });
-  while (!signal.aborted) {
-    kicked = false;
-    let delay = o.resyncMs;
+  const watches = [`${CLASSES}?watch=1`, `${CSINODES}?watch=1`];
+  await runPasses({ conn: o.conn, log: o.log, watches }, signal, async () => {
     try {
       await syncNodeClasses(o.conn, o.log);
+      return Date.now() + o.resyncMs;
     } catch (err) {
       o.log.warn("cannot keep the per-node VolumeGroupSnapshotClasses, retrying", {
         error: errorMessage(err),
       });
-      delay = Math.min(delay, 2000);
+      return Date.now() + Math.min(o.resyncMs, 2000);
     }
-    if (signal.aborted) break;
-    if (!kicked)
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, delay);
-        wake = () => {
-          clearTimeout(t);
-          resolve();
-        };
-      });
-    wake = undefined;
-    if (!signal.aborted) await new Promise((r) => setTimeout(r, 100)); // let a burst settle
-  }
-  await Promise.all(watches);
+  });
 }
