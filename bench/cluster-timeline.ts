@@ -11,7 +11,7 @@ import { connect } from "../src/kube/connection.ts";
 import { watchStream } from "../src/kube/rest.ts";
 import { repoRoot } from "../src/localcluster/assets.ts";
 import { type Cluster, SYSTEM_NAMESPACE, startCluster } from "../src/localcluster/cluster.ts";
-import { BUSYBOX_IMAGE } from "../src/localcluster/images/images.ts";
+import { podYaml } from "../src/localcluster/scenarios.ts";
 
 const run = promisify(execFile);
 
@@ -292,32 +292,7 @@ export function writerPod(
   script: string,
   node?: string,
 ): string {
-  const claims = Object.keys(mounts);
-  return JSON.stringify({
-    apiVersion: "v1",
-    kind: "Pod",
-    metadata: { name },
-    spec: {
-      terminationGracePeriodSeconds: 1,
-      automountServiceAccountToken: false,
-      ...(node ? { nodeSelector: { "kubernetes.io/hostname": node } } : {}),
-      containers: [
-        {
-          name: "app",
-          image: BUSYBOX_IMAGE,
-          imagePullPolicy: "Never",
-          command: [
-            "/bin/sh",
-            "-c",
-            `${script} && sync && touch /tmp/done; trap 'exit 0' TERM; while true; do sleep 1; done`,
-          ],
-          readinessProbe: { exec: { command: ["cat", "/tmp/done"] }, periodSeconds: 1 },
-          volumeMounts: claims.map((c, i) => ({ name: `v${i}`, mountPath: mounts[c] })),
-        },
-      ],
-      volumes: claims.map((c, i) => ({ name: `v${i}`, persistentVolumeClaim: { claimName: c } })),
-    },
-  });
+  return podYaml(name, "", { mounts, script, readyAfterScript: true, node });
 }
 
 /**

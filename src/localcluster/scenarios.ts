@@ -130,21 +130,44 @@ export const claimYaml = (name: string, opts: { size?: string; block?: boolean }
     },
   });
 
-interface PodOptions {
+export interface PodOptions {
   /** Run on this node (kubernetes.io/hostname), which a WaitForFirstConsumer claim follows. */
   node?: string;
   /** Use the claim as a raw block device at /dev/xvda instead of a file system at /data. */
   block?: boolean;
+  /** More claims to mount, each at its path (claim → path). */
+  mounts?: Record<string, string>;
+  /** A shell script the pod runs first (instead of only idling). */
+  script?: string;
+  /** With `script`: the script runs to its end, then the pod is Ready and idles. */
+  readyAfterScript?: boolean;
 }
 
-/** A busybox pod that mounts `claim` at /data (or /dev/xvda) and idles until deleted. */
+const IDLE = "trap 'exit 0' TERM; while true; do sleep 1; done";
+
+/**
+ * A busybox pod that mounts `claim` at /data (or /dev/xvda; none when `claim` is "") and each
+ * of `opts.mounts`, runs `opts.script` if any, and idles until deleted. The one pod every test
+ * and bench on real nodes runs.
+ */
 export function podYaml(name: string, claim: string, opts: PodOptions = {}): string {
+  const mounts: [string, string][] = [
+    ...(claim && !opts.block ? ([[claim, "/data"]] as [string, string][]) : []),
+    ...Object.entries(opts.mounts ?? {}),
+  ];
+  const claims = [...(claim ? [claim] : []), ...Object.keys(opts.mounts ?? {})];
+  const volumeName = (c: string) => `v${claims.indexOf(c)}`;
+  const script = !opts.script
+    ? IDLE
+    : opts.readyAfterScript
+      ? `${opts.script} && sync && touch /tmp/done; ${IDLE}`
+      : opts.script;
   return JSON.stringify({
     apiVersion: "v1",
     kind: "Pod",
     metadata: { name, labels: { app: name } },
     spec: {
-      terminationGracePeriodSeconds: 2,
+      terminationGracePeriodSeconds: 1,
       automountServiceAccountToken: false,
       ...(opts.node ? { nodeSelector: { "kubernetes.io/hostname": opts.node } } : {}),
       containers: [
@@ -152,13 +175,19 @@ export function podYaml(name: string, claim: string, opts: PodOptions = {}): str
           name: "app",
           image: BUSYBOX_IMAGE,
           imagePullPolicy: "Never",
-          command: ["/bin/sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1; done"],
-          ...(opts.block
-            ? { volumeDevices: [{ name: "data", devicePath: "/dev/xvda" }] }
-            : { volumeMounts: [{ name: "data", mountPath: "/data" }] }),
+          command: ["/bin/sh", "-c", script],
+          ...(opts.readyAfterScript
+            ? { readinessProbe: { exec: { command: ["cat", "/tmp/done"] }, periodSeconds: 1 } }
+            : {}),
+          ...(opts.block && claim
+            ? { volumeDevices: [{ name: volumeName(claim), devicePath: "/dev/xvda" }] }
+            : {}),
+          ...(mounts.length
+            ? { volumeMounts: mounts.map(([c, mountPath]) => ({ name: volumeName(c), mountPath })) }
+            : {}),
         },
       ],
-      volumes: [{ name: "data", persistentVolumeClaim: { claimName: claim } }],
+      volumes: claims.map((c) => ({ name: volumeName(c), persistentVolumeClaim: { claimName: c } })),
     },
   });
 }

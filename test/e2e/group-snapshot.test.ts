@@ -6,8 +6,7 @@
 // the two members hold one instant. The driver logs the time writes were held for each group.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Cluster, SYSTEM_NAMESPACE, startCluster } from "../../src/localcluster/cluster.ts";
-import { BUSYBOX_IMAGE } from "../../src/localcluster/images/images.ts";
-import { type Ctx, jsonOf, makeCtx, must, sh, waitBound } from "../../src/localcluster/scenarios.ts";
+import { type Ctx, jsonOf, makeCtx, must, podYaml, sh, waitBound } from "../../src/localcluster/scenarios.ts";
 import { waitUntil } from "../../src/localcluster/session.ts";
 
 const NS = "groups";
@@ -31,31 +30,8 @@ const claimYaml = (name: string, labels: Record<string, string>, from?: string) 
 });
 
 /** A pod mounting claim `a` at /a and `b` at /b, running `script`. */
-const podYaml = (name: string, a: string, b: string, script: string) => ({
-  apiVersion: "v1",
-  kind: "Pod",
-  metadata: { name },
-  spec: {
-    terminationGracePeriodSeconds: 1,
-    automountServiceAccountToken: false,
-    containers: [
-      {
-        name: "app",
-        image: BUSYBOX_IMAGE,
-        imagePullPolicy: "Never",
-        command: ["/bin/sh", "-c", script],
-        volumeMounts: [
-          { name: "a", mountPath: "/a" },
-          { name: "b", mountPath: "/b" },
-        ],
-      },
-    ],
-    volumes: [
-      { name: "a", persistentVolumeClaim: { claimName: a } },
-      { name: "b", persistentVolumeClaim: { claimName: b } },
-    ],
-  },
-});
+const pod = (name: string, a: string, b: string, script: string) =>
+  podYaml(name, "", { mounts: { [a]: "/a", [b]: "/b" }, script });
 
 const WRITER =
   "trap 'exit 0' TERM; n=0; while true; do n=$((n+1)); echo $n >> /a/seq; sync -d /a/seq; echo $n >> /b/seq; sync -d /b/seq; done";
@@ -65,7 +41,11 @@ const apply = (what: string, obj: object) =>
   must(ctx, `kubectl apply -f ${what}.yaml`, ctx.kubectl(["apply", "-f", "-"], JSON.stringify(obj)));
 
 async function runPod(name: string, a: string, b: string, script: string): Promise<void> {
-  await apply(name, podYaml(name, a, b, script));
+  await must(
+    ctx,
+    `kubectl apply -f ${name}.yaml`,
+    ctx.kubectl(["apply", "-f", "-"], pod(name, a, b, script)),
+  );
   const w = await ctx.kubectl(["wait", "--for=condition=Ready", `pod/${name}`, "--timeout=120s"]);
   expect(w.code, `${w.stderr}\n${(await ctx.kubectl(["describe", "pod", name])).stdout.slice(-1500)}`).toBe(
     0,
