@@ -15,6 +15,7 @@ import { connectCsi, MOUNT_CAP } from "../src/localcluster/csi-client.ts";
 import { registerDriverCleanup, spawnDriver } from "../src/localcluster/csi-sanity.ts";
 import { type FsType, mountLoopFs } from "../src/localcluster/loopfs.ts";
 import { Session, waitUntil } from "../src/localcluster/session.ts";
+import { seqOf, startWriter } from "../src/localcluster/writer.ts";
 import { machine, median } from "./machine.ts";
 
 const MiB = 2 ** 20;
@@ -23,11 +24,6 @@ const RUNS = Number(process.env.BENCH_GROUP_RUNS ?? 9);
 const SIZES = [2, 10];
 const TARGET_MS = 100;
 const load = () => readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3);
-
-const WRITER = `
-const fs = require("node:fs");
-const fds = process.argv.slice(1).map((d) => fs.openSync(d + "/seq", "a"));
-for (let n = 1; ; n++) for (const fd of fds) { fs.writeSync(fd, n + "\\n"); fs.fsyncSync(fd); }`;
 
 interface Row {
   backend: string;
@@ -67,21 +63,9 @@ async function measure(fs: FsType, backend: string, members: number): Promise<Ro
       });
       targets.push(t);
     }
-    const writer = s.start("writer", "unshare", [
-      "--mount",
-      "--propagation",
-      "private",
-      process.execPath,
-      "-e",
-      WRITER,
-      ...targets,
-    ]);
-    const last = path.join(dataDir, "volumes", ids[ids.length - 1] as string, "seq");
-    await waitUntil(
-      "the writer to write",
-      async () => (await readFile(last, "utf8").catch(() => "")).length > 100,
-      30_000,
-    );
+    const writer = startWriter(s, "writer", targets);
+    const last = path.join(dataDir, "volumes", ids[ids.length - 1] as string);
+    await waitUntil("the writer to write", async () => (await seqOf(last).catch(() => 0)) > 10, 30_000);
     const latency: number[] = [];
     for (let r = 0; r < RUNS + 1; r++) {
       const t0 = performance.now();

@@ -13,21 +13,9 @@ import { type CsiClient, connectCsi, MOUNT_CAP, type Msg } from "../../src/local
 import { registerDriverCleanup, spawnDriver } from "../../src/localcluster/csi-sanity.ts";
 import { type FsType, mountLoopFs } from "../../src/localcluster/loopfs.ts";
 import { type Proc, Session, waitUntil } from "../../src/localcluster/session.ts";
+import { seqOf, startWriter } from "../../src/localcluster/writer.ts";
 
 const MiB = 2 ** 20;
-
-/** Writes n to a/seq, fsync, n to b/seq, fsync, n+1, ... in its own mount namespace (as a pod's container would). */
-const WRITER = `
-const fs = require("node:fs");
-const [a, b] = process.argv.slice(1);
-const fa = fs.openSync(a + "/seq", "w"), fb = fs.openSync(b + "/seq", "w");
-for (let n = 1; ; n++) {
-  const s = String(n).padStart(12, "0");
-  fs.writeSync(fa, s, 0); fs.fsyncSync(fa);
-  fs.writeSync(fb, s, 0); fs.fsyncSync(fb);
-}`;
-
-const seqOf = async (dir: string): Promise<number> => Number(await readFile(path.join(dir, "seq"), "utf8"));
 
 async function procState(pid: number): Promise<string> {
   const text = await readFile(`/proc/${pid}/stat`, "utf8").catch(() => "");
@@ -86,15 +74,7 @@ async function rig(fs: FsType): Promise<Rig> {
           target_path: targets[i],
           volume_capability: MOUNT_CAP,
         });
-      const w = s.start(`writer-${a.slice(4, 10)}`, "unshare", [
-        "--mount",
-        "--propagation",
-        "private",
-        process.execPath,
-        "-e",
-        WRITER,
-        ...targets,
-      ]);
+      const w = startWriter(s, `writer-${a.slice(4, 10)}`, targets);
       await waitUntil(
         "the writer to write",
         async () => (await seqOf(path.join(dataDir, "volumes", b)).catch(() => 0)) > 10,
