@@ -339,6 +339,9 @@ export const KUBELET_SYSCTLS = [
   "kernel.keys.root_maxbytes",
 ] as const;
 
+/** Where host.sh keeps what it saved and who uses the host (its KUBECTL_VOL_HOST_STATE). */
+const HOST_STATE = process.env.KUBECTL_VOL_HOST_STATE ?? "/run/kubectl-vol-host";
+
 export async function readSysctls(): Promise<Record<string, string>> {
   const out: Record<string, string> = {};
   for (const s of KUBELET_SYSCTLS) out[s] = (await run("sysctl", ["-n", s])).stdout.trim();
@@ -346,9 +349,27 @@ export async function readSysctls(): Promise<Record<string, string>> {
 }
 
 /**
+ * The host's own values of the kubelets' sysctls, what they must be once no cluster runs: while
+ * one does, the values host.sh saved before its first node (the live ones are the kubelets');
+ * else the live ones.
+ */
+export async function hostSysctls(): Promise<Record<string, string>> {
+  const live = await readSysctls();
+  const saved = existsSync(path.join(HOST_STATE, "sysctl.saved"))
+    ? readFileSync(path.join(HOST_STATE, "sysctl.saved"), "utf8")
+    : "";
+  for (const line of saved.split("\n")) {
+    const [k, v] = line.split("=", 2);
+    if (k && v !== undefined && k in live) live[k] = v.trim();
+  }
+  return live;
+}
+
+/**
  * What a stopped cluster would have left behind on this machine: processes, mounts and loop
  * devices under its folder, its cgroups and bridges, sysctls not put back. Empty after a clean
- * stop; `sessionDir` is the stopped cluster's folder, `before` the sysctls read before it started,
+ * stop; `sessionDir` is the stopped cluster's folder, `before` the host's sysctls (hostSysctls)
+ * before it started,
  * `nodeIds` its nodes' ids (RealNode.id).
  */
 export async function hostLeftovers(
@@ -373,7 +394,8 @@ export async function hostLeftovers(
     if (m?.[1] && mine(m[1], "kvol")) found.push(`bridge: ${m[1]}`);
   }
   // Another cluster on this machine keeps the kubelets' sysctls until it stops too.
-  if (!existsSync("/run/kubectl-vol-host/users") || readdirSync("/run/kubectl-vol-host/users").length === 0) {
+  const users = path.join(HOST_STATE, "users");
+  if (!existsSync(users) || readdirSync(users).length === 0) {
     const now = await readSysctls();
     for (const [k, v] of Object.entries(before))
       if (now[k] !== v) found.push(`sysctl: ${k}=${now[k]} (was ${v})`);

@@ -1,8 +1,11 @@
 // The mutating handler for snapshot contents of a node-local driver: fills in the
 // snapshot.storage.kubernetes.io/managed-by label that snapshot-controller leaves out of group
 // snapshot contents (see src/rules/managed-by.ts), so the csi-snapshotter of the members' node
-// acts on them; a group's content is pointed at its node's copy of its class. A content that has the label, or whose node cannot be derived, is admitted as it
-// is (with a warning saying why no label was set).
+// acts on them; a group's content is pointed at its node's copy of its class. A content that
+// has the label, or whose node cannot be derived, is admitted as it is (with a warning saying
+// why no label was set); one whose volumes cannot be read in time is refused, to be retried
+// (admitted unlabelled it would be stuck for good). The configuration fails closed for the same
+// reason (manifests/base/webhook-configurations.yaml).
 import fastJsonPatch from "fast-json-patch";
 import {
   contentClassFor,
@@ -26,7 +29,17 @@ export const labelContent: Handler = async (req, lookups, deadline) => {
   // A volume provisioned a moment ago may not be in the cache yet: ask the API itself.
   if (got && !got.node && lookups.direct)
     got = (await within(derive(lookups.direct), deadline).catch(() => undefined)) ?? got;
-  if (!got) return { response: { allowed: true }, findings: [], late: true };
+  if (!got) {
+    // Admitted without the label, it would never be acted on (nor its class changed: it is
+    // immutable), so it is refused; snapshot-controller and csi-snapshotter retry the create.
+    const name = content.metadata?.name ?? "";
+    const message = `${req.subject.kind} "${name}": its volumes could not be read in time to label it with its node, so it is refused and will be retried by its creator`;
+    return {
+      response: { allowed: false, status: { code: 503, reason: "ServiceUnavailable", message } },
+      findings: [],
+      late: true,
+    };
+  }
   const warnings = got.findings.map((f) => f.message);
   if (!got.node) return { response: { allowed: true, warnings }, findings: got.findings };
   const labelled = structuredClone(content);

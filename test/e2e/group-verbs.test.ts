@@ -92,6 +92,62 @@ describe.sequential("group snapshots on real nodes", () => {
     ]);
   }, 420_000);
 
+  it("a group snapshot taken while the webhook is down waits (its content is refused, not stuck) and is cut once the webhook is back", async () => {
+    const webhook = ["-n", "vol-system", "deployment/vol-webhook"];
+    await must(ctx.kubectl(["scale", ...webhook, "--replicas=0"]), "scale the webhook to 0");
+    await must(
+      ctx.kubectl([
+        "wait",
+        "--for=delete",
+        "pod",
+        "-n",
+        "vol-system",
+        "-l",
+        "app.kubernetes.io/name=vol-webhook",
+        "--timeout=60s",
+      ]),
+      "webhook pods gone",
+    );
+    try {
+      await must(
+        ctx.vol(["snapshot", "-l", "app=db", "--name", "db-outage"]),
+        "snapshot -l while the webhook is down",
+      );
+      await new Promise((r) => setTimeout(r, 8000));
+      const group = JSON.parse(
+        (await must(ctx.kubectl(["get", "vgs", "db-outage", "-o", "json"]), "get")).stdout,
+      );
+      expect(group.status?.readyToUse ?? false).toBe(false);
+      const contents = await must(
+        ctx.kubectl([
+          "get",
+          "volumegroupsnapshotcontents",
+          "-o",
+          `jsonpath={range .items[?(@.spec.volumeGroupSnapshotRef.name=="db-outage")]}{.metadata.name}{"\\n"}{end}`,
+        ]),
+        "contents",
+      );
+      // Refused, not admitted unlabelled: nothing half-made waits for a node that never comes.
+      expect(contents.stdout.trim()).toBe("");
+    } finally {
+      await must(ctx.kubectl(["scale", ...webhook, "--replicas=2"]), "scale the webhook back");
+    }
+    await must(ctx.kubectl(["rollout", "status", ...webhook, "--timeout=120s"]), "webhook back");
+    await must(
+      ctx.kubectl(["wait", "--for=jsonpath={.status.readyToUse}=true", "vgs/db-outage", "--timeout=240s"]),
+      "db-outage ready once the webhook is back",
+    );
+    const ready = JSON.parse(
+      (await must(ctx.kubectl(["get", "vgs", "db-outage", "-o", "json"]), "get")).stdout,
+    );
+    transcript.push(`db-outage status after the outage: ${JSON.stringify(ready.status)}`);
+    expect(ready.status.error).toBeUndefined();
+    await must(
+      ctx.kubectl(["delete", "vgs", "db-outage", "--wait=true", "--timeout=120s"]),
+      "delete db-outage",
+    );
+  }, 420_000);
+
   it("a group schedule on the deployed vol-controller takes one group snapshot of the claims at its slot", async () => {
     const made = await must(
       ctx.vol([

@@ -6,7 +6,7 @@ import path from "node:path";
 import { promisify } from "node:util";
 import { afterAll, describe, expect, it } from "vitest";
 import { assets, repoRoot } from "../../src/localcluster/assets.ts";
-import { hostLeftovers, readSysctls } from "../../src/localcluster/cluster.ts";
+import { hostLeftovers, hostSysctls } from "../../src/localcluster/cluster.ts";
 
 const run = promisify(execFile);
 const dir = mkdtempSync(path.join(os.tmpdir(), "kubectl-vol-cluster-test-"));
@@ -20,7 +20,8 @@ afterAll(async () => {
 
 describe("cluster:up and cluster:down", () => {
   it("up --nodes 1 prints a kubeconfig path last that reaches a v1.36 server; down leaves nothing", async () => {
-    const before = await readSysctls();
+    // The host's own values (another test's cluster may hold the kubelets' values meanwhile).
+    const before = await hostSysctls();
     const up = await run(process.execPath, [script, "up", "--nodes", "1"], { env, timeout: 1_200_000 });
     const kubeconfig = up.stdout.trimEnd().split("\n").at(-1) ?? "";
     expect(existsSync(kubeconfig)).toBe(true);

@@ -16,7 +16,8 @@ describe("the shipped webhook configurations", () => {
       "volumegroupsnapshot.vol.kubectl.io",
     ]);
     for (const w of all) {
-      expect(w.failurePolicy).toBe("Ignore");
+      // Fail only where admitting unchanged would leave the object stuck (an unlabelled content).
+      expect(w.failurePolicy).toBe(w.name === "content-managed-by.vol.kubectl.io" ? "Fail" : "Ignore");
       // Schedules are checked on a spec change too; claims and snapshots only when created.
       expect(new Set(w.rules?.flatMap((r) => r.operations))).toEqual(
         new Set(w.name.startsWith("snapshotschedule.") ? ["CREATE", "UPDATE"] : ["CREATE"]),

@@ -161,6 +161,71 @@ describe("validate", () => {
     expect(m.response.warnings?.[0]).toMatch(/could not fill in the defaults of this PersistentVolumeClaim/);
   });
 
+  it("refuses a group snapshot content it cannot label in time, so that its creator retries (admitted, it would be stuck)", async () => {
+    const never = () => new Promise<never>(() => undefined);
+    const content = {
+      apiVersion: "groupsnapshot.storage.k8s.io/v1",
+      kind: "VolumeGroupSnapshotContent",
+      metadata: { name: "groupsnapcontent-1" },
+      spec: {
+        driver: "vol.kubectl.io",
+        deletionPolicy: "Delete",
+        volumeGroupSnapshotClassName: "vol-group-snapshots",
+        source: { volumeHandles: ["vol-a", "vol-b"] },
+      },
+    };
+    const kind = { group: "groupsnapshot.storage.k8s.io", version: "v1", kind: "VolumeGroupSnapshotContent" };
+    const started = Date.now();
+    const m = await mutate(
+      decode(review(content, { kind })),
+      { cached: { ...lookups.cached, persistentVolumes: never } },
+      AbortSignal.timeout(100),
+    );
+    expect(Date.now() - started).toBeLessThan(500);
+    expect(m.late).toBe(true);
+    expect(m.response).toEqual({
+      allowed: false,
+      status: {
+        code: 503,
+        reason: "ServiceUnavailable",
+        message:
+          'VolumeGroupSnapshotContent "groupsnapcontent-1": its volumes could not be read in time to label it with its node, so it is refused and will be retried by its creator',
+      },
+    });
+    // Read in time, it is labelled with its volumes' node and pointed at that node's class copy.
+    const pv = (handle: string) => ({
+      metadata: { name: `pv-${handle}` },
+      spec: {
+        csi: { driver: "vol.kubectl.io", volumeHandle: handle },
+        nodeAffinity: {
+          required: {
+            nodeSelectorTerms: [
+              {
+                matchExpressions: [
+                  { key: "topology.vol.kubectl.io/node", operator: "In", values: ["node-a"] },
+                ],
+              },
+            ],
+          },
+        },
+      },
+    });
+    const ok = await mutate(
+      decode(review(content, { kind })),
+      { cached: { ...lookups.cached, persistentVolumes: async () => [pv("vol-a"), pv("vol-b")] } },
+      AbortSignal.timeout(1000),
+    );
+    expect(ok.response.allowed).toBe(true);
+    expect(ok.response.patch).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({
+          path: "/spec/volumeGroupSnapshotClassName",
+          value: "vol-group-snapshots.node-a",
+        }),
+      ]),
+    );
+  });
+
   it("answers a dry-run request exactly as a real one (no side effects to skip)", async () => {
     const c = clone({ resources: { requests: { storage: "1Gi" } } });
     const real = await validate(decode(review(c)), lookups);
