@@ -117,6 +117,7 @@ describe.sequential("group snapshots on real nodes", () => {
       const group = JSON.parse(
         (await must(ctx.kubectl(["get", "vgs", "db-outage", "-o", "json"]), "get")).stdout,
       );
+      transcript.push(`db-outage status while the webhook is down: ${JSON.stringify(group.status)}`);
       expect(group.status?.readyToUse ?? false).toBe(false);
       const contents = await must(
         ctx.kubectl([
@@ -132,7 +133,15 @@ describe.sequential("group snapshots on real nodes", () => {
     } finally {
       await must(ctx.kubectl(["scale", ...webhook, "--replicas=2"]), "scale the webhook back");
     }
-    await must(ctx.kubectl(["rollout", "status", ...webhook, "--timeout=120s"]), "webhook back");
+    // A Ready webhook again (on one node only one replica of the two can run: hostNetwork).
+    await waitUntil(
+      "a Ready webhook",
+      async () =>
+        Number(
+          (await ctx.kubectl(["get", ...webhook, "-o", "jsonpath={.status.readyReplicas}"])).stdout || "0",
+        ) >= 1,
+      120_000,
+    );
     await must(
       ctx.kubectl(["wait", "--for=jsonpath={.status.readyToUse}=true", "vgs/db-outage", "--timeout=240s"]),
       "db-outage ready once the webhook is back",
