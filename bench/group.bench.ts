@@ -1,7 +1,7 @@
 // Group snapshot benchmark: CreateVolumeGroupSnapshot latency and the freeze window (how long
 // the members' writers were held, as the driver logs it) for groups of 2 and 10 volumes, on
 // btrfs and on XFS with reflink, each on its own loop-mounted filesystem. A writer in its own
-// mount namespace (as a pod's container) appends and fsyncs to every member in turn the whole
+// mount namespace (as a pod's container) puts a rising number into every member in turn, fsyncing each, the whole
 // time, so every group has a writer to hold. Through the driver's gRPC socket, as csi-snapshotter
 // calls it. Writes bench/results/group.json and group.md.
 //
@@ -109,7 +109,7 @@ function markdown(result: { rows: Row[]; machine: Record<string, unknown>; total
   const lines = [
     "# Group snapshot benchmark: CreateVolumeGroupSnapshot latency and freeze window",
     "",
-    `Median (and max) of ${RUNS} groups per row, after one warm-up, while a writer appends and fsyncs to every member.`,
+    `Median (and max) of ${RUNS} groups per row, after one warm-up, while a writer puts a rising number into every member in turn, fsyncing each (src/localcluster/writer.ts).`,
     "The freeze window is the time the members' writers were held (stopped), as the driver logs it.",
     "",
     "| backend (fs) | members | latency | freeze window | target: freeze < 100 ms |",
