@@ -430,7 +430,7 @@ export class Engine {
    */
   async createSnapshotSet<W>(
     list: NewSnapshot[],
-    around: (cut: () => Promise<CopyReport[]>) => Promise<W>,
+    around: (cut: (held: boolean) => Promise<CopyReport[]>) => Promise<W>,
   ): Promise<{ records: SnapshotRecord[]; held: W }> {
     const recs: SnapshotRecord[] = list.map((s) => ({
       ...s,
@@ -443,10 +443,14 @@ export class Engine {
     try {
       for (const r of recs) await this.snapshots.put(r);
       const tmps = recs.map((r) => this.layout.tmpFor(r.id));
-      const held = await around(async () => {
+      const held = await around(async (writersHeld) => {
         // Every build ends before any undo starts (an undo must not race a build still running).
         const done = await Promise.allSettled(
-          recs.map((r, i) => this.backend.snapshot(this.layout.volume(r.sourceVolumeId), tmps[i] as string)),
+          recs.map((r, i) =>
+            this.backend.snapshot(this.layout.volume(r.sourceVolumeId), tmps[i] as string, {
+              held: writersHeld,
+            }),
+          ),
         );
         const failed = done.find((d) => d.status === "rejected");
         if (failed) throw failed.reason;

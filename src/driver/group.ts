@@ -177,18 +177,18 @@ export class Groups {
     let made: { held: HoldReport<unknown> };
     try {
       made = await engine.createSnapshotSet(list, async (cut) => {
-        const inHold = async () => {
+        const inHold = async (held: boolean) => {
           crashPoint("group-writes-held");
-          const reports = await cut();
+          const reports = await cut(held);
           crashPoint("group-members-cut");
           return reports;
         };
         if (engine.backend.kind === "copy") {
           const t = performance.now();
-          const reports = await inHold();
+          const reports = await inHold(false);
           return { result: reports, windowMs: Math.round(performance.now() - t), held: [] };
         }
-        return this.hold.hold(dirs, inHold);
+        return this.hold.hold(dirs, () => inHold(true));
       });
     } catch (err) {
       // The members were undone; the record goes too (or at the next start).

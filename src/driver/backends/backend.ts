@@ -58,8 +58,12 @@ export interface Backend {
   readonly commitsBuilds: boolean;
   /** Makes an empty, writable volume directory at `dst`, limited to `sizeBytes` where the filesystem can. */
   createVolume(dst: string, sizeBytes: number, ids?: QuotaIds): Promise<void>;
-  /** Makes a read-only copy of the volume at `src` into `dst` (point-in-time as far as the backend can: see CopyReport). */
-  snapshot(src: string, dst: string): Promise<CopyReport>;
+  /**
+   * Makes a read-only copy of the volume at `src` into `dst` (point-in-time as far as the
+   * backend can: see CopyReport). `held`: the volume's writers are held while it runs (a group
+   * cut, freeze.ts), so nothing changes it and a copy needs no check that it held still.
+   */
+  snapshot(src: string, dst: string, opts?: { held?: boolean }): Promise<CopyReport>;
   /** Makes a writable copy of a volume or snapshot `src` at `dst`, limited to `sizeBytes`. */
   clone(src: string, dst: string, sizeBytes: number, ids?: QuotaIds): Promise<CopyReport>;
   /** Removes a volume or snapshot directory (whatever its kind), releasing its quota; absent is fine. */

@@ -69,8 +69,12 @@ export class CopyBackend implements Backend {
   /** Releases what limit() set up for a directory that is about to go. */
   protected async unlimit(_dir: string, _ids: QuotaIds): Promise<void> {}
 
-  /** One `cp` pass of `src` to `dst`; whether the source stayed unchanged throughout, and how long it took. */
-  protected async copyPass(src: string, dst: string): Promise<{ quiet: boolean; ms: number }> {
+  /**
+   * One `cp` pass of `src` to `dst`; whether the source stayed unchanged throughout (taken as
+   * so when its writers are `held`: the check would only see the last writes before the hold,
+   * inside its timestamp slack), and how long it took.
+   */
+  protected async copyPass(src: string, dst: string, held = false): Promise<{ quiet: boolean; ms: number }> {
     const t0 = performance.now();
     const since = BigInt(Date.now()) * 1_000_000n;
     // -T: dst is the copy itself, never a directory to copy into.
@@ -78,12 +82,12 @@ export class CopyBackend implements Backend {
       timeoutMs: this.copyTimeoutMs,
     });
     const ms = Math.round(performance.now() - t0);
-    return { quiet: !(await changedSince(src, since - CTIME_SLACK_NS)), ms };
+    return { quiet: held || !(await changedSince(src, since - CTIME_SLACK_NS)), ms };
   }
 
   /** Copies the tree; the copy backend makes one pass and reports whether it is point-in-time. */
-  protected async copyTree(src: string, dst: string): Promise<CopyReport> {
-    const { quiet, ms } = await this.copyPass(src, dst);
+  protected async copyTree(src: string, dst: string, held = false): Promise<CopyReport> {
+    const { quiet, ms } = await this.copyPass(src, dst, held);
     return { pointInTime: quiet, windowMs: ms, passes: 1 };
   }
 
@@ -100,13 +104,13 @@ export class CopyBackend implements Backend {
     );
   }
 
-  async snapshot(src: string, dst: string): Promise<CopyReport> {
+  async snapshot(src: string, dst: string, opts: { held?: boolean } = {}): Promise<CopyReport> {
     let report: CopyReport | undefined;
     await buildAt(
       `snapshot ${src}`,
       dst,
       async () => {
-        report = await this.copyTree(src, dst);
+        report = await this.copyTree(src, dst, opts.held);
       },
       (p) => this.remove(p),
     );

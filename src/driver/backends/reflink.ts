@@ -76,10 +76,10 @@ export class ReflinkBackend extends CopyBackend {
     return ["--reflink=always"];
   }
 
-  protected override async copyTree(src: string, dst: string): Promise<CopyReport> {
+  protected override async copyTree(src: string, dst: string, held = false): Promise<CopyReport> {
     let windowMs = 0;
     for (let pass = 1; pass <= this.passes; pass++) {
-      const { quiet, ms } = await this.copyPass(src, dst);
+      const { quiet, ms } = await this.copyPass(src, dst, held);
       windowMs = ms;
       if (quiet) return { pointInTime: true, windowMs: ms, passes: pass };
       this.log.info("the source changed during a reflink pass; copying again", { src, pass, windowMs: ms });
