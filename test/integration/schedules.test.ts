@@ -505,7 +505,8 @@ describe.sequential("snapshot schedules", () => {
     // ...while the runs since failed: they did not count and did not push out a good one; those
     // beyond keep were pruned, the latest stay to be seen.
     expect(failing.length, `not ready: ${stamps(failing)}`).toBeGreaterThanOrEqual(1);
-    expect(failing.length).toBeLessThanOrEqual(2);
+    // keep (2) of them, and the oldest one still being cut, left to finish.
+    expect(failing.length).toBeLessThanOrEqual(3);
     for (const f of failing) expect(slotOf(f)).toBeGreaterThan(slotOf(good[1]!));
     expect(st?.result).toMatch(/Failed|Running/);
     await sys.kubectl(["delete", "snapshotschedule", "frail", "-n", NS]);
@@ -538,10 +539,11 @@ describe.sequential("snapshot schedules", () => {
         return (
           groupSlots.size >= 4 &&
           groups.filter((g) => groupReady(g, members)).length === 2 &&
-          groups.length <= 3
+          // 2 ready, at most keep (2) newest not ready and the oldest still being cut.
+          groups.length <= 5
         );
       },
-      90_000,
+      180_000,
       () => leader.proc.logTail(),
       500,
     );
@@ -599,11 +601,11 @@ describe.sequential("snapshot schedules", () => {
     const last = await scheduleStatus("shop");
     expect(last?.kept).toEqual([good[1]!.metadata.name, good[0]!.metadata.name]);
     expect(failing.length, `not ready: ${failing.map((g) => g.metadata.name)}`).toBeGreaterThanOrEqual(1);
-    expect(failing.length).toBeLessThanOrEqual(2);
+    expect(failing.length).toBeLessThanOrEqual(3);
     for (const f of failing) expect(slotOf(f)).toBeGreaterThan(slotOf(good[1]!));
     expect(last?.result).toMatch(/Failed|Running/);
     await sys.kubectl(["delete", "snapshotschedule", "shop", "-n", NS]);
-  }, 240_000);
+  }, 420_000);
 });
 
 interface Group {

@@ -8,7 +8,8 @@
 //   place of a good one;
 // - a not-ready snapshot is deleted only once a newer snapshot of its claim is ready (it is
 //   superseded), when it is older than maxAge, or when more than `keep` of them pile up (the
-//   oldest go first, so the latest failures stay visible).
+//   oldest go first, so the latest failures stay visible) — but never the oldest one still
+//   being cut (no error yet): cuts slower than the period still end in a ready snapshot.
 // A group schedule's unit is a VolumeGroupSnapshot: keep counts ready groups (a group is ready
 // when it and every member are), and deleting one deletes its members.
 import { KEEP_ANNOTATION, SCHEDULE_LABEL, SLOT_ANNOTATION } from "./names.ts";
@@ -63,6 +64,8 @@ interface Unit {
   name: string;
   time: number;
   ready: boolean;
+  /** It failed (an error in its status); not ready and not failed is still being cut. */
+  failed: boolean;
   /** `keep` counts within a series: a claim's snapshots, or a group schedule's groups. */
   series: string;
   /** The claims it holds a copy of: the newest ready unit of each claim is never deleted. */
@@ -89,11 +92,13 @@ function retainUnits(limits: Limits, units: Unit[], now: number): Retention {
       else del.add(u);
     });
     const newestReady = ready[0]?.time ?? Number.NEGATIVE_INFINITY;
-    list
-      .filter((u) => !u.ready)
-      .forEach((u, i) => {
-        if (u.time < newestReady || tooOld(u) || i >= keep) del.add(u);
-      });
+    const notReady = list.filter((u) => !u.ready);
+    // The oldest one still being cut is left to finish: were cuts slower than the period, the
+    // pile-up rule would otherwise delete each before it is ready, and none would ever be.
+    const inFlight = notReady.filter((u) => !u.failed && u.time >= newestReady).at(-1);
+    notReady.forEach((u, i) => {
+      if (u.time < newestReady || tooOld(u) || (i >= keep && u !== inFlight)) del.add(u);
+    });
   }
   // A group schedule whose selector changed: a claim that left it keeps its newest ready copy.
   const claims = new Set(units.flatMap((u) => u.claims));
@@ -117,7 +122,14 @@ export function retention(
     .filter((s) => managedBy(s, schedule.metadata.name))
     .map((s): Unit => {
       const claim = s.spec?.source?.persistentVolumeClaimName ?? "";
-      return { name: s.metadata.name, time: snapTime(s), ready: isReady(s), series: claim, claims: [claim] };
+      return {
+        name: s.metadata.name,
+        time: snapTime(s),
+        ready: isReady(s),
+        failed: Boolean(s.status?.error?.message),
+        series: claim,
+        claims: [claim],
+      };
     });
   return retainUnits(schedule.spec, units, now);
 }
@@ -152,6 +164,7 @@ export function groupRetention(
           name: g.metadata.name,
           time: snapTime(g),
           ready,
+          failed: Boolean(g.status?.error?.message || members.some((m) => m.status?.error?.message)),
           series: "",
           claims: members.map((m) => m.spec?.source?.persistentVolumeClaimName ?? ""),
         },

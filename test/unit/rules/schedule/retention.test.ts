@@ -231,9 +231,9 @@ describe("group retention (a group schedule's VolumeGroupSnapshots)", () => {
     ];
     const r = run(list, 1);
     expect(r.kept).toEqual(["g2"]);
-    // g3 is not ready and older than nothing ready: it stays among the newest failures only
-    // while within keep; keep 1 leaves the newest not-ready one (f5).
-    expect(r.delete).toEqual(["f4", "g1", "g3"]);
+    // Not ready: f5 stays as the newest (keep 1), f4 goes (failed, beyond keep), and g3, whose
+    // member is still being cut, is left to finish (the oldest in flight).
+    expect(r.delete).toEqual(["f4", "g1"]);
     expect(run(list, 1, "1h").kept).toEqual(["g2"]);
   });
 
@@ -244,6 +244,21 @@ describe("group retention (a group schedule's VolumeGroupSnapshots)", () => {
     member.m[1]!.metadata.annotations = { ...member.m[1]!.metadata.annotations, [KEEP_ANNOTATION]: "true" };
     const list = [pinned, member, group("g3", 2, "ready"), group("g4", 1, "ready")];
     expect(run(list, 1)).toEqual({ kept: ["g4"], delete: ["g3"] });
+  });
+
+  it("the oldest group still being cut is left to finish when cuts are slower than the period", () => {
+    // Nothing ready yet, a slot every period, each cut slower than two periods: the pile-up rule
+    // deletes the ones in between, never the oldest in flight, so one does become ready.
+    const list = [
+      group("p1", 4, "pending"),
+      group("p2", 3, "pending"),
+      group("p3", 2, "pending"),
+      group("p4", 1, "pending"),
+    ];
+    expect(run(list, 1)).toEqual({ kept: [], delete: ["p2", "p3"] });
+    // A failed one is no cut in flight: it goes beyond keep as before.
+    const failed = [group("f1", 3, "failed"), group("f2", 2, "failed"), group("f3", 1, "failed")];
+    expect(run(failed, 1)).toEqual({ kept: [], delete: ["f1", "f2"] });
   });
 
   it("a claim that left the selector keeps its newest ready copy, whatever keep says", () => {
