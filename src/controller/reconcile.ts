@@ -5,7 +5,7 @@
 // delete names the uid it decided on.
 import type { V1PersistentVolumeClaim } from "@kubernetes/client-node";
 import type { Logger } from "../kube/log.ts";
-import { chooseSnapshotClass, groupFacts, groupMembers, volumeDriver } from "../rules/index.ts";
+import { chooseSnapshotClass, groupFacts, groupMembers, groupReady, volumeDriver } from "../rules/index.ts";
 import {
   buildScheduledGroupSnapshot,
   buildScheduledSnapshot,
@@ -240,7 +240,7 @@ async function madeByGroups(ctx: ReconcileContext, s: SnapshotSchedule): Promise
           (failed
             ? `member VolumeSnapshot "${failed.metadata.name}": ${failed.status?.error?.message}`
             : undefined),
-        ready: isReady(g) && m.length > 0 && m.every(isReady),
+        ready: groupReady(g, m),
       };
     }),
     retention: groupRetention(s, groups, (g) => members.get(g.metadata.name) ?? [], ctx.now),

@@ -241,8 +241,13 @@ export function groupMembers(group: VolumeGroupSnapshot, snapshots: VolumeSnapsh
 }
 
 /** The claim a member was taken of ("" when snapshot-controller found no claim for its volume). */
-export function memberClaim(s: VolumeSnapshot): string {
+export function memberClaim(s: { spec?: { source?: { persistentVolumeClaimName?: string } } }): string {
   return s.spec?.source?.persistentVolumeClaimName ?? "";
+}
+
+/** The status fields readiness reads, of a group snapshot or a VolumeSnapshot. */
+interface Readiness {
+  status?: { readyToUse?: boolean; error?: { message?: string } };
 }
 
 /**
@@ -250,7 +255,7 @@ export function memberClaim(s: VolumeSnapshot): string {
  * every member (snapshot-controller may mark the group before the last member's status is
  * written, so the group's own flag is not enough).
  */
-export function groupReady(group: VolumeGroupSnapshot, members: VolumeSnapshot[]): boolean {
+export function groupReady(group: Readiness, members: readonly Readiness[]): boolean {
   return (
     group.status?.readyToUse === true &&
     !group.status.error?.message &&

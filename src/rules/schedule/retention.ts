@@ -12,6 +12,7 @@
 //   being cut (no error yet): cuts slower than the period still end in a ready snapshot.
 // A group schedule's unit is a VolumeGroupSnapshot: keep counts ready groups (a group is ready
 // when it and every member are), and deleting one deletes its members.
+import { groupReady, memberClaim } from "../group.ts";
 import { KEEP_ANNOTATION, SCHEDULE_LABEL, SLOT_ANNOTATION } from "./names.ts";
 import { parseScheduleDuration, type ScheduleSpec } from "./spec.ts";
 
@@ -157,8 +158,7 @@ export function groupRetention(
     .flatMap((g): Unit[] => {
       const members = membersOf(g);
       if (members.some((m) => m.metadata.annotations?.[KEEP_ANNOTATION] === "true")) return [];
-      const ready =
-        isReady(g) && members.length > 0 && members.every((m) => isReady(m) && !m.metadata.deletionTimestamp);
+      const ready = groupReady(g, members) && !members.some((m) => m.metadata.deletionTimestamp);
       return [
         {
           name: g.metadata.name,
@@ -166,7 +166,7 @@ export function groupRetention(
           ready,
           failed: Boolean(g.status?.error?.message || members.some((m) => m.status?.error?.message)),
           series: "",
-          claims: members.map((m) => m.spec?.source?.persistentVolumeClaimName ?? ""),
+          claims: members.map(memberClaim),
         },
       ];
     });
